@@ -86,7 +86,12 @@ impl std::fmt::Display for Verdict {
 fn parse_verdict(text: &str) -> Option<Verdict> {
     match text.trim() {
         "accept" => Some(Verdict::Accept),
-        other => other.strip_prefix("reject ")?.trim().parse().ok().map(Verdict::Reject),
+        other => other
+            .strip_prefix("reject ")?
+            .trim()
+            .parse()
+            .ok()
+            .map(Verdict::Reject),
     }
 }
 
@@ -137,18 +142,34 @@ fn load_fixtures() -> Vec<Fixture> {
             if name.contains("-ok-") {
                 assert_eq!(kernel, Verdict::Accept, "{name}: an ok fixture must load");
             }
-            Fixture { name, rules, kernel, legacy }
+            Fixture {
+                name,
+                rules,
+                kernel,
+                legacy,
+            }
         })
         .collect();
-    assert!(fixtures.len() >= 20, "expected about 25 kernel fixtures in {}", dir.display());
+    assert!(
+        fixtures.len() >= 20,
+        "expected about 25 kernel fixtures in {}",
+        dir.display()
+    );
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|ext| ext == "expect") {
-            assert!(path.with_extension("rules").exists(), "{} has no .rules", path.display());
+            assert!(
+                path.with_extension("rules").exists(),
+                "{} has no .rules",
+                path.display()
+            );
         }
     }
     for (name, _, _) in ALLOW_LIST {
-        assert!(fixtures.iter().any(|f| f.name == *name), "allow-list names unknown fixture {name}");
+        assert!(
+            fixtures.iter().any(|f| f.name == *name),
+            "allow-list names unknown fixture {name}"
+        );
     }
     fixtures
 }
@@ -197,7 +218,11 @@ fn kernel_tools() -> Result<Tools, String> {
     if !works {
         return Err("`unshare -n true` does not work here".into());
     }
-    Ok(Tools { unshare, nft, legacy: find_tool("iptables-legacy-restore") })
+    Ok(Tools {
+        unshare,
+        nft,
+        legacy: find_tool("iptables-legacy-restore"),
+    })
 }
 
 /// Really loads `rules` with `tool` in a fresh network namespace.
@@ -222,7 +247,12 @@ fn real_load(tools: &Tools, tool: &Path, rules: &Path) -> (Verdict, String) {
     }
     let line = line_after(&stderr, "Error occurred at line: ")
         .or_else(|| line_after(&stderr, "line "))
-        .unwrap_or_else(|| panic!("{}: rejected without a line number: {stderr}", rules.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: rejected without a line number: {stderr}",
+                rules.display()
+            )
+        });
     (Verdict::Reject(line), message)
 }
 
@@ -249,7 +279,10 @@ fn recorded_kernel_verdicts_still_hold() {
     let mut failures = Vec::new();
     for fx in &fixtures {
         let (kernel, message) = real_load(&tools, &tools.nft, &fx.rules);
-        let legacy = tools.legacy.as_ref().map(|tool| real_load(&tools, tool, &fx.rules));
+        let legacy = tools
+            .legacy
+            .as_ref()
+            .map(|tool| real_load(&tools, tool, &fx.rules));
         if regen {
             let (legacy, legacy_message) =
                 legacy.expect("regenerating needs iptables-legacy-restore too");
@@ -264,7 +297,10 @@ fn recorded_kernel_verdicts_still_hold() {
             continue;
         }
         if kernel != fx.kernel {
-            failures.push(format!("{}: recorded kernel: {}, real load: {kernel} ({message})", fx.name, fx.kernel));
+            failures.push(format!(
+                "{}: recorded kernel: {}, real load: {kernel} ({message})",
+                fx.name, fx.kernel
+            ));
         }
         match legacy {
             Some((legacy, message)) if legacy != fx.legacy => failures.push(format!(
@@ -272,10 +308,17 @@ fn recorded_kernel_verdicts_still_hold() {
                 fx.name, fx.legacy
             )),
             Some(_) => {}
-            None => println!("{}: no iptables-legacy-restore, legacy verdict not re-checked", fx.name),
+            None => println!(
+                "{}: no iptables-legacy-restore, legacy verdict not re-checked",
+                fx.name
+            ),
         }
     }
-    assert!(failures.is_empty(), "recorded kernel verdicts changed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "recorded kernel verdicts changed:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -345,7 +388,11 @@ fn run_iptlint(rules: &Path) -> Lint {
         .output()
         .expect("cannot run iptlint");
     let exit = out.status.code();
-    let mut lint = Lint { exit, error_lines: BTreeSet::new(), problem: None };
+    let mut lint = Lint {
+        exit,
+        error_lines: BTreeSet::new(),
+        problem: None,
+    };
     let json: serde_json::Value = match serde_json::from_slice(&out.stdout) {
         Ok(json) => json,
         Err(e) => {
@@ -387,11 +434,19 @@ fn iptlint_agrees_with_kernel() {
             continue;
         }
         let allowance = ALLOW_LIST.iter().find(|(name, _, _)| *name == fx.name);
-        let detail = format!("{}: kernel: {}, iptlint: {}", fx.name, fx.kernel, lint.describe());
+        let detail = format!(
+            "{}: kernel: {}, iptlint: {}",
+            fx.name,
+            fx.kernel,
+            lint.describe()
+        );
         match allowance {
             Some((_, Alternative::Legacy, why)) if lint.verdict_matches(fx.legacy) => {
                 allowed += 1;
-                println!("allowed (iptlint follows legacy: {}): {detail}; {why}", fx.legacy);
+                println!(
+                    "allowed (iptlint follows legacy: {}): {detail}; {why}",
+                    fx.legacy
+                );
             }
             Some((_, Alternative::Any, why)) if lint.problem.is_none() => {
                 allowed += 1;
@@ -403,7 +458,10 @@ fn iptlint_agrees_with_kernel() {
             }
         }
     }
-    println!("kernel agreement: {agree} agree, {} disagree", disagree.len());
+    println!(
+        "kernel agreement: {agree} agree, {} disagree",
+        disagree.len()
+    );
     println!("kernel agreement: {allowed} allow-listed differences tolerated");
     assert!(
         disagree.is_empty(),

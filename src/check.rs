@@ -1,0 +1,78 @@
+//! The `check` pipeline for one input: read, parse, lint.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::diagnostic::{Finding, Severity};
+use crate::model::Family;
+use crate::{lints, syntax};
+
+/// Everything known about one checked input.
+#[derive(Debug)]
+pub struct FileReport {
+    /// As the user named it; `<stdin>` for `-`.
+    pub path: String,
+    pub source: Arc<str>,
+    pub family: Family,
+    pub tables: usize,
+    pub chains: usize,
+    pub rules: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl FileReport {
+    pub fn has_input_error(&self) -> bool {
+        self.findings.iter().any(Finding::is_input_error)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
+/// The largest input iptlint reads: spans are 32-bit byte offsets.
+pub const MAX_INPUT_BYTES: u64 = u32::MAX as u64 - 1;
+
+/// What the file name says about the family: `rules.v6`, `ip6tables.rules`.
+pub fn family_from_path(path: &Path) -> Option<Family> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".v6") || name.contains("ip6tables") || name.ends_with("rules6") {
+        Some(Family::Ipv6)
+    } else if name.ends_with(".v4") {
+        Some(Family::Ipv4)
+    } else {
+        None
+    }
+}
+
+/// Parses and lints one input.
+pub fn check_source(path: String, source: Arc<str>, family: Option<Family>) -> FileReport {
+    let parsed = syntax::parse(&source, family);
+    let mut findings = parsed.findings;
+    findings.extend(lints::run(&parsed.ruleset));
+    findings.sort_by(|a, b| {
+        (a.span.line, a.span.column, a.lint.code).cmp(&(b.span.line, b.span.column, b.lint.code))
+    });
+    let ruleset = parsed.ruleset;
+    FileReport {
+        path,
+        family: ruleset.family,
+        tables: ruleset.tables.len(),
+        chains: ruleset.chain_count(),
+        rules: ruleset.rule_count(),
+        source,
+        findings,
+    }
+}
+
+/// Turns bytes into text; invalid UTF-8 (a binary comment) is replaced, as
+/// iptables itself does not care about the encoding of comments.
+pub fn decode(bytes: Vec<u8>) -> Arc<str> {
+    match String::from_utf8(bytes) {
+        Ok(s) => Arc::from(s),
+        Err(e) => Arc::from(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}

@@ -1,0 +1,85 @@
+//! The catalogue of every finding iptlint can produce: code, name, default
+//! severity and category, in one table apart from the code that finds them.
+//!
+//! Codes are grouped by stage, shellcheck style, and never reused:
+//! - IPT0xx: the file cannot be read as iptables-restore input (syntax stage);
+//! - IPT1xx: the kernel or iptables-restore refuses what the file asks for;
+//! - IPT2xx: dead code (rules and chains no packet reaches);
+//! - IPT3xx: suspicious or wasteful, but loads and works.
+//!
+//! Each lint's documentation is its page in `rules/<CODE>-<name>.md`.
+
+use crate::diagnostic::Severity;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    Syntax,
+    Correctness,
+    DeadCode,
+    Suspicious,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Syntax => "syntax",
+            Category::Correctness => "correctness",
+            Category::DeadCode => "dead-code",
+            Category::Suspicious => "suspicious",
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Lint {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    /// One line: what the lint finds.
+    pub summary: &'static str,
+}
+
+macro_rules! lints {
+    ($($ident:ident = $code:literal $name:literal $sev:ident $cat:ident $summary:literal;)*) => {
+        $(pub static $ident: Lint = Lint {
+            code: $code,
+            name: $name,
+            severity: Severity::$sev,
+            category: Category::$cat,
+            summary: $summary,
+        };)*
+        /// Every lint, in code order.
+        pub static ALL: &[&Lint] = &[$(&$ident),*];
+    };
+}
+
+lints! {
+    SYNTAX_ERROR = "IPT001" "syntax-error" Error Syntax
+        "A line that iptables-restore cannot read.";
+    INVALID_VALUE = "IPT002" "invalid-value" Error Syntax
+        "An option argument iptables refuses: a bad address, port, state, mark or number.";
+    UNKNOWN_OPTION = "IPT003" "unknown-option" Error Syntax
+        "An option that no loaded match or target takes.";
+    OLD_NEGATION = "IPT004" "old-negation" Error Syntax
+        "`! ` after the option (`-s ! X`): removed from iptables, refused by iptables-restore.";
+    SINGLE_QUOTE = "IPT005" "single-quoted-argument" Error Syntax
+        "A single-quoted argument: iptables-restore does not treat `'` as a quote.";
+    UNTERMINATED_QUOTE = "IPT006" "unterminated-quote" Warning Syntax
+        "A double quote left open: iptables-restore takes the rest of the line as one argument.";
+    CRLF_LINE = "IPT007" "crlf-line-ending" Error Syntax
+        "A CRLF line ending: iptables-restore reads the carriage return as part of the last word.";
+    UNKNOWN_EXTENSION = "IPT008" "unknown-extension" Error Syntax
+        "A match module that iptables does not have.";
+    FAMILY_MISMATCH = "IPT009" "wrong-address-family" Error Syntax
+        "An IPv4 address in an ip6tables dump, or the other way round.";
+    OPTION_NEEDS_PROTOCOL = "IPT101" "option-needs-protocol" Error Correctness
+        "A protocol option (`--dport`, `--icmp-type`, ...) or match without the `-p` it needs.";
+}
+
+/// Looks a lint up by code (`IPT001`) or name (`syntax-error`).
+pub fn find(key: &str) -> Option<&'static Lint> {
+    ALL.iter()
+        .copied()
+        .find(|l| l.code.eq_ignore_ascii_case(key) || l.name == key)
+}

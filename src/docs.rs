@@ -1,0 +1,57 @@
+//! The lint catalogue's pages (`rules/<CODE>-<name>.md`), built into the binary.
+
+use crate::codes::Lint;
+
+macro_rules! pages {
+    ($($code:literal => $file:literal,)*) => {
+        /// Every page, by code.
+        pub static PAGES: &[(&str, &str)] = &[$(($code, include_str!(concat!("../rules/", $file)))),*];
+    };
+}
+
+pages! {
+    "IPT001" => "IPT001-syntax-error.md",
+    "IPT002" => "IPT002-invalid-value.md",
+    "IPT003" => "IPT003-unknown-option.md",
+    "IPT004" => "IPT004-old-negation.md",
+    "IPT005" => "IPT005-single-quoted-argument.md",
+    "IPT006" => "IPT006-unterminated-quote.md",
+    "IPT007" => "IPT007-crlf-line-ending.md",
+    "IPT008" => "IPT008-unknown-extension.md",
+    "IPT009" => "IPT009-wrong-address-family.md",
+    "IPT101" => "IPT101-option-needs-protocol.md",
+}
+
+/// The page of a lint; every lint has one (a test checks it).
+pub fn page(lint: &Lint) -> &'static str {
+    PAGES
+        .iter()
+        .find(|(code, _)| *code == lint.code)
+        .map_or("", |(_, text)| text)
+}
+
+/// The fenced `iptables` examples under a page's `## Bad` and `## Good` headings.
+pub fn examples(page: &str, heading: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_section = false;
+    let mut block: Option<String> = None;
+    for line in page.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            in_section = h.trim() == heading;
+            continue;
+        }
+        match &mut block {
+            Some(b) if line.starts_with("```") => {
+                out.push(std::mem::take(b));
+                block = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None if in_section && line.starts_with("```iptables") => block = Some(String::new()),
+            None => {}
+        }
+    }
+    out
+}

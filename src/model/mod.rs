@@ -1,0 +1,397 @@
+//! The typed model of a dump: Ruleset → Table → Chain → Rule (matches + target).
+//!
+//! Nothing here knows about pest. Every element carries the [`Span`] it was read
+//! from, so that any analysis can point back at the source. Two model values
+//! compare equal when they *say* the same thing: spans are locations, not
+//! content, and never take part in `==` (see [`Span`]). That is what the round
+//! trip test and duplicate detection want.
+
+mod extensions;
+mod print;
+mod values;
+
+pub use extensions::{
+    ExtensionSpec, OptionSpec, ValueKind, match_spec, protocol_match, target_spec,
+};
+pub use values::*;
+
+use std::fmt;
+
+/// Where an element stands in its file: byte range, and the 1-based line and
+/// column (in characters) of its first byte.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Span {
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        if other.end <= self.start {
+            return other.to(self);
+        }
+        Span {
+            start: self.start,
+            end: other.end.max(self.end),
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+// Spans are locations, not content: see the module docs.
+impl PartialEq for Span {
+    fn eq(&self, _: &Span) -> bool {
+        true
+    }
+}
+impl Eq for Span {}
+impl std::hash::Hash for Span {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// IPv4 (`iptables`) or IPv6 (`ip6tables`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// The five netfilter tables iptables knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableName {
+    Raw,
+    Mangle,
+    Nat,
+    Filter,
+    Security,
+}
+
+impl TableName {
+    pub const ALL: [TableName; 5] = [
+        TableName::Raw,
+        TableName::Mangle,
+        TableName::Nat,
+        TableName::Filter,
+        TableName::Security,
+    ];
+
+    pub fn parse(name: &str) -> Option<TableName> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableName::Raw => "raw",
+            TableName::Mangle => "mangle",
+            TableName::Nat => "nat",
+            TableName::Filter => "filter",
+            TableName::Security => "security",
+        }
+    }
+
+    /// The builtin chains (hooks) the kernel gives this table.
+    pub fn builtin_chains(self) -> &'static [&'static str] {
+        match self {
+            TableName::Raw => &["PREROUTING", "OUTPUT"],
+            TableName::Mangle => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+            TableName::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+            TableName::Filter | TableName::Security => &["INPUT", "FORWARD", "OUTPUT"],
+        }
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every chain name that is builtin in *some* table.
+pub const HOOK_NAMES: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+
+/// One parsed dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ruleset {
+    pub family: Family,
+    pub tables: Vec<Table>,
+    /// `#` lines, kept for suppression comments.
+    pub comments: Vec<CommentLine>,
+}
+
+impl Ruleset {
+    pub fn table(&self, name: TableName) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn chain_count(&self) -> usize {
+        self.tables.iter().map(|t| t.chains.len()).sum()
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .map(|c| c.rules.len())
+            .sum()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommentLine {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A `*table` block up to its `COMMIT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: TableName,
+    /// The `*name` header.
+    pub span: Span,
+    pub chains: Vec<Chain>,
+    /// The `COMMIT` line; `None` when the file ended without one.
+    pub commit: Option<Span>,
+}
+
+impl Table {
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+}
+
+/// A chain with its rules in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    pub name: String,
+    /// The `:NAME POLICY` line, or the first rule that used an undeclared name.
+    pub span: Span,
+    /// `true` when the name is one of this table's builtin chains.
+    pub builtin: bool,
+    /// `false` when the chain was never declared with `:NAME` or `-N`; rules
+    /// were added to it anyway (iptables-restore refuses that for user chains).
+    pub declared: bool,
+    /// `ACCEPT`/`DROP` for builtin chains; `None` for `-`.
+    pub policy: Option<Policy>,
+    pub counters: Option<Counters>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    Accept,
+    Drop,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Accept => "ACCEPT",
+            Policy::Drop => "DROP",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// One word of the source: its unquoted text and where it stood.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Word {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A value that may carry `!`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Negatable<T> {
+    pub negated: bool,
+    pub value: T,
+}
+
+/// One rule: the generic matches iptables itself knows (`-s -d -p -i -o -f`),
+/// the extension matches loaded with `-m` (or implied by `-p`), and the target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// The whole line.
+    pub span: Span,
+    /// `-A`'s chain argument.
+    pub chain_span: Span,
+    pub counters: Option<Counters>,
+    /// `-4`/`-6`: the rule only applies to that family.
+    pub only_family: Option<Family>,
+    pub source: Option<Negatable<Vec<AddrSpec>>>,
+    pub destination: Option<Negatable<Vec<AddrSpec>>>,
+    pub protocol: Option<Negatable<Protocol>>,
+    pub in_interface: Option<Negatable<Interface>>,
+    pub out_interface: Option<Negatable<Interface>>,
+    /// `-f`: only second and later fragments.
+    pub fragment: Option<Negatable<()>>,
+    pub matches: Vec<Match>,
+    pub target: Option<Target>,
+    /// Options (with the spans of the generic ones) in source order, for printing.
+    pub generic_spans: GenericSpans,
+}
+
+/// Spans of the generic options, so lints can point at `-o eth0` itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct GenericSpans {
+    pub source: Option<Span>,
+    pub destination: Option<Span>,
+    pub protocol: Option<Span>,
+    pub in_interface: Option<Span>,
+    pub out_interface: Option<Span>,
+}
+
+impl Rule {
+    /// The first match loaded under this module name.
+    pub fn find_match(&self, module: &str) -> Option<&Match> {
+        self.matches.iter().find(|m| m.module == module)
+    }
+
+    /// A match option by module and option name (`("tcp", "--dport")`).
+    pub fn match_option(&self, module: &str, option: &str) -> Option<&MatchOption> {
+        self.matches
+            .iter()
+            .filter(|m| m.module == module)
+            .flat_map(|m| &m.options)
+            .find(|o| o.name == option)
+    }
+
+    /// The chain this rule jumps or goes to, if its target is a user chain.
+    pub fn jump_chain(&self) -> Option<(&str, JumpKind)> {
+        match &self.target {
+            Some(Target {
+                kind: TargetKind::Chain(name),
+                jump,
+                ..
+            }) => Some((name, *jump)),
+            _ => None,
+        }
+    }
+
+    /// True when the rule tests nothing: every packet that reaches it matches.
+    pub fn is_unconditional(&self) -> bool {
+        self.source.is_none()
+            && self.destination.is_none()
+            && self.protocol.is_none()
+            && self.in_interface.is_none()
+            && self.out_interface.is_none()
+            && self.fragment.is_none()
+            && self.matches.iter().all(|m| m.is_always_true())
+    }
+}
+
+/// An extension match: `-m tcp --dport 22`, or one loaded implicitly by `-p tcp`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Match {
+    pub module: String,
+    /// `-m name`, or the first option when the match was implied by `-p`.
+    pub span: Span,
+    /// Loaded by `-p` rather than `-m` (iptables-save always writes `-m`).
+    pub implicit: bool,
+    /// `false` when iptlint does not know this module: its options are kept
+    /// raw and analyses must treat the match as unknown.
+    pub modelled: bool,
+    pub options: Vec<MatchOption>,
+}
+
+impl Match {
+    /// Matches that never restrict anything (`-m comment`).
+    pub fn is_always_true(&self) -> bool {
+        self.module == "comment"
+            || (self.modelled && self.options.is_empty() && self.module != "set")
+    }
+}
+
+/// One option of a match or target, with its typed value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MatchOption {
+    /// The canonical long name (`--dport` for `--destination-port`).
+    pub name: String,
+    /// The name as written.
+    pub written: String,
+    pub negated: bool,
+    pub span: Span,
+    pub words: Vec<Word>,
+    pub value: Value,
+}
+
+/// `-j` pushes a return point; `-g` does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JumpKind {
+    Jump,
+    Goto,
+}
+
+/// `-j NAME ...` or `-g CHAIN`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub name: String,
+    pub span: Span,
+    pub jump: JumpKind,
+    pub kind: TargetKind,
+    pub options: Vec<MatchOption>,
+}
+
+impl Target {
+    pub fn option(&self, name: &str) -> Option<&MatchOption> {
+        self.options.iter().find(|o| o.name == name)
+    }
+}
+
+/// What a target is. Extension targets iptlint does not know are `Other`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    Accept,
+    Drop,
+    Return,
+    Queue,
+    /// A known extension target (`REJECT`, `DNAT`, `LOG`, ...), by name.
+    Extension,
+    /// An unknown extension target, kept raw.
+    Other,
+    /// A user chain.
+    Chain(String),
+}
+
+impl TargetKind {
+    /// Decides the packet's fate in this table for good (ignoring what a
+    /// chain target does).
+    pub fn is_terminal_verdict(&self, name: &str) -> bool {
+        match self {
+            TargetKind::Accept | TargetKind::Drop | TargetKind::Queue => true,
+            TargetKind::Extension => matches!(
+                name,
+                "REJECT"
+                    | "DNAT"
+                    | "SNAT"
+                    | "MASQUERADE"
+                    | "REDIRECT"
+                    | "NETMAP"
+                    | "NFQUEUE"
+                    | "TPROXY"
+            ),
+            _ => false,
+        }
+    }
+}

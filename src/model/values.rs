@@ -1,0 +1,509 @@
+//! Typed values of options: addresses, ports, interfaces, marks, states, ...
+//!
+//! Each type parses the text iptables accepts for it and prints it back the way
+//! iptables-save does. Parsing is strict where iptables is strict (a port above
+//! 65535 is an error) so that iptlint rejects what the real tools reject.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::Family;
+
+/// An address with a mask: `10.0.0.0/8`, `10.0.0.0/255.0.0.0` (any mask,
+/// contiguous or not), `2001:db8::/32`, or a bare address (all bits).
+/// Host bits outside the mask are kept as written; the kernel ignores them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Net {
+    pub addr: IpAddr,
+    /// The mask as an integer of the family's width.
+    pub mask: u128,
+}
+
+impl Net {
+    pub fn family(&self) -> Family {
+        match self.addr {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    pub fn bits(&self) -> u32 {
+        match self.addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        }
+    }
+
+    pub fn addr_u128(&self) -> u128 {
+        match self.addr {
+            IpAddr::V4(a) => u32::from(a) as u128,
+            IpAddr::V6(a) => u128::from(a),
+        }
+    }
+
+    /// The prefix length when the mask is contiguous.
+    pub fn prefix_len(&self) -> Option<u32> {
+        let width = self.bits();
+        let full = if width == 32 {
+            u32::MAX as u128
+        } else {
+            u128::MAX
+        };
+        let ones = self.mask.count_ones();
+        let contiguous = if ones == 0 {
+            0
+        } else {
+            (full << (width - ones)) & full
+        };
+        (self.mask == contiguous).then_some(ones)
+    }
+
+    /// True when bits outside the mask are set (`10.0.0.1/8`).
+    pub fn has_host_bits(&self) -> bool {
+        self.addr_u128() & !self.mask != 0
+    }
+
+    pub fn parse(text: &str) -> Result<Net, String> {
+        let (addr_text, mask_text) = match text.split_once('/') {
+            Some((a, m)) => (a, Some(m)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr_text
+            .parse()
+            .map_err(|_| format!("`{addr_text}` is not an IP address"))?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let full: u128 = if width == 32 {
+            u32::MAX as u128
+        } else {
+            u128::MAX
+        };
+        let mask = match mask_text {
+            None => full,
+            Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) => {
+                let len: u32 = m
+                    .parse()
+                    .map_err(|_| format!("`{m}` is not a prefix length"))?;
+                if len > width {
+                    return Err(format!("prefix length {len} is longer than {width} bits"));
+                }
+                if len == 0 {
+                    0
+                } else {
+                    (full << (width - len)) & full
+                }
+            }
+            Some(m) => match (addr, m.parse::<IpAddr>()) {
+                (IpAddr::V4(_), Ok(IpAddr::V4(mask))) => u32::from(mask) as u128,
+                (IpAddr::V6(_), Ok(IpAddr::V6(mask))) => u128::from(mask),
+                _ => return Err(format!("`{m}` is not a mask for `{addr_text}`")),
+            },
+        };
+        Ok(Net { addr, mask })
+    }
+}
+
+impl fmt::Display for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefix_len() {
+            Some(len) => write!(f, "{}/{}", self.addr, len),
+            None => match self.addr {
+                IpAddr::V4(a) => write!(f, "{}/{}", a, Ipv4Addr::from(self.mask as u32)),
+                IpAddr::V6(a) => write!(f, "{}/{}", a, Ipv6Addr::from(self.mask)),
+            },
+        }
+    }
+}
+
+/// What `-s`/`-d` name: an address with mask, or a host name iptables would
+/// resolve through DNS when loading (iptlint never resolves it: unknown).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AddrSpec {
+    Net(Net),
+    Host(String),
+}
+
+impl fmt::Display for AddrSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddrSpec::Net(n) => n.fmt(f),
+            AddrSpec::Host(h) => f.write_str(h),
+        }
+    }
+}
+
+/// `-p`: a protocol name or number. `all`/`0` matches every protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Protocol {
+    /// IANA number; `None` only for a name iptlint does not know.
+    pub number: Option<u8>,
+    pub written: String,
+}
+
+/// Protocol names iptables resolves (from /etc/protocols and its own table).
+const PROTOCOLS: &[(&str, u8)] = &[
+    ("all", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ipencap", 4),
+    ("tcp", 6),
+    ("egp", 8),
+    ("udp", 17),
+    ("ipv6", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("icmpv6", 58),
+    ("ipv6-icmp", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("ospf", 89),
+    ("ipip", 94),
+    ("pim", 103),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("sctp", 132),
+    ("dccp", 33),
+    ("mh", 135),
+    ("udplite", 136),
+];
+
+impl Protocol {
+    pub fn parse(text: &str) -> Result<Protocol, String> {
+        let lower = text.to_ascii_lowercase();
+        let number = if let Ok(n) = lower.parse::<u16>() {
+            if n > 255 {
+                return Err(format!("protocol number {n} is above 255"));
+            }
+            Some(n as u8)
+        } else {
+            PROTOCOLS
+                .iter()
+                .find(|(name, _)| *name == lower)
+                .map(|(_, n)| *n)
+        };
+        if number.is_none()
+            && !lower
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!("`{text}` is not a protocol"));
+        }
+        Ok(Protocol {
+            number,
+            written: text.to_string(),
+        })
+    }
+
+    /// The canonical lower-case name, when it has one.
+    pub fn name(&self) -> Option<&'static str> {
+        let n = self.number?;
+        PROTOCOLS
+            .iter()
+            .find(|(_, num)| *num == n)
+            .map(|(name, _)| *name)
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.number == Some(0)
+    }
+}
+
+/// `-i eth0`, `-o veth+` (a trailing `+` matches every name with that prefix).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Interface {
+    pub name: String,
+}
+
+impl Interface {
+    pub fn parse(text: &str) -> Result<Interface, String> {
+        if text.len() > 15 {
+            return Err(format!(
+                "interface name `{text}` is longer than 15 characters"
+            ));
+        }
+        Ok(Interface {
+            name: text.to_string(),
+        })
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.name.ends_with('+')
+    }
+
+    /// `+` alone matches every interface.
+    pub fn matches_all(&self) -> bool {
+        self.name == "+"
+    }
+}
+
+/// A port or an inclusive range `a:b` (`:b` is `0:b`, `a:` is `a:65535`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+/// Service names iptables resolves through /etc/services; the common ones.
+const SERVICES: &[(&str, u16)] = &[
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("domain", 53),
+    ("bootps", 67),
+    ("bootpc", 68),
+    ("tftp", 69),
+    ("http", 80),
+    ("www", 80),
+    ("kerberos", 88),
+    ("pop3", 110),
+    ("sunrpc", 111),
+    ("auth", 113),
+    ("ntp", 123),
+    ("netbios-ns", 137),
+    ("netbios-dgm", 138),
+    ("netbios-ssn", 139),
+    ("imap", 143),
+    ("imap2", 143),
+    ("snmp", 161),
+    ("snmp-trap", 162),
+    ("ldap", 389),
+    ("https", 443),
+    ("microsoft-ds", 445),
+    ("isakmp", 500),
+    ("syslog", 514),
+    ("submission", 587),
+    ("ldaps", 636),
+    ("imaps", 993),
+    ("pop3s", 995),
+    ("openvpn", 1194),
+    ("ms-sql-s", 1433),
+    ("mysql", 3306),
+    ("ipsec-nat-t", 4500),
+    ("postgresql", 5432),
+    ("x11", 6000),
+];
+
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    if let Ok(n) = text.parse::<u32>() {
+        return u16::try_from(n).map_err(|_| format!("port {n} is above 65535"));
+    }
+    SERVICES
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, port)| *port)
+        .ok_or_else(|| format!("`{text}` is not a port number or known service name"))
+}
+
+impl PortRange {
+    pub const ALL: PortRange = PortRange { lo: 0, hi: 65535 };
+
+    pub fn parse(text: &str) -> Result<PortRange, String> {
+        let (lo, hi) = match text.split_once(':') {
+            Some((a, b)) => {
+                let lo = if a.is_empty() { 0 } else { parse_port(a)? };
+                let hi = if b.is_empty() { 65535 } else { parse_port(b)? };
+                (lo, hi)
+            }
+            None => {
+                let p = parse_port(text)?;
+                (p, p)
+            }
+        };
+        if lo > hi {
+            return Err(format!("port range `{text}` runs backwards (min > max)"));
+        }
+        Ok(PortRange { lo, hi })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}:{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// A connection tracking state, for `-m conntrack --ctstate` and `-m state --state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CtState {
+    Invalid,
+    New,
+    Established,
+    Related,
+    Untracked,
+    Snat,
+    Dnat,
+}
+
+impl CtState {
+    pub fn parse(text: &str) -> Result<CtState, String> {
+        Ok(match text {
+            "INVALID" => CtState::Invalid,
+            "NEW" => CtState::New,
+            "ESTABLISHED" => CtState::Established,
+            "RELATED" => CtState::Related,
+            "UNTRACKED" => CtState::Untracked,
+            "SNAT" => CtState::Snat,
+            "DNAT" => CtState::Dnat,
+            _ => return Err(format!("`{text}` is not a conntrack state")),
+        })
+    }
+}
+
+/// `value[/mask]` for marks, connmarks, `--set-xmark`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MarkMask {
+    pub value: u32,
+    pub mask: u32,
+}
+
+pub fn parse_u32(text: &str) -> Result<u32, String> {
+    let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16)
+    } else if text.len() > 1 && text.starts_with('0') {
+        u32::from_str_radix(&text[1..], 8)
+    } else {
+        text.parse::<u32>()
+    };
+    parsed.map_err(|_| format!("`{text}` is not a number from 0 to 4294967295"))
+}
+
+impl MarkMask {
+    pub fn parse(text: &str) -> Result<MarkMask, String> {
+        match text.split_once('/') {
+            Some((v, m)) => Ok(MarkMask {
+                value: parse_u32(v)?,
+                mask: parse_u32(m)?,
+            }),
+            None => Ok(MarkMask {
+                value: parse_u32(text)?,
+                mask: u32::MAX,
+            }),
+        }
+    }
+}
+
+/// A numeric range `a[:b]` (`-m length`, `-m ttl` style values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NumRange {
+    pub lo: u32,
+    pub hi: u32,
+}
+
+impl NumRange {
+    pub fn parse(text: &str) -> Result<NumRange, String> {
+        match text.split_once(':') {
+            Some((a, b)) => {
+                let lo = if a.is_empty() { 0 } else { parse_u32(a)? };
+                let hi = if b.is_empty() {
+                    u32::MAX
+                } else {
+                    parse_u32(b)?
+                };
+                Ok(NumRange { lo, hi })
+            }
+            None => {
+                let n = parse_u32(text)?;
+                Ok(NumRange { lo: n, hi: n })
+            }
+        }
+    }
+}
+
+/// An address range `a-b` (`-m iprange`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AddrRange {
+    pub lo: IpAddr,
+    pub hi: IpAddr,
+}
+
+impl AddrRange {
+    pub fn parse(text: &str) -> Result<AddrRange, String> {
+        let (a, b) = text.split_once('-').unwrap_or((text, text));
+        let lo: IpAddr = a
+            .parse()
+            .map_err(|_| format!("`{a}` is not an IP address"))?;
+        let hi: IpAddr = b
+            .parse()
+            .map_err(|_| format!("`{b}` is not an IP address"))?;
+        if lo.is_ipv4() != hi.is_ipv4() {
+            return Err(format!("`{text}` mixes IPv4 and IPv6"));
+        }
+        Ok(AddrRange { lo, hi })
+    }
+}
+
+/// The NAT target's `[addr[-addr]][:port[-port]]`, IPv6 addresses in brackets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NatRange {
+    pub addrs: Option<AddrRange>,
+    pub ports: Option<PortRange>,
+}
+
+impl NatRange {
+    pub fn parse(text: &str) -> Result<NatRange, String> {
+        let (addr_part, port_part) = if let Some(rest) = text.strip_prefix('[') {
+            let (inside, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("`{text}` has no closing `]`"))?;
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("expected `:port` after `]` in `{text}`"))?,
+                ),
+            };
+            (Some(inside), port)
+        } else if text.starts_with(':') {
+            (None, Some(&text[1..]))
+        } else if text.matches(':').count() > 1 {
+            // A bare IPv6 address without brackets and without ports.
+            (Some(text), None)
+        } else {
+            match text.split_once(':') {
+                Some((a, p)) => (Some(a), Some(p)),
+                None => (Some(text), None),
+            }
+        };
+        let addrs = match addr_part {
+            Some(a) if !a.is_empty() => Some(AddrRange::parse(a)?),
+            _ => None,
+        };
+        let ports = match port_part {
+            Some(p) => {
+                let (lo, hi) = p.split_once('-').unwrap_or((p, p));
+                let lo = parse_port(lo)?;
+                let hi = parse_port(hi)?;
+                Some(PortRange { lo, hi })
+            }
+            None => None,
+        };
+        Ok(NatRange { addrs, ports })
+    }
+}
+
+/// A typed option value. `Raw` is what an unmodelled extension's option holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    None,
+    Net(Net),
+    Ports(Vec<PortRange>),
+    States(Vec<CtState>),
+    Mark(MarkMask),
+    Number(u32),
+    Range(NumRange),
+    AddrRange(AddrRange),
+    Nat(NatRange),
+    Interface(Interface),
+    /// A list of upper-case words (`--dst-type LOCAL,UNICAST`, tcp flags).
+    Words(Vec<String>),
+    Text(String),
+    Raw,
+}

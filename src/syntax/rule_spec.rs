@@ -1,0 +1,704 @@
+//! Turns the words of a rule specification into a typed [`Rule`], the way
+//! iptables' option loop does: generic options, `-m` loading a match module,
+//! `-p` loading its protocol's match implicitly, `-j`/`-g` choosing the target,
+//! and every other option going to the loaded extension that takes it.
+
+use crate::codes::{self, Lint};
+use crate::diagnostic::Finding;
+use crate::model::{
+    AddrRange, AddrSpec, CtState, Family, Interface, JumpKind, MarkMask, Match, MatchOption,
+    NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span, Target,
+    TargetKind, Value, ValueKind, Word, match_spec, parse_u32, protocol_match, target_spec,
+};
+
+use super::tokens::{Token, TokenKind};
+
+/// Extension matches iptables 1.8.9 and xtables-addons ship that iptlint does
+/// not model: they load, and analyses treat them as unknown.
+const OTHER_MATCHES: &[&str] = &[
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "cpu",
+    "devgroup",
+    "dst",
+    "ecn",
+    "esp",
+    "eui64",
+    "frag",
+    "hashlimit",
+    "hbh",
+    "helper",
+    "ipcomp",
+    "ipv6header",
+    "ipvs",
+    "mh",
+    "nfacct",
+    "osf",
+    "policy",
+    "quota",
+    "rateest",
+    "realm",
+    "rpfilter",
+    "rt",
+    "socket",
+    "string",
+    "tcpmss",
+    "time",
+    "u32",
+    "udplite",
+    "condition",
+    "dhcpmac",
+    "fuzzy",
+    "geoip",
+    "iface",
+    "ipp2p",
+    "ipv4options",
+    "lscan",
+    "pknock",
+    "psd",
+    "quota2",
+    "account",
+    "gradm",
+    "ipmark",
+];
+
+/// Extension targets iptlint does not model.
+const OTHER_TARGETS: &[&str] = &[
+    "CHECKSUM",
+    "CLUSTERIP",
+    "CONNSECMARK",
+    "DNPT",
+    "DSCP",
+    "ECN",
+    "HL",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "MIRROR",
+    "RATEEST",
+    "SAME",
+    "SECMARK",
+    "SNPT",
+    "SYNPROXY",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TOS",
+    "TTL",
+    "ULOG",
+    "CONTINUE",
+    "TARPIT",
+    "DELUDE",
+    "CHAOS",
+    "ACCOUNT",
+    "DHCPMAC",
+    "ECHO",
+    "IPMARK",
+    "LOGMARK",
+    "SYSRQ",
+    "STEAL",
+];
+
+/// Where the next unknown `--option` goes.
+#[derive(Clone, Copy)]
+enum Owner {
+    Match(usize),
+    Target,
+}
+
+pub struct RuleParser<'a> {
+    tokens: &'a [Token],
+    pos: usize,
+    rule: Rule,
+    owner: Option<Owner>,
+    findings: &'a mut Vec<Finding>,
+}
+
+/// Parses a rule specification. `line_span` covers the whole line.
+pub fn parse_rule(
+    tokens: &[Token],
+    line_span: Span,
+    chain_span: Span,
+    findings: &mut Vec<Finding>,
+) -> Rule {
+    let rule = Rule {
+        span: line_span,
+        chain_span,
+        counters: None,
+        only_family: None,
+        source: None,
+        destination: None,
+        protocol: None,
+        in_interface: None,
+        out_interface: None,
+        fragment: None,
+        matches: Vec::new(),
+        target: None,
+        generic_spans: Default::default(),
+    };
+    let mut parser = RuleParser {
+        tokens,
+        pos: 0,
+        rule,
+        owner: None,
+        findings,
+    };
+    parser.run();
+    parser.rule
+}
+
+impl RuleParser<'_> {
+    fn error(&mut self, lint: &'static Lint, span: Span, message: String) {
+        self.findings.push(Finding::new(lint, span, message));
+    }
+
+    fn run(&mut self) {
+        while self.pos < self.tokens.len() {
+            let token = self.tokens[self.pos].clone();
+            self.pos += 1;
+            match token.kind {
+                TokenKind::Bang => {
+                    let negated_span = token.span;
+                    match self.tokens.get(self.pos) {
+                        Some(next) if matches!(next.kind, TokenKind::Option { .. }) => {
+                            let next = next.clone();
+                            self.pos += 1;
+                            self.option(&next, Some(negated_span));
+                        }
+                        _ => self.error(
+                            &codes::SYNTAX_ERROR,
+                            negated_span,
+                            "`!` must stand right before the option it negates".into(),
+                        ),
+                    }
+                }
+                TokenKind::Option { .. } => self.option(&token, None),
+                TokenKind::Value => self.error(
+                    &codes::SYNTAX_ERROR,
+                    token.span,
+                    format!(
+                        "unexpected argument `{}`: no option before it takes an argument here",
+                        token.text
+                    ),
+                ),
+            }
+        }
+        // `-m tcp` needs `-p tcp`: iptables refuses the rule otherwise.
+        let protocol = self
+            .rule
+            .protocol
+            .as_ref()
+            .filter(|p| !p.negated)
+            .and_then(|p| p.value.number);
+        for m in &self.rule.matches {
+            let needs = match m.module.as_str() {
+                "tcp" => Some(6),
+                "udp" => Some(17),
+                "sctp" => Some(132),
+                "dccp" => Some(33),
+                "icmp" => Some(1),
+                "icmp6" => Some(58),
+                _ => None,
+            };
+            if let Some(n) = needs
+                && protocol != Some(n)
+                && !m.implicit
+            {
+                let name = if n == 58 {
+                    "icmpv6".to_string()
+                } else {
+                    m.module.clone()
+                };
+                self.findings.push(
+                    Finding::new(
+                        &codes::OPTION_NEEDS_PROTOCOL,
+                        m.span,
+                        format!("`-m {}` only works with `-p {name}`", m.module),
+                    )
+                    .help(format!("add `-p {name}` before `-m {}`", m.module)),
+                );
+            }
+        }
+    }
+
+    /// The arguments of an option: `count` value tokens (or the `=` value).
+    /// Reports old-style negation (`-s ! X`) and returns whether it was seen.
+    fn take_values(&mut self, option: &Token, count: usize) -> Option<(Vec<Word>, bool)> {
+        let mut words = Vec::new();
+        let mut old_negation = false;
+        if let TokenKind::Option {
+            inline: Some((text, span)),
+        } = &option.kind
+        {
+            words.push(Word {
+                text: text.clone(),
+                span: *span,
+            });
+        }
+        while words.len() < count {
+            match self.tokens.get(self.pos) {
+                Some(t) if t.is_value() => {
+                    words.push(Word {
+                        text: t.text.clone(),
+                        span: t.span,
+                    });
+                    self.pos += 1;
+                }
+                Some(t) if t.kind == TokenKind::Bang && words.is_empty() && !old_negation => {
+                    old_negation = true;
+                    let span = t.span;
+                    self.pos += 1;
+                    self.findings.push(
+                        Finding::new(
+                            &codes::OLD_NEGATION,
+                            span,
+                            format!(
+                                "`{} ! ...`: iptables no longer accepts `!` after the option",
+                                option.text
+                            ),
+                        )
+                        .help(format!("write `! {} ...` instead", option.text)),
+                    );
+                }
+                _ => {
+                    let what = if count == 1 {
+                        "an argument".to_string()
+                    } else {
+                        format!("{count} arguments")
+                    };
+                    let at = self
+                        .tokens
+                        .get(self.pos)
+                        .map(|t| format!(", found `{}`", t.text))
+                        .unwrap_or_default();
+                    self.error(
+                        &codes::SYNTAX_ERROR,
+                        option.span,
+                        format!("`{}` needs {what}{at}", option.text),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some((words, old_negation))
+    }
+
+    fn option(&mut self, token: &Token, bang: Option<Span>) {
+        let name = token.text.as_str();
+        let generic = match name {
+            "-s" | "--source" | "--src" => Some("-s"),
+            "-d" | "--destination" | "--dst" => Some("-d"),
+            "-p" | "--protocol" => Some("-p"),
+            "-i" | "--in-interface" => Some("-i"),
+            "-o" | "--out-interface" => Some("-o"),
+            "-f" | "--fragment" => Some("-f"),
+            "-j" | "--jump" => Some("-j"),
+            "-g" | "--goto" => Some("-g"),
+            "-m" | "--match" => Some("-m"),
+            "-c" | "--set-counters" => Some("-c"),
+            "-4" | "--ipv4" => Some("-4"),
+            "-6" | "--ipv6" => Some("-6"),
+            _ => None,
+        };
+        let Some(generic) = generic else {
+            return self.extension_option(token, bang);
+        };
+        let arity = match generic {
+            "-f" | "-4" | "-6" => 0,
+            "-c" => 2,
+            _ => 1,
+        };
+        let Some((words, old_neg)) = self.take_values(token, arity) else {
+            return;
+        };
+        let negated = bang.is_some() || old_neg;
+        let not_negatable = matches!(generic, "-j" | "-g" | "-m" | "-c" | "-4" | "-6");
+        if negated && not_negatable {
+            self.error(
+                &codes::SYNTAX_ERROR,
+                token.span,
+                format!("`{name}` cannot be negated with `!`"),
+            );
+        }
+        let span = bang.map_or(token.span, |b| b.to(token.span));
+        let span = words.last().map_or(span, |w| span.to(w.span));
+        match generic {
+            "-s" | "-d" => {
+                let value = self.addresses(&words[0]);
+                let slot = Negatable { negated, value };
+                if generic == "-s" {
+                    self.rule.generic_spans.source = Some(span);
+                    self.rule.source = Some(slot);
+                } else {
+                    self.rule.generic_spans.destination = Some(span);
+                    self.rule.destination = Some(slot);
+                }
+            }
+            "-p" => match Protocol::parse(&words[0].text) {
+                Ok(p) => {
+                    self.rule.generic_spans.protocol = Some(span);
+                    self.rule.protocol = Some(Negatable { negated, value: p });
+                }
+                Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
+            },
+            "-i" | "-o" => match Interface::parse(&words[0].text) {
+                Ok(i) => {
+                    let slot = Some(Negatable { negated, value: i });
+                    if generic == "-i" {
+                        self.rule.generic_spans.in_interface = Some(span);
+                        self.rule.in_interface = slot;
+                    } else {
+                        self.rule.generic_spans.out_interface = Some(span);
+                        self.rule.out_interface = slot;
+                    }
+                }
+                Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
+            },
+            "-f" => self.rule.fragment = Some(Negatable { negated, value: () }),
+            "-4" => self.rule.only_family = Some(Family::Ipv4),
+            "-6" => self.rule.only_family = Some(Family::Ipv6),
+            "-c" => match (words[0].text.parse(), words[1].text.parse()) {
+                (Ok(packets), Ok(bytes)) => {
+                    self.rule.counters = Some(crate::model::Counters { packets, bytes })
+                }
+                _ => self.error(
+                    &codes::INVALID_VALUE,
+                    words[0].span.to(words[1].span),
+                    "counters must be numbers".into(),
+                ),
+            },
+            "-m" => self.load_match(&words[0], token.span, false),
+            "-j" | "-g" => self.set_target(&words[0], token.span, generic == "-g"),
+            _ => unreachable!("every generic option is handled"),
+        }
+    }
+
+    fn addresses(&mut self, word: &Word) -> Vec<AddrSpec> {
+        let mut out = Vec::new();
+        for part in word.text.split(',') {
+            match Net::parse(part) {
+                Ok(net) => out.push(AddrSpec::Net(net)),
+                Err(e) => {
+                    let hostname = !part.is_empty()
+                        && part.bytes().any(|b| b.is_ascii_alphabetic())
+                        && !part.contains(':')
+                        && !part.contains('/')
+                        && part.bytes().all(|b| {
+                            b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'
+                        });
+                    if hostname {
+                        out.push(AddrSpec::Host(part.to_string()));
+                    } else {
+                        self.error(&codes::INVALID_VALUE, word.span, e);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn load_match(&mut self, word: &Word, span: Span, implicit: bool) {
+        let module = word.text.as_str();
+        let modelled = match_spec(module).is_some();
+        if !modelled && !OTHER_MATCHES.contains(&module) {
+            self.error(
+                &codes::UNKNOWN_EXTENSION,
+                word.span,
+                format!("iptables has no match module `{module}`: it would fail to load"),
+            );
+        }
+        let span = if implicit { span } else { span.to(word.span) };
+        self.rule.matches.push(Match {
+            module: module.to_string(),
+            span,
+            implicit,
+            modelled,
+            options: Vec::new(),
+        });
+        self.owner = Some(Owner::Match(self.rule.matches.len() - 1));
+    }
+
+    fn set_target(&mut self, word: &Word, span: Span, goto: bool) {
+        if self.rule.target.is_some() {
+            self.error(
+                &codes::SYNTAX_ERROR,
+                span,
+                "a rule can have only one `-j`/`-g` target".into(),
+            );
+            return;
+        }
+        let name = word.text.clone();
+        let kind = if goto {
+            TargetKind::Chain(name.clone())
+        } else {
+            match name.as_str() {
+                "ACCEPT" => TargetKind::Accept,
+                "DROP" => TargetKind::Drop,
+                "RETURN" => TargetKind::Return,
+                "QUEUE" => TargetKind::Queue,
+                n if target_spec(n).is_some() => TargetKind::Extension,
+                n if OTHER_TARGETS.contains(&n) => TargetKind::Other,
+                _ => TargetKind::Chain(name.clone()),
+            }
+        };
+        self.rule.target = Some(Target {
+            name,
+            span: span.to(word.span),
+            jump: if goto { JumpKind::Goto } else { JumpKind::Jump },
+            kind,
+            options: Vec::new(),
+        });
+        self.owner = Some(Owner::Target);
+    }
+
+    /// Finds who takes `--name`: the most recently loaded extension that knows
+    /// it, then the target, then the protocol's implicit match; an unmodelled
+    /// extension takes whatever follows it.
+    fn resolve_owner(
+        &mut self,
+        name: &str,
+        span: Span,
+    ) -> Option<(Owner, Option<&'static OptionSpec>)> {
+        let target_spec_opt = self
+            .rule
+            .target
+            .as_ref()
+            .and_then(|t| target_spec(&t.name))
+            .and_then(|s| s.option(name));
+        if let Some(Owner::Target) = self.owner
+            && let Some(spec) = target_spec_opt
+        {
+            return Some((Owner::Target, Some(spec)));
+        }
+        for (i, m) in self.rule.matches.iter().enumerate().rev() {
+            if let Some(spec) = match_spec(&m.module).and_then(|s| s.option(name)) {
+                return Some((Owner::Match(i), Some(spec)));
+            }
+        }
+        if let Some(spec) = target_spec_opt {
+            return Some((Owner::Target, Some(spec)));
+        }
+        let proto = self
+            .rule
+            .protocol
+            .as_ref()
+            .filter(|p| !p.negated)
+            .and_then(|p| p.value.number);
+        if let Some(module) = proto.and_then(protocol_match)
+            && let Some(spec) = match_spec(module).and_then(|s| s.option(name))
+        {
+            let saved = self.owner;
+            self.load_match(
+                &Word {
+                    text: module.to_string(),
+                    span,
+                },
+                span,
+                true,
+            );
+            self.owner = saved;
+            return Some((Owner::Match(self.rule.matches.len() - 1), Some(spec)));
+        }
+        // An option of an extension iptlint does not model.
+        match self.owner {
+            Some(Owner::Match(i)) if !self.rule.matches[i].modelled => {
+                Some((Owner::Match(i), None))
+            }
+            Some(Owner::Target)
+                if self
+                    .rule
+                    .target
+                    .as_ref()
+                    .is_some_and(|t| t.kind == TargetKind::Other) =>
+            {
+                Some((Owner::Target, None))
+            }
+            _ => None,
+        }
+    }
+
+    fn extension_option(&mut self, token: &Token, bang: Option<Span>) {
+        let name = token.text.as_str();
+        let Some((owner, spec)) = self.resolve_owner(name, token.span) else {
+            return self.orphan_option(token);
+        };
+        let (words, old_neg) = match spec {
+            Some(spec) => match self.take_values(token, spec.kind.arity()) {
+                Some(v) => v,
+                None => return,
+            },
+            None => {
+                // Unknown arity: take the values that follow.
+                let mut words = Vec::new();
+                if let TokenKind::Option {
+                    inline: Some((text, span)),
+                } = &token.kind
+                {
+                    words.push(Word {
+                        text: text.clone(),
+                        span: *span,
+                    });
+                }
+                while let Some(t) = self.tokens.get(self.pos).filter(|t| t.is_value()) {
+                    words.push(Word {
+                        text: t.text.clone(),
+                        span: t.span,
+                    });
+                    self.pos += 1;
+                }
+                (words, false)
+            }
+        };
+        let value = match spec {
+            Some(spec) => match typed_value(spec.kind, &words) {
+                Ok(v) => v,
+                Err((e, span)) => {
+                    self.error(&codes::INVALID_VALUE, span, format!("`{name}`: {e}"));
+                    Value::Raw
+                }
+            },
+            None => Value::Raw,
+        };
+        let start = bang.unwrap_or(token.span);
+        let span = words
+            .last()
+            .map_or(start.to(token.span), |w| start.to(w.span));
+        let option = MatchOption {
+            name: spec.map_or(name, |s| s.canonical()).to_string(),
+            written: name.to_string(),
+            negated: bang.is_some() || old_neg,
+            span,
+            words,
+            value,
+        };
+        match owner {
+            Owner::Match(i) => self.rule.matches[i].options.push(option),
+            Owner::Target => {
+                if let Some(t) = self.rule.target.as_mut() {
+                    t.options.push(option)
+                }
+            }
+        }
+    }
+
+    /// An option nobody loaded takes: either a protocol option without its
+    /// `-p`, or an unknown option.
+    fn orphan_option(&mut self, token: &Token) {
+        let name = token.text.as_str();
+        let wants: Vec<&str> = ["tcp", "udp", "sctp", "dccp", "icmp", "icmp6"]
+            .into_iter()
+            .filter(|m| match_spec(m).is_some_and(|s| s.option(name).is_some()))
+            .collect();
+        // Skip the option's arguments so they are not reported again.
+        if let TokenKind::Option { inline: None } = token.kind {
+            while self.tokens.get(self.pos).is_some_and(|t| t.is_value()) {
+                self.pos += 1;
+            }
+        }
+        if !wants.is_empty() {
+            let protos = wants
+                .iter()
+                .map(|m| format!("`-p {}`", if *m == "icmp6" { "icmpv6" } else { m }))
+                .collect::<Vec<_>>();
+            self.findings.push(
+                Finding::new(
+                    &codes::OPTION_NEEDS_PROTOCOL,
+                    token.span,
+                    format!("`{name}` needs a protocol: {}", protos.join(" or ")),
+                )
+                .help(format!("add {} before `{name}`", protos[0])),
+            );
+        } else {
+            self.findings.push(
+                Finding::new(&codes::UNKNOWN_OPTION, token.span, format!("unknown option `{name}`"))
+                    .help("no match loaded with `-m` and no target takes this option; is a `-m MODULE` missing?"),
+            );
+        }
+    }
+}
+
+fn one(words: &[Word]) -> &Word {
+    &words[0]
+}
+
+/// Reads an option's words as the value its kind says.
+fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)> {
+    fn err(w: &Word) -> impl Fn(String) -> (String, Span) + '_ {
+        move |e| (e, w.span)
+    }
+    Ok(match kind {
+        ValueKind::Flag => Value::None,
+        ValueKind::Net => Value::Net(Net::parse(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::PortRange => Value::Ports(vec![
+            PortRange::parse(&one(words).text).map_err(err(one(words)))?,
+        ]),
+        ValueKind::PortList => {
+            let w = one(words);
+            let mut ports = Vec::new();
+            let mut slots = 0;
+            for part in w.text.split(',') {
+                let range = PortRange::parse(part).map_err(err(w))?;
+                slots += if range.lo == range.hi { 1 } else { 2 };
+                ports.push(range);
+            }
+            if slots > 15 {
+                return Err((
+                    "too many ports: at most 15, and a range counts as two".into(),
+                    w.span,
+                ));
+            }
+            Value::Ports(ports)
+        }
+        ValueKind::Interface => {
+            Value::Interface(Interface::parse(&one(words).text).map_err(err(one(words)))?)
+        }
+        ValueKind::States => {
+            let w = one(words);
+            let mut states = Vec::new();
+            for part in w.text.split(',') {
+                states.push(CtState::parse(part).map_err(err(w))?);
+            }
+            Value::States(states)
+        }
+        ValueKind::Mark => Value::Mark(MarkMask::parse(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::Number => Value::Number(parse_u32(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::Range => {
+            Value::Range(NumRange::parse(&one(words).text).map_err(err(one(words)))?)
+        }
+        ValueKind::AddrRange => {
+            Value::AddrRange(AddrRange::parse(&one(words).text).map_err(err(one(words)))?)
+        }
+        ValueKind::Nat => Value::Nat(NatRange::parse(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::Text | ValueKind::Word => Value::Text(one(words).text.clone()),
+        ValueKind::Choice(choices) => {
+            let w = one(words);
+            if !choices.contains(&w.text.as_str()) {
+                return Err((
+                    format!("`{}` is not one of {}", w.text, choices.join(", ")),
+                    w.span,
+                ));
+            }
+            Value::Text(w.text.clone())
+        }
+        ValueKind::WordList(allowed) => {
+            let w = one(words);
+            let mut out = Vec::new();
+            for part in w.text.split(',') {
+                let upper = part.to_ascii_uppercase();
+                if !allowed.contains(&upper.as_str()) {
+                    return Err((
+                        format!("`{part}` is not one of {}", allowed.join(", ")),
+                        w.span,
+                    ));
+                }
+                out.push(upper);
+            }
+            Value::Words(out)
+        }
+        ValueKind::Pair => Value::Words(words.iter().map(|w| w.text.clone()).collect()),
+    })
+}
