@@ -75,6 +75,10 @@ lints! {
         "An IPv4 address in an ip6tables dump, or the other way round.";
     OPTION_NEEDS_PROTOCOL = "IPT101" "option-needs-protocol" Error Correctness
         "A protocol option (`--dport`, `--icmp-type`, ...) or match without the `-p` it needs.";
+    RULE_POSITION = "IPT150" "rule-position-out-of-range" Error Correctness
+        "`-I`, `-R` or `-D` names a rule position or rule the chain does not have.";
+    RESTORE_STOPS_EARLY = "IPT151" "restore-stops-early" Warning Correctness
+        "`-h` in a dump: iptables-restore prints its help and exits, ignoring every line after it.";
 }
 
 /// Looks a lint up by code (`IPT001`) or name (`syntax-error`).

@@ -20,6 +20,8 @@ pages! {
     "IPT008" => "IPT008-unknown-extension.md",
     "IPT009" => "IPT009-wrong-address-family.md",
     "IPT101" => "IPT101-option-needs-protocol.md",
+    "IPT150" => "IPT150-rule-position-out-of-range.md",
+    "IPT151" => "IPT151-restore-stops-early.md",
 }
 
 /// The page of a lint; every lint has one (a test checks it).

@@ -184,8 +184,9 @@ pub struct Chain {
     pub span: Span,
     /// `true` when the name is one of this table's builtin chains.
     pub builtin: bool,
-    /// `false` when the chain was never declared with `:NAME` or `-N`; rules
-    /// were added to it anyway (iptables-restore refuses that for user chains).
+    /// `false` when a user chain was never declared with `:NAME` or `-N`;
+    /// rules were added to it anyway (iptables-restore refuses that). Builtin
+    /// chains always exist, declared or not, and are always `true`.
     pub declared: bool,
     /// `ACCEPT`/`DROP` for builtin chains; `None` for `-`.
     pub policy: Option<Policy>,

@@ -461,8 +461,8 @@ impl NatRange {
                 ),
             };
             (Some(inside), port)
-        } else if text.starts_with(':') {
-            (None, Some(&text[1..]))
+        } else if let Some(ports) = text.strip_prefix(':') {
+            (None, Some(ports))
         } else if text.matches(':').count() > 1 {
             // A bare IPv6 address without brackets and without ports.
             (Some(text), None)

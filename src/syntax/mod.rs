@@ -215,6 +215,8 @@ struct Builder {
     comments: Vec<CommentLine>,
     findings: Vec<Finding>,
     open: Option<OpenTable>,
+    /// After `-h`, iptables-restore has exited: the rest is never applied.
+    stopped: bool,
 }
 
 struct OpenTable {
@@ -223,6 +225,23 @@ struct OpenTable {
 }
 
 impl OpenTable {
+    /// A table starts with its builtin chains: the kernel always has them.
+    fn new(name: TableName, span: Span) -> OpenTable {
+        let mut open = OpenTable {
+            table: Table {
+                name,
+                span,
+                chains: Vec::new(),
+                commit: None,
+            },
+            index: HashMap::new(),
+        };
+        for builtin in name.builtin_chains() {
+            open.chain_mut(builtin, span, true);
+        }
+        open
+    }
+
     fn chain_mut(&mut self, name: &str, span: Span, declare: bool) -> &mut Chain {
         let idx = match self.index.get(name) {
             Some(&i) => i,
@@ -298,7 +317,7 @@ impl Builder {
 
     fn line(&mut self, text: &str, offset: usize, line: u32) {
         let ctx = LineCtx { text, offset, line };
-        if text.is_empty() {
+        if text.is_empty() || self.stopped {
             return;
         }
         let parsed = match IptablesParser::parse(G::line, text) {
@@ -365,26 +384,10 @@ impl Builder {
                 .help("the tables are raw, mangle, nat, filter and security"),
             );
             // Read the block anyway, as a filter table, so later lines still get checked.
-            self.open = Some(OpenTable {
-                table: Table {
-                    name: TableName::Filter,
-                    span: ctx.whole(),
-                    chains: Vec::new(),
-                    commit: None,
-                },
-                index: HashMap::new(),
-            });
+            self.open = Some(OpenTable::new(TableName::Filter, ctx.whole()));
             return;
         };
-        self.open = Some(OpenTable {
-            table: Table {
-                name,
-                span: ctx.whole(),
-                chains: Vec::new(),
-                commit: None,
-            },
-            index: HashMap::new(),
-        });
+        self.open = Some(OpenTable::new(name, ctx.whole()));
     }
 
     fn require_table(&mut self, ctx: &LineCtx<'_>, what: &str) -> bool {
@@ -449,12 +452,29 @@ impl Builder {
 
     /// A table that appears twice replaces the first: iptables-restore flushes
     /// a table when its block starts.
-    fn close(&mut self, table: Table) {
+    fn close(&mut self, mut table: Table) {
+        // Builtin chains first in hook order, then declared user chains, then
+        // chains only ever used: the order iptables-save prints, whatever
+        // order the file used, so that printing and parsing again is stable.
+        let builtins = table.name.builtin_chains();
+        table
+            .chains
+            .sort_by_key(|c| match builtins.iter().position(|b| *b == c.name) {
+                Some(i) => i,
+                None if c.declared => builtins.len(),
+                None => builtins.len() + 1,
+            });
         self.tables.retain(|t| t.name != table.name);
         self.tables.push(table);
     }
 
     fn finish(&mut self, eof: Span) {
+        if self.stopped {
+            if let Some(open) = self.open.take() {
+                self.close(open.table);
+            }
+            return;
+        }
         if let Some(open) = self.open.take() {
             let name = open.table.name;
             let header = open.table.span;
@@ -507,6 +527,18 @@ impl Builder {
             (TokenKind::Option { .. }, "-Z" | "--zero") => "-Z",
             (TokenKind::Option { .. }, "-P" | "--policy") => "-P",
             (TokenKind::Option { .. }, "-E" | "--rename-chain") => "-E",
+            (
+                TokenKind::Option { .. },
+                "-C" | "--check" | "-L" | "--list" | "-S" | "--list-rules",
+            ) => "-C",
+            (TokenKind::Option { .. }, "-h" | "--help") => {
+                self.findings.push(
+                    Finding::new(&codes::RESTORE_STOPS_EARLY, command.span, "`-h` makes iptables-restore print its help and exit: no line after this one is applied")
+                        .help("remove this line"),
+                );
+                self.stopped = true;
+                return;
+            }
             _ => {
                 self.findings.push(
                     Finding::new(
@@ -539,10 +571,12 @@ impl Builder {
             _ => (None, command.span, rest.split_off(cmd_at)),
         };
         args.splice(0..0, rest);
-        let optional_chain = matches!(cmd, "-X" | "-F" | "-Z");
+        let optional_chain = matches!(cmd, "-X" | "-F" | "-Z" | "-C");
         let Some(chain_name) = chain_name else {
             if optional_chain {
-                self.whole_table_command(cmd);
+                if cmd != "-C" {
+                    self.whole_table_command(cmd);
+                }
                 return;
             }
             self.findings.push(Finding::new(
@@ -555,6 +589,10 @@ impl Builder {
         let line_span = ctx.whole();
         let table_name = self.open.as_ref().expect("checked").table.name;
         match cmd {
+            // Checks and listings change nothing; the rule is still read for errors.
+            "-C" => {
+                rule_spec::parse_rule(&args, line_span, chain_span, &mut self.findings);
+            }
             "-A" | "-I" | "-R" | "-D" => {
                 let mut number = None;
                 if cmd != "-A"
@@ -593,7 +631,7 @@ impl Builder {
                         let n = number.map_or(1, |(n, _)| n);
                         if n == 0 || n > chain.rules.len() + 1 {
                             let span = number.map_or(chain_span, |(_, s)| s);
-                            self.findings.push(Finding::new(&codes::INVALID_VALUE, span, format!("cannot insert at position {n}: chain `{chain_name}` has {} rule(s)", chain.rules.len())));
+                            self.findings.push(Finding::new(&codes::RULE_POSITION, span, format!("cannot insert at position {n}: chain `{chain_name}` has {} rule(s)", chain.rules.len())));
                             return;
                         }
                         chain.rules.insert(n - 1, rule);
@@ -603,7 +641,7 @@ impl Builder {
                         let (n, span) = number.expect("checked");
                         if n == 0 || n > chain.rules.len() {
                             self.findings.push(Finding::new(
-                                &codes::INVALID_VALUE,
+                                &codes::RULE_POSITION,
                                 span,
                                 format!(
                                     "cannot replace rule {n}: chain `{chain_name}` has {} rule(s)",
@@ -756,9 +794,9 @@ impl Builder {
                 rules.remove(p);
             }
             None => self.findings.push(Finding::new(
-                &codes::SYNTAX_ERROR,
+                &codes::RULE_POSITION,
                 span,
-                "`-D`: no such rule to delete",
+                "`-D`: the chain has no such rule to delete",
             )),
         }
     }
@@ -794,17 +832,19 @@ impl Builder {
             }
             G::dq_string | G::sq_string => {
                 let single = pair.as_rule() == G::sq_string;
+                // Without spaces inside, iptables-restore keeps `'word'` quotes and all.
+                let pair_text = pair.as_str().to_string();
                 let mut inner = pair.into_inner();
                 let body = inner.next().map_or("", |p| p.as_str());
                 let closed = inner
                     .next()
                     .is_some_and(|p| matches!(p.as_rule(), G::dq_close | G::sq_close));
                 let text = if single {
-                    body.to_string()
+                    pair_text.clone()
                 } else {
                     tokens::unescape_double_quoted(body)
                 };
-                if single {
+                if single && body.contains([' ', '\t']) {
                     self.findings.push(
                         Finding::new(&codes::SINGLE_QUOTE, span, "iptables-restore does not treat `'` as a quote: the words are split at the spaces and the quotes kept")
                             .help("use double quotes: \"...\""),
