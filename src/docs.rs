@@ -32,26 +32,30 @@ pub fn page(lint: &Lint) -> &'static str {
         .map_or("", |(_, text)| text)
 }
 
-/// The fenced `iptables` examples under a page's `## Bad` and `## Good` headings.
+/// The fenced `iptables` examples under a page's `## Bad` and `## Good`
+/// headings. A block marked `iptables crlf` stands for a file with CRLF
+/// line endings, which a page cannot show.
 pub fn examples(page: &str, heading: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_section = false;
-    let mut block: Option<String> = None;
+    let mut block: Option<(String, bool)> = None;
     for line in page.lines() {
         if let Some(h) = line.strip_prefix("## ") {
             in_section = h.trim() == heading;
             continue;
         }
         match &mut block {
-            Some(b) if line.starts_with("```") => {
+            Some((b, _)) if line.starts_with("```") => {
                 out.push(std::mem::take(b));
                 block = None;
             }
-            Some(b) => {
+            Some((b, crlf)) => {
                 b.push_str(line);
-                b.push('\n');
+                b.push_str(if *crlf { "\r\n" } else { "\n" });
             }
-            None if in_section && line.starts_with("```iptables") => block = Some(String::new()),
+            None if in_section && line.starts_with("```iptables") => {
+                block = Some((String::new(), line.trim_end().ends_with("crlf")))
+            }
             None => {}
         }
     }
