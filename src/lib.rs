@@ -11,3 +11,7 @@ pub mod lints;
 pub mod model;
 pub mod report;
 pub mod syntax;
+
+// pest is built without its `std` feature (its per-call stack probe was a
+// third of the parse time); the code it derives names `crate::alloc`.
+extern crate alloc;
