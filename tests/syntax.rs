@@ -1,0 +1,347 @@
+//! The parser on the constructs real dumps and hand-written files use.
+
+use iptlint::codes;
+use iptlint::model::{AddrSpec, Family, JumpKind, Policy, Rule, TableName, TargetKind, Value};
+use iptlint::syntax::{Parsed, parse};
+
+fn parse4(text: &str) -> Parsed {
+    parse(text, Some(Family::Ipv4))
+}
+
+fn codes_of(parsed: &Parsed) -> Vec<&'static str> {
+    parsed.findings.iter().map(|f| f.lint.code).collect()
+}
+
+/// The single rule of the file's only user-visible chain with rules.
+fn only_rule(parsed: &Parsed) -> &Rule {
+    let rules: Vec<&Rule> = parsed
+        .ruleset
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.rules)
+        .collect();
+    assert_eq!(rules.len(), 1, "expected one rule, got {rules:#?}");
+    rules[0]
+}
+
+fn wrap(rule: &str) -> String {
+    format!("*filter\n{rule}\nCOMMIT\n")
+}
+
+#[test]
+fn tables_chains_policies_and_counters() {
+    let p = parse4(
+        "# saved\n*nat\n:PREROUTING ACCEPT [12:3456]\n:MY-CHAIN - [0:0]\nCOMMIT\n*filter\n:INPUT DROP [0:0]\nCOMMIT\n",
+    );
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let nat = p.ruleset.table(TableName::Nat).unwrap();
+    let pre = nat.chain("PREROUTING").unwrap();
+    assert!(pre.builtin && pre.declared);
+    assert_eq!(pre.policy, Some(Policy::Accept));
+    assert_eq!(pre.counters.map(|c| (c.packets, c.bytes)), Some((12, 3456)));
+    let user = nat.chain("MY-CHAIN").unwrap();
+    assert!(!user.builtin && user.policy.is_none());
+    // The kernel gives every table its builtin chains.
+    assert_eq!(nat.chains.iter().filter(|c| c.builtin).count(), 4);
+    assert_eq!(
+        p.ruleset
+            .table(TableName::Filter)
+            .unwrap()
+            .chain("INPUT")
+            .unwrap()
+            .policy,
+        Some(Policy::Drop)
+    );
+    assert_eq!(p.ruleset.comments.len(), 1);
+}
+
+#[test]
+fn negation_before_the_option_and_the_old_form_after_it() {
+    let p = parse4(&wrap("-A INPUT ! -s 10.0.0.0/8 -j DROP"));
+    assert!(p.findings.is_empty());
+    let src = only_rule(&p).source.as_ref().unwrap();
+    assert!(src.negated);
+    let old = parse4(&wrap("-A INPUT -s ! 10.0.0.0/8 -j DROP"));
+    assert_eq!(codes_of(&old), vec![codes::OLD_NEGATION.code]);
+    assert_eq!(
+        only_rule(&old).source,
+        only_rule(&p).source,
+        "the old form means the same"
+    );
+}
+
+#[test]
+fn quoted_arguments_with_escapes_and_options_after_the_target() {
+    let p = parse4(&wrap(
+        r#"-A INPUT -m comment --comment "a \"b\" c" -j LOG --log-prefix "[FW] " -m limit --limit 3/min"#,
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let rule = only_rule(&p);
+    assert_eq!(
+        rule.match_option("comment", "--comment").unwrap().words[0].text,
+        "a \"b\" c"
+    );
+    let target = rule.target.as_ref().unwrap();
+    assert_eq!(target.name, "LOG");
+    assert_eq!(
+        target.option("--log-prefix").unwrap().words[0].text,
+        "[FW] "
+    );
+    assert_eq!(
+        rule.match_option("limit", "--limit").unwrap().words[0].text,
+        "3/min"
+    );
+}
+
+#[test]
+fn single_quotes_are_an_error_only_around_spaces() {
+    let spaced = parse4(&wrap("-A INPUT -m comment --comment 'a b' -j ACCEPT"));
+    assert!(codes_of(&spaced).contains(&codes::SINGLE_QUOTE.code));
+    // iptables-restore keeps `'word'` as it is, quotes included.
+    let word = parse4(&wrap(
+        "-A INPUT -m comment --comment 'dapp_Samba' -j ACCEPT",
+    ));
+    assert!(word.findings.is_empty());
+    assert_eq!(
+        only_rule(&word)
+            .match_option("comment", "--comment")
+            .unwrap()
+            .words[0]
+            .text,
+        "'dapp_Samba'"
+    );
+}
+
+#[test]
+fn an_unterminated_quote_swallows_the_rest_of_the_line() {
+    let p = parse4(&wrap(r#"-A INPUT -m comment --comment "ssh -j ACCEPT"#));
+    assert_eq!(codes_of(&p), vec![codes::UNTERMINATED_QUOTE.code]);
+    let rule = only_rule(&p);
+    assert!(
+        rule.target.is_none(),
+        "the target is inside the comment, as iptables reads it"
+    );
+    assert_eq!(
+        rule.match_option("comment", "--comment").unwrap().words[0].text,
+        "ssh -j ACCEPT"
+    );
+}
+
+#[test]
+fn implicit_protocol_matches_multiport_and_ports() {
+    let p = parse4(&wrap(
+        "-A INPUT -p tcp --dport 1000:2000 -m multiport --sports 22,80:90 -j ACCEPT",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let rule = only_rule(&p);
+    let tcp = rule.find_match("tcp").unwrap();
+    assert!(tcp.implicit);
+    let Value::Ports(ports) = &rule.match_option("tcp", "--dport").unwrap().value else {
+        panic!()
+    };
+    assert_eq!((ports[0].lo, ports[0].hi), (1000, 2000));
+    let Value::Ports(list) = &rule.match_option("multiport", "--sports").unwrap().value else {
+        panic!()
+    };
+    assert_eq!(list.len(), 2);
+    assert_eq!(rule.protocol.as_ref().unwrap().value.number, Some(6));
+}
+
+#[test]
+fn port_and_address_errors_iptables_refuses() {
+    for (rule, code) in [
+        (
+            "-A INPUT -p tcp --dport 70000 -j ACCEPT",
+            codes::INVALID_VALUE.code,
+        ),
+        (
+            "-A INPUT -p tcp --dport 5:3 -j ACCEPT",
+            codes::INVALID_VALUE.code,
+        ),
+        ("-A INPUT -s 300.1.1.1 -j ACCEPT", codes::INVALID_VALUE.code),
+        (
+            "-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15:16 -j ACCEPT",
+            codes::INVALID_VALUE.code,
+        ),
+        (
+            "-A INPUT -m state --state NEW,FOO -j ACCEPT",
+            codes::INVALID_VALUE.code,
+        ),
+        (
+            "-A INPUT --frobnicate -j ACCEPT",
+            codes::UNKNOWN_OPTION.code,
+        ),
+        (
+            "-A INPUT -m tcp --dport 22 -j ACCEPT",
+            codes::OPTION_NEEDS_PROTOCOL.code,
+        ),
+        (
+            "-A INPUT -m conntract --ctstate NEW -j ACCEPT",
+            codes::UNKNOWN_EXTENSION.code,
+        ),
+    ] {
+        let p = parse4(&wrap(rule));
+        assert!(
+            codes_of(&p).contains(&code),
+            "{rule}: expected {code}, got {:?}",
+            codes_of(&p)
+        );
+    }
+}
+
+#[test]
+fn addresses_masks_ipv6_and_nat_ranges() {
+    let p = parse4(&wrap(
+        "-A INPUT -s 10.0.0.1/8 -d 10.0.0.0/255.0.255.0 -j ACCEPT",
+    ));
+    assert!(p.findings.is_empty());
+    let rule = only_rule(&p);
+    let AddrSpec::Net(src) = &rule.source.as_ref().unwrap().value[0] else {
+        panic!()
+    };
+    assert!(src.has_host_bits());
+    assert_eq!(src.prefix_len(), Some(8));
+    let AddrSpec::Net(dst) = &rule.destination.as_ref().unwrap().value[0] else {
+        panic!()
+    };
+    assert_eq!(dst.prefix_len(), None, "a non-contiguous mask");
+    assert_eq!(dst.to_string(), "10.0.0.0/255.0.255.0");
+
+    let v6 = parse(
+        "*nat\n-A PREROUTING -s 2001:db8::/32 -p tcp --dport 80 -j DNAT --to-destination [fd00::1]:8080\nCOMMIT\n",
+        None,
+    );
+    assert!(v6.findings.is_empty(), "{:?}", v6.findings);
+    assert_eq!(v6.ruleset.family, Family::Ipv6);
+    let Value::Nat(nat) = &only_rule(&v6)
+        .target
+        .as_ref()
+        .unwrap()
+        .option("--to-destination")
+        .unwrap()
+        .value
+    else {
+        panic!()
+    };
+    assert_eq!(nat.addrs.unwrap().lo.to_string(), "fd00::1");
+    assert_eq!(nat.ports.map(|p| (p.lo, p.hi)), Some((8080, 8080)));
+}
+
+#[test]
+fn wrong_family_addresses_and_family_prefixes() {
+    let p = parse(
+        "*filter\n-A INPUT -s 192.0.2.1 -j ACCEPT\nCOMMIT\n",
+        Some(Family::Ipv6),
+    );
+    assert_eq!(codes_of(&p), vec![codes::FAMILY_MISMATCH.code]);
+    let shared = parse(
+        "*filter\n-4 -A INPUT -s 192.0.2.1 -j ACCEPT\n-6 -A INPUT -s 2001:db8::1 -j ACCEPT\nCOMMIT\n",
+        Some(Family::Ipv4),
+    );
+    assert!(shared.findings.is_empty(), "{:?}", shared.findings);
+    assert_eq!(
+        shared.ruleset.rule_count(),
+        1,
+        "the -6 rule is not for iptables"
+    );
+}
+
+#[test]
+fn insert_delete_replace_and_chain_commands() {
+    let p = parse4(
+        "*filter\n-N WEB\n-A WEB -p tcp --dport 80 -j ACCEPT\n-A WEB -p tcp --dport 8080 -j ACCEPT\n\
+         -I WEB 2 -p tcp --dport 443 -j ACCEPT\n-D WEB -p tcp --dport 8080 -j ACCEPT\n-I INPUT -j WEB\n-P FORWARD DROP\nCOMMIT\n",
+    );
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let filter = p.ruleset.table(TableName::Filter).unwrap();
+    let ports: Vec<String> = filter
+        .chain("WEB")
+        .unwrap()
+        .rules
+        .iter()
+        .map(|r| r.spec_text())
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            "-p tcp --dport 80 -j ACCEPT",
+            "-p tcp --dport 443 -j ACCEPT"
+        ]
+    );
+    let jump = &filter.chain("INPUT").unwrap().rules[0];
+    assert_eq!(jump.jump_chain(), Some(("WEB", JumpKind::Jump)));
+    assert_eq!(filter.chain("FORWARD").unwrap().policy, Some(Policy::Drop));
+    let bad = parse4("*filter\n-A FORWARD -j ACCEPT\n-I FORWARD 3 -j DROP\nCOMMIT\n");
+    assert_eq!(codes_of(&bad), vec![codes::RULE_POSITION.code]);
+}
+
+#[test]
+fn goto_rules_without_target_counter_prefix_and_inline_values() {
+    let p =
+        parse4("*filter\n:X - [0:0]\n[5:300] -A INPUT -g X\n-A INPUT -p udp --dport=53\nCOMMIT\n");
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let input = p
+        .ruleset
+        .table(TableName::Filter)
+        .unwrap()
+        .chain("INPUT")
+        .unwrap();
+    assert_eq!(input.rules[0].counters.map(|c| c.packets), Some(5));
+    let target = input.rules[0].target.as_ref().unwrap();
+    assert_eq!(
+        (target.jump, &target.kind),
+        (JumpKind::Goto, &TargetKind::Chain("X".into()))
+    );
+    assert!(input.rules[1].target.is_none());
+    assert!(input.rules[1].match_option("udp", "--dport").is_some());
+}
+
+#[test]
+fn every_syntax_error_of_a_file_is_reported_with_its_line() {
+    let p = parse4(
+        "*filter\n:INPUT\n-A\n  # indented comment\n-A INPUT -s\n \nCOMMIT\nCOMMIT\n*bogus\n",
+    );
+    let lines: Vec<u32> = p.findings.iter().map(|f| f.span.line).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5, 6, 8, 9, 10], "{:#?}", p.findings);
+    assert!(
+        p.findings
+            .iter()
+            .all(|f| f.lint.code == codes::SYNTAX_ERROR.code)
+    );
+    assert_eq!(p.findings[1].message, "expected a chain name after `-A`");
+    assert_eq!(
+        p.findings[7].message,
+        "the file ends without COMMIT for table `filter`"
+    );
+}
+
+#[test]
+fn crlf_files_are_read_and_reported_once() {
+    let p = parse4("*filter\r\n-A INPUT -i lo -j ACCEPT\r\nCOMMIT\r\n");
+    assert_eq!(codes_of(&p), vec![codes::CRLF_LINE.code]);
+    assert_eq!(p.ruleset.rule_count(), 1);
+    assert_eq!(
+        only_rule(&p).in_interface.as_ref().unwrap().value.name,
+        "lo"
+    );
+}
+
+#[test]
+fn a_table_given_twice_replaces_the_first() {
+    let p = parse4(
+        "*filter\n-A INPUT -s 192.0.2.1 -j ACCEPT\nCOMMIT\n*filter\n-A INPUT -s 192.0.2.2 -j ACCEPT\nCOMMIT\n",
+    );
+    assert!(p.findings.is_empty());
+    assert_eq!(p.ruleset.tables.len(), 1);
+    assert_eq!(only_rule(&p).spec_text(), "-s 192.0.2.2/32 -j ACCEPT");
+}
+
+#[test]
+fn spans_point_at_the_offending_word() {
+    let text = wrap("-A INPUT -p tcp --dport 70000 -j ACCEPT");
+    let p = parse4(&text);
+    let f = &p.findings[0];
+    assert_eq!((f.span.line, f.span.column), (2, 25));
+    assert_eq!(&text[f.span.range()], "70000");
+}
