@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use iptlint::model::TableName;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,6 +27,31 @@ pub enum Command {
     },
     /// Print the documentation page of one lint, by name or code.
     Rule { name: String },
+    /// Print the chain jump graph of a dump: Graphviz DOT or JSON.
+    Graph(GraphArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GraphArgs {
+    /// The dump to read; `-` reads standard input.
+    pub path: PathBuf,
+    /// Only this table (raw, mangle, nat, filter, security).
+    #[arg(long, value_parser = parse_table)]
+    pub table: Option<TableName>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Json,
+}
+
+fn parse_table(name: &str) -> Result<TableName, String> {
+    TableName::parse(name)
+        .ok_or_else(|| format!("unknown table `{name}` (raw, mangle, nat, filter, security)"))
 }
 
 #[derive(clap::Args, Debug)]

@@ -75,10 +75,32 @@ lints! {
         "An IPv4 address in an ip6tables dump, or the other way round.";
     OPTION_NEEDS_PROTOCOL = "IPT101" "option-needs-protocol" Error Correctness
         "A protocol option (`--dport`, `--icmp-type`, ...) or match without the `-p` it needs.";
+    UNDEFINED_CHAIN = "IPT102" "undefined-chain" Error Correctness
+        "A jump or goto to a chain the table does not declare, or a rule added to an undeclared chain.";
+    CHAIN_LOOP = "IPT103" "chain-loop" Error Correctness
+        "Chains that jump to each other in a circle.";
+    INVALID_CHAIN_FOR_TABLE = "IPT104" "invalid-chain-for-table" Error Correctness
+        "A builtin chain name the table does not have (FORWARD in nat, INPUT in raw).";
+    TARGET_NOT_ALLOWED_HERE = "IPT105" "target-not-allowed-here" Error Correctness
+        "A target in a table or hook where the kernel refuses it (DNAT in POSTROUTING, REJECT outside filter).";
+    CHAIN_TOO_DEEP = "IPT106" "chain-too-deep" Error Correctness
+        "Jumps nested 16 deep from a builtin chain: the nft backend refuses the rule set.";
     RULE_POSITION = "IPT150" "rule-position-out-of-range" Error Correctness
         "`-I`, `-R` or `-D` names a rule position or rule the chain does not have.";
     RESTORE_STOPS_EARLY = "IPT151" "restore-stops-early" Warning Correctness
         "`-h` in a dump: iptables-restore prints its help and exits, ignoring every line after it.";
+    UNREACHABLE_CHAIN = "IPT201" "unreachable-chain" Warning DeadCode
+        "A user chain no builtin chain reaches, directly or through other chains.";
+    UNREACHABLE_RULE = "IPT202" "unreachable-rule" Warning DeadCode
+        "A rule after an unconditional rule that always leaves the chain.";
+    DUPLICATE_RULE = "IPT203" "duplicate-rule" Warning DeadCode
+        "The same rule twice in one chain.";
+    INTERFACE_NEVER_MATCHES = "IPT204" "interface-never-matches" Warning DeadCode
+        "`-o` where no packet has an output interface yet, or `-i` where packets have no input interface.";
+    EMPTY_CHAIN = "IPT301" "empty-chain" Info Suspicious
+        "A user chain with no rules that rules jump to: the jumps do nothing.";
+    RETURN_FROM_BUILTIN = "IPT302" "return-from-builtin" Warning Suspicious
+        "RETURN in a builtin chain: it applies the chain's policy.";
 }
 
 /// Looks a lint up by code (`IPT001`) or name (`syntax-error`).

@@ -20,8 +20,19 @@ pages! {
     "IPT008" => "IPT008-unknown-extension.md",
     "IPT009" => "IPT009-wrong-address-family.md",
     "IPT101" => "IPT101-option-needs-protocol.md",
+    "IPT102" => "IPT102-undefined-chain.md",
+    "IPT103" => "IPT103-chain-loop.md",
+    "IPT104" => "IPT104-invalid-chain-for-table.md",
+    "IPT105" => "IPT105-target-not-allowed-here.md",
+    "IPT106" => "IPT106-chain-too-deep.md",
     "IPT150" => "IPT150-rule-position-out-of-range.md",
     "IPT151" => "IPT151-restore-stops-early.md",
+    "IPT201" => "IPT201-unreachable-chain.md",
+    "IPT202" => "IPT202-unreachable-rule.md",
+    "IPT203" => "IPT203-duplicate-rule.md",
+    "IPT204" => "IPT204-interface-never-matches.md",
+    "IPT301" => "IPT301-empty-chain.md",
+    "IPT302" => "IPT302-return-from-builtin.md",
 }
 
 /// The page of a lint; every lint has one (a test checks it).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::Parser;
 use rayon::prelude::*;
 
-use cli::{CheckArgs, Cli, Command, FailOn, FamilyArg, Format, ListFormat};
+use cli::{CheckArgs, Cli, Command, FailOn, FamilyArg, Format, GraphArgs, GraphFormat, ListFormat};
 use iptlint::check::{self, FileReport, MAX_INPUT_BYTES};
 use iptlint::diagnostic::Severity;
 use iptlint::model::Family;
@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(&args),
         Command::Rules { format } => list_rules(format),
         Command::Rule { name } => show_rule(&name),
+        Command::Graph(args) => run_graph(&args),
     }
 }
 
@@ -234,4 +235,43 @@ fn show_rule(key: &str) -> ExitCode {
             ExitCode::from(EXIT_INPUT_ERROR)
         }
     }
+}
+
+/// `iptlint graph`: the chain jump graph of one dump.
+fn run_graph(args: &GraphArgs) -> ExitCode {
+    let input = if args.path.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::File(args.path.clone())
+    };
+    let (path, source, family) = match read_input(&input) {
+        Ok(read) => read,
+        Err(e) => {
+            eprintln!("iptlint: error: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
+    let parsed = iptlint::syntax::parse(&source, family);
+    let errors = parsed
+        .findings
+        .iter()
+        .filter(|f| f.is_input_error())
+        .count();
+    if errors > 0 {
+        eprintln!(
+            "iptlint: warning: {path}: {errors} syntax error(s); the graph shows what could be read (`iptlint check` lists them)"
+        );
+    }
+    if let Some(table) = args.table
+        && parsed.ruleset.table(table).is_none()
+    {
+        eprintln!("iptlint: error: {path} has no table `{table}`");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    let graph = iptlint::graph::JumpGraph::build(&parsed.ruleset);
+    emit(&match args.format {
+        GraphFormat::Dot => graph.to_dot(args.table),
+        GraphFormat::Json => graph.to_json(args.table),
+    });
+    ExitCode::SUCCESS
 }

@@ -1,9 +1,168 @@
-//! Lints over the parsed model. Each lint is one file; `run` calls them all.
+//! Lints over the parsed model. Each lint is one file with a `check` function
+//! that reads a shared [`LintContext`] and pushes findings; `run` calls them
+//! all. The context is built once per file: the jump graph and everything
+//! computed on it (reachability, hooks, loops) are shared by every lint.
+
+mod chain_loop;
+mod chain_too_deep;
+mod duplicate_rule;
+mod empty_chain;
+mod interface_never_matches;
+mod invalid_chain_for_table;
+mod return_from_builtin;
+mod target_not_allowed_here;
+mod undefined_chain;
+mod unreachable_chain;
+mod unreachable_rule;
+
+use std::hash::{Hash, Hasher};
+
+use petgraph::graph::{EdgeIndex, NodeIndex};
 
 use crate::diagnostic::Finding;
-use crate::model::Ruleset;
+use crate::graph::{Hook, JumpGraph};
+use crate::model::{HOOK_NAMES, Rule, Ruleset};
+
+/// What every lint reads: the ruleset and its jump graph.
+pub struct LintContext<'a> {
+    pub ruleset: &'a Ruleset,
+    pub graph: JumpGraph<'a>,
+}
+
+impl<'a> LintContext<'a> {
+    pub fn new(ruleset: &'a Ruleset) -> LintContext<'a> {
+        LintContext {
+            ruleset,
+            graph: JumpGraph::build(ruleset),
+        }
+    }
+
+    /// A finding located at a rule: table, chain and 1-based rule number set.
+    pub fn at_rule(&self, finding: Finding, node: NodeIndex, rule: usize) -> Finding {
+        finding.at_rule(
+            self.graph.table(node),
+            &self.graph.chain(node).name,
+            Some(rule + 1),
+        )
+    }
+
+    /// A finding about a whole chain.
+    pub fn at_chain(&self, finding: Finding, node: NodeIndex) -> Finding {
+        finding.at_rule(self.graph.table(node), &self.graph.chain(node).name, None)
+    }
+
+    /// Related locations for a path of jumps, one per jump.
+    pub fn with_path(&self, mut finding: Finding, path: &[EdgeIndex]) -> Finding {
+        for e in path {
+            finding = finding.related(self.graph.graph[*e].span, self.describe_jump(*e));
+        }
+        finding
+    }
+
+    /// "`INPUT` jumps to `WEB` (rule 3)".
+    pub fn describe_jump(&self, edge: EdgeIndex) -> String {
+        let g = &self.graph.graph;
+        let (from, to) = g.edge_endpoints(edge).expect("edge exists");
+        let verb = match g[edge].kind {
+            crate::model::JumpKind::Jump => "jumps",
+            crate::model::JumpKind::Goto => "goes (-g)",
+        };
+        format!(
+            "`{}` {verb} to `{}` here (rule {})",
+            self.graph.chain(from).name,
+            self.graph.chain(to).name,
+            g[edge].rule + 1
+        )
+    }
+
+    /// The path from a hook to a chain, as "PREROUTING → A → B".
+    pub fn path_text(&self, hook: Hook, path: &[EdgeIndex]) -> String {
+        let mut text = HOOK_NAMES[hook].to_string();
+        for e in path {
+            let (_, to) = self.graph.graph.edge_endpoints(*e).expect("edge exists");
+            text.push_str(" → ");
+            text.push_str(&self.graph.chain(to).name);
+        }
+        text
+    }
+}
 
 /// Runs every lint over a parsed ruleset.
-pub fn run(_ruleset: &Ruleset) -> Vec<Finding> {
-    Vec::new()
+pub fn run(ruleset: &Ruleset) -> Vec<Finding> {
+    let cx = LintContext::new(ruleset);
+    let mut out = Vec::new();
+    undefined_chain::check(&cx, &mut out);
+    chain_loop::check(&cx, &mut out);
+    chain_too_deep::check(&cx, &mut out);
+    invalid_chain_for_table::check(&cx, &mut out);
+    target_not_allowed_here::check(&cx, &mut out);
+    unreachable_chain::check(&cx, &mut out);
+    unreachable_rule::check(&cx, &mut out);
+    duplicate_rule::check(&cx, &mut out);
+    interface_never_matches::check(&cx, &mut out);
+    empty_chain::check(&cx, &mut out);
+    return_from_builtin::check(&cx, &mut out);
+    out
+}
+
+/// A rule compared by what it says, counters left out: two rules that differ
+/// only in their packet and byte counts are the same rule.
+#[derive(Clone, Copy)]
+pub(crate) struct RuleKey<'a>(pub &'a Rule);
+
+impl RuleKey<'_> {
+    fn parts(
+        &self,
+    ) -> (
+        impl PartialEq + Hash + '_,
+        impl PartialEq + Hash + '_,
+        impl PartialEq + Hash + '_,
+    ) {
+        // Destructured so that a new field of `Rule` fails to compile here
+        // until someone decides whether it takes part.
+        let Rule {
+            span: _,
+            chain_span: _,
+            counters: _,
+            only_family,
+            source,
+            destination,
+            protocol,
+            in_interface,
+            out_interface,
+            fragment,
+            matches,
+            target,
+            generic_spans: _,
+        } = self.0;
+        (
+            (only_family, source, destination),
+            (protocol, in_interface, out_interface, fragment),
+            (matches, target),
+        )
+    }
+}
+
+impl PartialEq for RuleKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let (a1, a2, a3) = self.parts();
+        let (b1, b2, b3) = other.parts();
+        a1 == b1 && a2 == b2 && a3 == b3
+    }
+}
+
+impl Eq for RuleKey<'_> {}
+
+impl Hash for RuleKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (a, b, c) = self.parts();
+        a.hash(state);
+        b.hash(state);
+        c.hash(state);
+    }
+}
+
+/// True when two rules say the same thing (counters aside).
+pub(crate) fn same_rule(a: &Rule, b: &Rule) -> bool {
+    RuleKey(a) == RuleKey(b)
 }

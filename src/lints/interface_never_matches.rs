@@ -1,0 +1,84 @@
+//! `interface-never-matches`: `-o` in a chain that only PREROUTING or INPUT
+//! reach (routing has not chosen an output interface yet, or the packet is
+//! delivered locally), or `-i` in a chain that only OUTPUT or POSTROUTING
+//! reach (there, packets have no input interface).
+//!
+//! iptables-legacy refuses `-o` in PREROUTING or INPUT themselves (and `-i` in
+//! OUTPUT or POSTROUTING); the nft backend loads the rule, and in a user chain
+//! both backends do. The rule never matches. Negated interfaces (`! -o eth0`)
+//! and the bare wildcard `+` behave differently between the backends and are
+//! not reported.
+
+use crate::codes;
+use crate::diagnostic::Finding;
+use crate::graph::{HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
+use crate::lints::LintContext;
+use crate::model::{Interface, Negatable};
+
+fn named(iface: &Option<Negatable<Interface>>) -> Option<&str> {
+    iface
+        .as_ref()
+        .filter(|i| !i.negated && i.value.name != "+")
+        .map(|i| i.value.name.as_str())
+}
+
+pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
+    let g = &cx.graph;
+    let no_out = HookSet::of(&[PREROUTING, INPUT]);
+    let no_in = HookSet::of(&[OUTPUT, POSTROUTING]);
+    for (ti, table) in cx.ruleset.tables.iter().enumerate() {
+        for (ci, chain) in table.chains.iter().enumerate() {
+            let node = g.node(ti, ci);
+            let hooks = g.hooks(node);
+            if hooks.is_empty() {
+                continue;
+            }
+            let (check_out, check_in) = (hooks.is_subset(no_out), hooks.is_subset(no_in));
+            if !check_out && !check_in {
+                continue;
+            }
+            let live = g.exit_rule(node).map_or(chain.rules.len(), |e| e + 1);
+            let hook = hooks.iter().next().expect("not empty");
+            let path = g.path_from(hook, node);
+            let hook_names = hooks.names().join(" and ");
+            let reached = if path.is_empty() {
+                format!("in {}", chain.name)
+            } else {
+                format!("here: `{}` is only reached from {hook_names}", chain.name)
+            };
+            for (ri, rule) in chain.rules.iter().enumerate().take(live) {
+                let found = if check_out {
+                    named(&rule.out_interface).map(|n| {
+                        (
+                            format!("-o {n}"),
+                            rule.generic_spans.out_interface,
+                            "no output interface has been chosen there",
+                        )
+                    })
+                } else {
+                    named(&rule.in_interface).map(|n| {
+                        (
+                            format!("-i {n}"),
+                            rule.generic_spans.in_interface,
+                            "packets have no input interface there",
+                        )
+                    })
+                };
+                let Some((option, span, why)) = found else {
+                    continue;
+                };
+                let finding = Finding::new(
+                    &codes::INTERFACE_NEVER_MATCHES,
+                    span.unwrap_or(rule.span),
+                    format!("`{option}` never matches {reached}; at {hook_names} {why}"),
+                )
+                .help(if check_out {
+                    "match the output interface in FORWARD, OUTPUT or POSTROUTING"
+                } else {
+                    "match the input interface in PREROUTING, INPUT or FORWARD"
+                });
+                out.push(cx.at_rule(cx.with_path(finding, &path), node, ri));
+            }
+        }
+    }
+}
