@@ -73,8 +73,16 @@ pub struct CheckArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// For people: the source line, a label, help (miette).
     Human,
+    /// `path:line:col: severity[CODE] name: message`, one line per finding.
+    Compact,
+    /// The version 1 JSON report (docs/json-report.md).
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// GitHub Actions annotations.
+    Github,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -159,6 +159,9 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     }
     match args.format {
         Format::Json => emit(&report::json::render(&reports)),
+        Format::Sarif => emit(&report::sarif::render(&reports)),
+        Format::Compact => emit(&report::compact::render(&reports)),
+        Format::Github => emit(&report::github::render(&reports)),
         Format::Human => {
             let color = std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -289,3 +289,33 @@ fn the_rules_and_rule_commands_print_the_catalogue() {
 fn predicates_str(needle: &'static str) -> impl predicates::Predicate<str> {
     predicates::str::contains(needle)
 }
+
+#[test]
+fn compact_and_github_formats_give_one_line_per_finding() {
+    let out = iptlint()
+        .args(["check", "--format", "compact", "-"])
+        .write_stdin(BROKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            "<stdin>:3:10: error[IPT001] syntax-error: `-s` needs an argument",
+            "<stdin>:4:25: error[IPT002] invalid-value: `--dport`: port 70000 is above 65535",
+        ]
+    );
+    let out = iptlint()
+        .args(["check", "--format", "github", "-"])
+        .write_stdin(BROKEN)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(
+            "::error file=<stdin>,line=3,col=10,title=IPT001 syntax-error::`-s` needs an argument\n"
+        ),
+        "{text}"
+    );
+}

@@ -1,8 +1,11 @@
 //! Renderers: one file per output format. Each takes the reports of all
 //! checked files and writes text; none of them decides anything.
 
+pub mod compact;
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod sarif;
 
 /// 1-based line and character column of byte offsets in one source text,
 /// built once per file so that end positions cost a binary search.
