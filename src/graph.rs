@@ -155,6 +155,10 @@ pub struct JumpGraph<'a> {
     /// `nodes[table_index][chain_index]`.
     nodes: Vec<Vec<NodeIndex>>,
     names: Vec<HashMap<&'a str, NodeIndex>>,
+    /// Where each node's rules start in `jump_to`.
+    first_rule: Vec<usize>,
+    /// For every rule of every chain: the user chain it jumps or goes to.
+    jump_to: Vec<Option<NodeIndex>>,
     /// `reach[node][hook]`.
     reach: Vec<[Option<Reach>; 5]>,
     decides: Vec<bool>,
@@ -201,10 +205,14 @@ impl<'a> JumpGraph<'a> {
         }
         let mut undefined = Vec::new();
         let mut to_builtin = Vec::new();
+        let mut first_rule = vec![0; graph.node_count()];
+        let mut jump_to = Vec::with_capacity(ruleset.rule_count());
         for (ti, table) in ruleset.tables.iter().enumerate() {
             for (ci, chain) in table.chains.iter().enumerate() {
                 let from = nodes[ti][ci];
+                first_rule[from.index()] = jump_to.len();
                 for (ri, rule) in chain.rules.iter().enumerate() {
+                    jump_to.push(None);
                     let Some((name, kind)) = rule.jump_chain() else {
                         continue;
                     };
@@ -215,6 +223,7 @@ impl<'a> JumpGraph<'a> {
                             to_builtin.push(stray)
                         }
                         Some(&to) => {
+                            *jump_to.last_mut().expect("pushed above") = Some(to);
                             let target = rule.target.as_ref().expect("a jump has a target");
                             graph.add_edge(
                                 from,
@@ -239,6 +248,8 @@ impl<'a> JumpGraph<'a> {
             graph,
             nodes,
             names,
+            first_rule,
+            jump_to,
             undefined,
             to_builtin,
         };
@@ -324,22 +335,48 @@ impl<'a> JumpGraph<'a> {
             .min()
     }
 
-    /// The jumps from the hook's chain to this one, first jump first.
-    pub fn path_from(&self, hook: Hook, node: NodeIndex) -> Vec<EdgeIndex> {
+    /// The last jumps (at most `limit`) on the path by which `hook` reaches
+    /// the chain, first jump first, and whether that is the whole path. The
+    /// walk is bounded: a chain can be 100,000 jumps deep.
+    pub fn path_from(&self, hook: Hook, node: NodeIndex, limit: usize) -> (Vec<EdgeIndex>, bool) {
         let mut path = Vec::new();
         let mut at = node;
+        let mut complete = true;
         while let Some(Reach {
             via: Some(edge), ..
         }) = self.reach[at.index()][hook]
         {
+            if path.len() == limit {
+                complete = false;
+                break;
+            }
             path.push(edge);
             at = self.graph.edge_endpoints(edge).expect("edge exists").0;
-            if path.len() > self.graph.edge_count() {
-                break; // cannot happen: reach parents form a tree
-            }
         }
         path.reverse();
-        path
+        (path, complete)
+    }
+
+    /// The jump on the path from `hook` that the chain's reach line comes
+    /// from: the rule that, when added, first connected the hook to the chain.
+    /// `None` for the hook's own chain.
+    pub fn connecting_jump(&self, hook: Hook, node: NodeIndex) -> Option<EdgeIndex> {
+        let line = self.reach[node.index()][hook]?.line;
+        let mut at = node;
+        // Reach lines never grow walking back towards the hook; the jump on
+        // `line` is the last one whose source was reached earlier.
+        while let Some(Reach {
+            via: Some(edge), ..
+        }) = self.reach[at.index()][hook]
+        {
+            let from = self.graph.edge_endpoints(edge).expect("edge exists").0;
+            let from_line = self.reach[from.index()][hook].map_or(0, |r| r.line);
+            if self.graph[edge].line() == line && from_line <= line {
+                return Some(edge);
+            }
+            at = from;
+        }
+        None
     }
 
     /// Bottleneck shortest paths, once per hook: `reach[v][h].line` is the
@@ -382,25 +419,21 @@ impl<'a> JumpGraph<'a> {
     // What rules and chains do to a packet
     // -----------------------------------------------------------------------------------------
 
-    /// What a rule does when it matches.
-    pub fn flow(&self, node: NodeIndex, rule: &Rule) -> Flow {
-        let Some(target) = &rule.target else {
+    /// What a rule (0-based index in its chain) does when it matches.
+    pub fn flow(&self, node: NodeIndex, rule: usize) -> Flow {
+        let Some(target) = &self.rule(node, rule).target else {
             return Flow::Continue;
         };
         match &target.kind {
             TargetKind::Return => Flow::Return,
-            TargetKind::Chain(name) => {
-                let ti = self.graph[node].table_index;
-                match self.find(ti, name) {
-                    Some(to) if self.graph[to].hook.is_none() && !self.chain(to).builtin => {
-                        match target.jump {
-                            JumpKind::Jump => Flow::Jump(to),
-                            JumpKind::Goto => Flow::Goto(to),
-                        }
-                    }
-                    _ => Flow::Continue,
-                }
-            }
+            TargetKind::Chain(_) => match self.jump_to[self.first_rule[node.index()] + rule] {
+                Some(to) => match target.jump {
+                    JumpKind::Jump => Flow::Jump(to),
+                    JumpKind::Goto => Flow::Goto(to),
+                },
+                // An undefined chain or a builtin one: refused, nothing to follow.
+                None => Flow::Continue,
+            },
             kind if kind.is_terminal_verdict(&target.name) => Flow::Verdict,
             _ => Flow::Continue,
         }
@@ -420,9 +453,10 @@ impl<'a> JumpGraph<'a> {
         self.exit[node.index()]
     }
 
-    /// True when the rule leaves the chain for every packet it sees.
-    pub fn always_leaves(&self, node: NodeIndex, rule: &Rule) -> bool {
-        matches_every_packet(rule)
+    /// True when the rule (0-based index) leaves the chain for every packet
+    /// it sees.
+    pub fn always_leaves(&self, node: NodeIndex, rule: usize) -> bool {
+        matches_every_packet(self.rule(node, rule))
             && match self.flow(node, rule) {
                 Flow::Verdict | Flow::Return | Flow::Goto(_) => true,
                 Flow::Jump(to) => self.decides[to.index()],
@@ -450,7 +484,7 @@ impl<'a> JumpGraph<'a> {
             while cursor[c.index()] < chain.rules.len() {
                 let rule = &chain.rules[cursor[c.index()]];
                 let every = matches_every_packet(rule);
-                let flow = self.flow(c, rule);
+                let flow = self.flow(c, cursor[c.index()]);
                 let is_goto = matches!(flow, Flow::Goto(_));
                 match flow {
                     Flow::Continue => {}
@@ -493,12 +527,7 @@ impl<'a> JumpGraph<'a> {
         self.exit = self
             .graph
             .node_indices()
-            .map(|node| {
-                self.chain(node)
-                    .rules
-                    .iter()
-                    .position(|r| self.always_leaves(node, r))
-            })
+            .map(|node| (0..self.chain(node).rules.len()).find(|r| self.always_leaves(node, *r)))
             .collect();
     }
 

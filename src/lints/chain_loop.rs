@@ -54,12 +54,12 @@ fn reachable_loop(cx: &LintContext<'_>, line: u32, cycle: &[EdgeIndex]) -> Findi
         .iter()
         .min_by_key(|h| g.reach(start, *h).map(|r| r.line))
         .expect("the loop is reachable");
-    let path = g.path_from(hook, start);
+    let (path, path_text) = cx.hook_path(hook, start);
     let blamed = cycle
         .iter()
-        .chain(path.iter())
         .copied()
         .find(|e| g.graph[*e].line() == line)
+        .or_else(|| g.connecting_jump(hook, start))
         .unwrap_or(cycle[cycle.len() - 1]);
     let (from, _) = g.graph.edge_endpoints(blamed).expect("edge");
     let on_loop = cycle.contains(&blamed);
@@ -74,7 +74,7 @@ fn reachable_loop(cx: &LintContext<'_>, line: u32, cycle: &[EdgeIndex]) -> Findi
         format!(
             "{what}: {}, reached from {}; the kernel refuses a loop a builtin chain can reach",
             loop_text(g, cycle),
-            cx.path_text(hook, &path),
+            path_text,
         ),
     )
     .help("break the loop: one of these chains must not jump back (use RETURN to go back to the caller)");

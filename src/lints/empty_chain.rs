@@ -9,9 +9,6 @@ use crate::codes;
 use crate::diagnostic::Finding;
 use crate::lints::LintContext;
 
-/// Related locations shown at most; the message counts the rest.
-const MAX_SITES: usize = 10;
-
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let g = &cx.graph;
     for (ti, table) in cx.ruleset.tables.iter().enumerate() {
@@ -35,8 +32,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 format!("chain `{}` has no rules, but {sites} to it: those jumps do nothing", chain.name),
             )
             .help("fine for a placeholder that is filled in later; otherwise add the missing rules or remove the jumps");
-            let shown = &jumps[..jumps.len().min(MAX_SITES)];
-            out.push(cx.at_chain(cx.with_path(finding, shown), node));
+            out.push(cx.at_chain(cx.with_sites(finding, &jumps), node));
         }
     }
 }

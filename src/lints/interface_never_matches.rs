@@ -38,10 +38,8 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let live = g.exit_rule(node).map_or(chain.rules.len(), |e| e + 1);
-            let hook = hooks.iter().next().expect("not empty");
-            let path = g.path_from(hook, node);
             let hook_names = hooks.names().join(" and ");
-            let reached = if path.is_empty() {
+            let reached = if chain.builtin {
                 format!("in {}", chain.name)
             } else {
                 format!("here: `{}` is only reached from {hook_names}", chain.name)
@@ -77,6 +75,8 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 } else {
                     "match the input interface in PREROUTING, INPUT or FORWARD"
                 });
+                let hook = hooks.iter().next().expect("not empty");
+                let (path, _) = cx.hook_path(hook, node);
                 out.push(cx.at_rule(cx.with_path(finding, &path), node, ri));
             }
         }

@@ -23,6 +23,12 @@ use crate::diagnostic::Finding;
 use crate::graph::{Hook, JumpGraph};
 use crate::model::{HOOK_NAMES, Rule, Ruleset};
 
+/// Related locations listed at most for the jumps into a chain.
+pub const MAX_SITES: usize = 10;
+
+/// Jumps shown at most for the path from a hook to a chain.
+pub const MAX_PATH: usize = 16;
+
 /// What every lint reads: the ruleset and its jump graph.
 pub struct LintContext<'a> {
     pub ruleset: &'a Ruleset,
@@ -59,6 +65,29 @@ impl<'a> LintContext<'a> {
         finding
     }
 
+    /// Related locations for the jumps into a chain: the first
+    /// [`MAX_SITES`] of them.
+    pub fn with_sites(&self, finding: Finding, jumps: &[EdgeIndex]) -> Finding {
+        self.with_path(finding, &jumps[..jumps.len().min(MAX_SITES)])
+    }
+
+    /// The path by which `hook` reaches a chain, bounded to its last
+    /// [`MAX_PATH`] jumps, as related locations and as text
+    /// ("PREROUTING → A → B", or "PREROUTING → … → A → B").
+    pub fn hook_path(&self, hook: Hook, node: NodeIndex) -> (Vec<EdgeIndex>, String) {
+        let (path, complete) = self.graph.path_from(hook, node, MAX_PATH);
+        let mut text = HOOK_NAMES[hook].to_string();
+        if !complete {
+            text.push_str(" → …");
+        }
+        for e in &path {
+            let (_, to) = self.graph.graph.edge_endpoints(*e).expect("edge exists");
+            text.push_str(" → ");
+            text.push_str(&self.graph.chain(to).name);
+        }
+        (path, text)
+    }
+
     /// "`INPUT` jumps to `WEB` (rule 3)".
     pub fn describe_jump(&self, edge: EdgeIndex) -> String {
         let g = &self.graph.graph;
@@ -73,17 +102,6 @@ impl<'a> LintContext<'a> {
             self.graph.chain(to).name,
             g[edge].rule + 1
         )
-    }
-
-    /// The path from a hook to a chain, as "PREROUTING → A → B".
-    pub fn path_text(&self, hook: Hook, path: &[EdgeIndex]) -> String {
-        let mut text = HOOK_NAMES[hook].to_string();
-        for e in path {
-            let (_, to) = self.graph.graph.edge_endpoints(*e).expect("edge exists");
-            text.push_str(" → ");
-            text.push_str(&self.graph.chain(to).name);
-        }
-        text
     }
 }
 

@@ -231,7 +231,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 else {
                     continue;
                 };
-                let path = g.path_from(hook, node);
+                let (path, path_text) = cx.hook_path(hook, node);
                 let allowed_names = list(allowed.names());
                 let message = if path.is_empty() {
                     format!(
@@ -244,7 +244,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                         "{} is only allowed in {allowed_names}, but `{}` is reached from {}: the kernel refuses it",
                         what(p, name),
                         chain.name,
-                        cx.path_text(hook, &path)
+                        path_text
                     )
                 };
                 let help = if path.is_empty() {
@@ -257,11 +257,9 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 };
                 let finding = if reach.line > rule.span.line {
                     // The jump that connects the hook comes after the rule: nft blames the jump.
-                    let blamed = path
-                        .iter()
-                        .copied()
-                        .find(|e| g.graph[*e].line() == reach.line)
-                        .unwrap_or(path[path.len() - 1]);
+                    let Some(blamed) = g.connecting_jump(hook, node) else {
+                        continue;
+                    };
                     let (from, _) = g.graph.edge_endpoints(blamed).expect("edge");
                     let f = Finding::new(
                         &codes::TARGET_NOT_ALLOWED_HERE,
@@ -272,7 +270,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                             what(p, name),
                             chain.name,
                             rule.span.line,
-                            cx.path_text(hook, &path)
+                            path_text
                         ),
                     )
                     .help(help)

@@ -81,7 +81,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 )
                 .related(chain.span, format!("rules are added to `{}` here", chain.name))
                 .help(help);
-                out.push(cx.at_rule(cx.with_path(finding, &jumps[1..]), from, jump.rule));
+                out.push(cx.at_rule(cx.with_sites(finding, &jumps[1..]), from, jump.rule));
                 continue;
             }
             let finding = Finding::new(
@@ -93,7 +93,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 ),
             )
             .help(help);
-            out.push(cx.at_chain(cx.with_path(finding, &jumps), node));
+            out.push(cx.at_chain(cx.with_sites(finding, &jumps), node));
         }
     }
 }

@@ -44,7 +44,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 "jump to it from where it is needed, or delete it".to_string()
             };
             let finding = Finding::new(&codes::UNREACHABLE_CHAIN, chain.span, message).help(help);
-            out.push(cx.at_chain(cx.with_path(finding, &jumps), node));
+            out.push(cx.at_chain(cx.with_sites(finding, &jumps), node));
         }
     }
 }

@@ -27,7 +27,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 continue;
             };
             let ender = &chain.rules[exit];
-            let how = match (g.flow(node, ender), ender.target.as_ref()) {
+            let how = match (g.flow(node, exit), ender.target.as_ref()) {
                 (Flow::Return, _) => "returns every packet".to_string(),
                 (Flow::Goto(to), _) => {
                     format!("sends every packet to `{}` for good (-g)", g.chain(to).name)
