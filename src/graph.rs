@@ -689,7 +689,7 @@ impl<'a> JumpGraph<'a> {
 
     /// Graphviz DOT: builtin chains are entry points (boxes, top rank), goto
     /// edges dashed, unreachable chains grey and dashed, empty chains marked.
-    /// Edge labels are 1-based rule numbers.
+    /// Edge labels are 1-based rule numbers (`#3`).
     pub fn to_dot(&self, only: Option<TableName>) -> String {
         let mut out = String::from(
             "digraph iptables {\n    rankdir=LR;\n    node [fontname=\"monospace\"];\n",
@@ -743,7 +743,7 @@ impl<'a> JumpGraph<'a> {
             };
             let _ = writeln!(
                 out,
-                "    {from} -> {to} [label=\"{}\"{style}];",
+                "    {from} -> {to} [label=\"#{}\"{style}];",
                 e.weight().rule + 1
             );
         }

@@ -687,11 +687,11 @@ fn graph_command_prints_dot_and_json() {
     let dot = String::from_utf8(out.stdout).unwrap();
     assert!(dot.starts_with("digraph iptables {"), "{dot}");
     assert!(
-        dot.contains("\"filter/INPUT\" -> \"filter/A\" [label=\"1\"];"),
+        dot.contains("\"filter/INPUT\" -> \"filter/A\" [label=\"#1\"];"),
         "{dot}"
     );
     assert!(
-        dot.contains("\"filter/A\" -> \"filter/B\" [label=\"1\", style=dashed];"),
+        dot.contains("\"filter/A\" -> \"filter/B\" [label=\"#1\", style=dashed];"),
         "{dot}"
     );
     assert!(
