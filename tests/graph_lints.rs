@@ -90,6 +90,38 @@ fn undefined_chain_reported_at_the_jump_when_it_comes_before_the_rules() {
 }
 
 #[test]
+fn uses_before_a_late_declaration_are_undefined() {
+    // Both backends read top to bottom: legacy names line 3, nft COMMIT.
+    let jump_first = dump(&[
+        "*filter",
+        ":INPUT ACCEPT [0:0]",
+        "-A INPUT -j FOO",
+        ":FOO - [0:0]",
+        "-A FOO -j ACCEPT",
+        "COMMIT",
+    ]);
+    assert_eq!(found(&jump_first), [("undefined-chain", 3)]);
+    // Both backends name line 3.
+    let rule_first = dump(&[
+        "*filter",
+        ":INPUT ACCEPT [0:0]",
+        "-A FOO -j ACCEPT",
+        ":FOO - [0:0]",
+        "-A INPUT -j FOO",
+        "COMMIT",
+    ]);
+    assert_eq!(found(&rule_first), [("undefined-chain", 3)]);
+    // A builtin chain exists before its `:` line.
+    let builtin = dump(&[
+        "*filter",
+        "-A INPUT -j ACCEPT",
+        ":INPUT DROP [0:0]",
+        "COMMIT",
+    ]);
+    assert_eq!(found(&builtin), []);
+}
+
+#[test]
 fn a_chain_of_another_table_is_undefined() {
     let text = dump(&[
         "*nat",

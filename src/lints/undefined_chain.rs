@@ -1,14 +1,18 @@
 //! `undefined-chain`: a `-j`/`-g` to a chain the table does not have, or rules
-//! added to a chain that was never declared.
+//! added to a chain that was never declared (or only declared further down:
+//! iptables-restore reads the file top to bottom).
 //!
 //! Both make iptables-restore refuse the whole file: the legacy backend on the
 //! line of the jump or of the first rule, the nft backend on the first rule of
 //! the undeclared chain or, for a jump, on the table's `COMMIT` line.
 
+use petgraph::graph::EdgeIndex;
+
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::graph::hook_of;
 use crate::lints::LintContext;
+use crate::model::Span;
 
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let g = &cx.graph;
@@ -53,47 +57,72 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     for (ti, table) in cx.ruleset.tables.iter().enumerate() {
         for (ci, chain) in table.chains.iter().enumerate() {
             // A hook name the table lacks is `invalid-chain-for-table`'s.
-            if chain.declared || chain.builtin || hook_of(&chain.name).is_some() {
+            if chain.builtin || hook_of(&chain.name).is_some() {
                 continue;
             }
+            // Uses before the declaration (all uses when there is none):
+            // iptables-restore reads top to bottom and stops at the first.
+            let declared_at = chain.declared.then_some(chain.span);
+            let early = |span: Span| declared_at.is_none_or(|d| span.start < d.start);
             let node = g.node(ti, ci);
-            let jumps = g.jumps_into(node);
-            let help = format!(
-                "declare the chain before its rules: `:{} - [0:0]` after `*{}`",
-                chain.name, table.name
-            );
-            // iptables-restore stops at whichever comes first: a jump to the
-            // chain (legacy names it) or the first rule added to it.
+            let jumps: Vec<EdgeIndex> = g
+                .jumps_into(node)
+                .into_iter()
+                .filter(|e| early(g.graph[*e].span))
+                .collect();
+            let first_rule = chain
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| early(r.span))
+                .min_by_key(|(_, r)| r.span.start);
+            let declare = match declared_at {
+                None => format!(
+                    "it is never declared: add `:{} - [0:0]` after `*{}`",
+                    chain.name, table.name
+                ),
+                Some(d) => format!(
+                    "it is only declared on line {}: move the declaration up, before the rules",
+                    d.line
+                ),
+            };
             let first_jump = jumps
                 .first()
                 .copied()
-                .filter(|e| g.graph[*e].span.start < chain.span.start);
+                .filter(|e| first_rule.is_none_or(|(_, r)| g.graph[*e].span.start < r.span.start));
             if let Some(edge) = first_jump {
+                // The jump comes first: iptables-legacy names it (the nft
+                // backend names the table's COMMIT line).
                 let jump = g.graph[edge];
                 let (from, _) = g.graph.edge_endpoints(edge).expect("edge");
-                let finding = Finding::new(
+                let mut finding = Finding::new(
                     &codes::UNDEFINED_CHAIN,
                     jump.target_span,
                     format!(
-                        "`{}` is not a chain of table `{}` when this rule jumps to it: it is never declared, and iptables-restore refuses the jump",
+                        "`{}` is not a chain of table `{}` when this rule jumps to it: iptables-restore refuses the jump",
                         chain.name, table.name
                     ),
                 )
-                .related(chain.span, format!("rules are added to `{}` here", chain.name))
-                .help(help);
+                .help(declare);
+                if let Some((_, rule)) = first_rule {
+                    finding = finding.related(
+                        rule.chain_span,
+                        format!("rules are added to `{}` here", chain.name),
+                    );
+                }
                 out.push(cx.at_rule(cx.with_sites(finding, &jumps[1..]), from, jump.rule));
-                continue;
+            } else if let Some((ri, rule)) = first_rule {
+                let finding = Finding::new(
+                    &codes::UNDEFINED_CHAIN,
+                    rule.chain_span,
+                    format!(
+                        "`{}` is not a chain of table `{}` when this rule is added to it: iptables-restore refuses the rule",
+                        chain.name, table.name
+                    ),
+                )
+                .help(declare);
+                out.push(cx.at_rule(cx.with_sites(finding, &jumps), node, ri));
             }
-            let finding = Finding::new(
-                &codes::UNDEFINED_CHAIN,
-                chain.span,
-                format!(
-                    "rules are added to `{}`, which table `{}` never declares: iptables-restore refuses them",
-                    chain.name, table.name
-                ),
-            )
-            .help(help);
-            out.push(cx.at_chain(cx.with_sites(finding, &jumps), node));
         }
     }
 }
