@@ -1,11 +1,15 @@
-//! The `check` pipeline for one input: read, parse, lint.
+//! The `check` pipeline for one input: read, parse, lint, then the one
+//! place where the user's wishes apply: suppression comments, then
+//! `--select`/`--ignore` and the config file, then severity overrides.
+//! Lints never filter or print; they report everything they find.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::config::Settings;
 use crate::diagnostic::{Finding, Severity};
 use crate::model::Family;
-use crate::{lints, syntax};
+use crate::{lints, suppression, syntax};
 
 /// Everything known about one checked input.
 #[derive(Debug)]
@@ -17,12 +21,23 @@ pub struct FileReport {
     pub tables: usize,
     pub chains: usize,
     pub rules: usize,
+    /// What is reported, after suppressions and selection.
     pub findings: Vec<Finding>,
+    /// Findings a suppression comment covered.
+    pub suppressed: usize,
+    /// iptables-restore cannot read the file: a syntax-stage error was found,
+    /// whether or not it is reported (suppressing or ignoring it hides the
+    /// message, not the fact).
+    pub unreadable: bool,
+    /// Problems that are no finding, each `path:line:column: message`: a
+    /// suppression comment that does not lex or names no lint.
+    pub errors: Vec<String>,
 }
 
 impl FileReport {
+    /// True when the exit status must be 2 for this file.
     pub fn has_input_error(&self) -> bool {
-        self.findings.iter().any(Finding::is_input_error)
+        self.unreadable || !self.errors.is_empty()
     }
 
     pub fn count(&self, severity: Severity) -> usize {
@@ -48,11 +63,36 @@ pub fn family_from_path(path: &Path) -> Option<Family> {
     }
 }
 
-/// Parses and lints one input.
+/// Parses and lints one input with the default settings (every lint at its
+/// own severity); suppression comments apply.
 pub fn check_source(path: String, source: Arc<str>, family: Option<Family>) -> FileReport {
+    check_source_with(path, source, family, &Settings::default())
+}
+
+/// Parses and lints one input, then applies suppressions and `settings`.
+pub fn check_source_with(
+    path: String,
+    source: Arc<str>,
+    family: Option<Family>,
+    settings: &Settings,
+) -> FileReport {
     let parsed = syntax::parse(&source, family);
     let mut findings = parsed.findings;
     findings.extend(lints::run(&parsed.ruleset));
+    let unreadable = findings.iter().any(Finding::is_input_error);
+    let applied = suppression::apply(&parsed.ruleset, &source, findings);
+    let mut findings = applied.findings;
+    findings.retain(|f| settings.enabled(f.lint));
+    for f in &mut findings {
+        if let Some(severity) = settings.severity(f.lint) {
+            f.severity = severity;
+        }
+    }
+    let errors = applied
+        .errors
+        .iter()
+        .map(|e| format!("{path}:{}:{}: {}", e.line, e.column, e.message))
+        .collect();
     findings.sort_by(|a, b| {
         (a.span.line, a.span.column, a.lint.code).cmp(&(b.span.line, b.span.column, b.lint.code))
     });
@@ -65,6 +105,9 @@ pub fn check_source(path: String, source: Arc<str>, family: Option<Family>) -> F
         rules: ruleset.rule_count(),
         source,
         findings,
+        suppressed: applied.suppressed,
+        unreadable,
+        errors,
     }
 }
 

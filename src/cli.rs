@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use iptlint::config::{self, Layer, Selector};
+use iptlint::diagnostic::Severity;
 use iptlint::model::TableName;
 
 #[derive(Parser, Debug)]
@@ -62,13 +64,98 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Exit with status 1 when a finding at or above this severity exists.
-    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
-    pub fail_on: FailOn,
+    /// Exit with status 1 when a finding at or above this severity exists
+    /// [default: warning, or the config file's `fail-on`].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
     /// Address family of the inputs; by default the file name (`.v6`) or the
     /// addresses in the file decide.
     #[arg(long, value_enum)]
     pub family: Option<FamilyArg>,
+    /// Report only these lints: names, codes, code prefixes (`IPT2`) or
+    /// `ALL`; comma-separated, repeatable. Replaces the config's selection.
+    #[arg(long, value_name = "LINT", value_delimiter = ',')]
+    pub select: Option<Vec<String>>,
+    /// Do not report these lints (same forms as --select). The more specific
+    /// of --select and --ignore wins; on a tie, --ignore.
+    #[arg(long, value_name = "LINT", value_delimiter = ',')]
+    pub ignore: Option<Vec<String>>,
+    /// Report a lint (or prefix, or ALL) at another severity:
+    /// `duplicate-rule=error`; comma-separated, repeatable.
+    #[arg(long, value_name = "LINT=LEVEL", value_delimiter = ',')]
+    pub severity: Vec<String>,
+    /// Use this config file instead of looking for `iptlint.toml` or
+    /// `.iptlint.toml` above each checked file.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Use no config file.
+    #[arg(long)]
+    pub no_config: bool,
+}
+
+impl CheckArgs {
+    /// The command line's settings, checked: the highest layer, above the
+    /// config file's. Errors name the flag and the bad value.
+    pub fn layer(&self) -> Result<Layer, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut selectors = |flag: &str, list: &[String]| -> Vec<Selector> {
+            list.iter()
+                .filter(|s| !s.trim().is_empty())
+                .filter_map(|s| {
+                    Selector::parse(s)
+                        .map_err(|e| errors.push(format!("--{flag}: {e}")))
+                        .ok()
+                })
+                .collect()
+        };
+        let select = self.select.as_deref().map(|l| selectors("select", l));
+        let ignore = self
+            .ignore
+            .as_deref()
+            .map(|l| selectors("ignore", l))
+            .unwrap_or_default();
+        let mut severity = Vec::new();
+        for item in self.severity.iter().filter(|s| !s.trim().is_empty()) {
+            let Some((name, level)) = item.split_once('=') else {
+                errors.push(format!(
+                    "--severity: expected LINT=LEVEL, as in `duplicate-rule=error`, not `{item}`"
+                ));
+                continue;
+            };
+            let selector = Selector::parse(name)
+                .map_err(|e| errors.push(format!("--severity: {e}")))
+                .ok();
+            let level = Severity::parse(level.trim());
+            if level.is_none() {
+                errors.push(format!(
+                    "--severity: the level of `{}` is error, warning or info, not `{}`",
+                    name.trim(),
+                    level_text(item)
+                ));
+            }
+            if let (Some(selector), Some(level)) = (selector, level) {
+                severity.push((selector, level));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Layer {
+            select,
+            ignore,
+            severity,
+            fail_on: self.fail_on.map(|f| match f {
+                FailOn::Error => config::FailOn::Error,
+                FailOn::Warning => config::FailOn::Warning,
+                FailOn::Info => config::FailOn::Info,
+                FailOn::Never => config::FailOn::Never,
+            }),
+        })
+    }
+}
+
+fn level_text(item: &str) -> &str {
+    item.split_once('=').map_or("", |(_, l)| l.trim())
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -101,6 +101,8 @@ lints! {
         "A user chain with no rules that rules jump to: the jumps do nothing.";
     RETURN_FROM_BUILTIN = "IPT302" "return-from-builtin" Warning Suspicious
         "RETURN in a builtin chain: it applies the chain's policy.";
+    UNUSED_SUPPRESSION = "IPT303" "unused-suppression" Info Suspicious
+        "An `iptlint: ignore[...]` suppression that suppresses nothing.";
 }
 
 /// Looks a lint up by code (`IPT001`) or name (`syntax-error`).

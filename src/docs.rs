@@ -33,6 +33,7 @@ pages! {
     "IPT204" => "IPT204-interface-never-matches.md",
     "IPT301" => "IPT301-empty-chain.md",
     "IPT302" => "IPT302-return-from-builtin.md",
+    "IPT303" => "IPT303-unused-suppression.md",
 }
 
 /// The page of a lint; every lint has one (a test checks it).

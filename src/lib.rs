@@ -5,12 +5,14 @@
 
 pub mod check;
 pub mod codes;
+pub mod config;
 pub mod diagnostic;
 pub mod docs;
 pub mod graph;
 pub mod lints;
 pub mod model;
 pub mod report;
+pub mod suppression;
 pub mod syntax;
 
 // pest is built without its `std` feature (its per-call stack probe was a

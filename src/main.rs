@@ -2,17 +2,21 @@
 
 mod cli;
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use cli::{CheckArgs, Cli, Command, FailOn, FamilyArg, Format, GraphArgs, GraphFormat, ListFormat};
+use cli::{CheckArgs, Cli, Command, FamilyArg, Format, GraphArgs, GraphFormat, ListFormat};
 use iptlint::check::{self, FileReport, MAX_INPUT_BYTES};
-use iptlint::diagnostic::Severity;
+use iptlint::config::{self, Config, ConfigError, Settings};
 use iptlint::model::Family;
 use iptlint::{codes, report};
 
@@ -130,27 +134,175 @@ fn read_input(input: &Input) -> Result<(String, Arc<str>, Option<Family>), Strin
     }
 }
 
+/// Which config file applies to each input: none, the one `--config`
+/// names, or the nearest one found by walking up (cached per directory).
+struct Configs {
+    fixed: Option<Option<Arc<Config>>>,
+    by_dir: HashMap<PathBuf, Option<Arc<Config>>>,
+    by_path: HashMap<PathBuf, Arc<Config>>,
+}
+
+impl Configs {
+    fn new(args: &CheckArgs) -> Result<Configs, Vec<ConfigError>> {
+        let fixed = if args.no_config {
+            Some(None)
+        } else if let Some(path) = &args.config {
+            Some(Some(Arc::new(Config::load(path)?)))
+        } else {
+            None
+        };
+        Ok(Configs {
+            fixed,
+            by_dir: HashMap::new(),
+            by_path: HashMap::new(),
+        })
+    }
+
+    fn for_input(&mut self, input: &Input) -> Result<Option<Arc<Config>>, Vec<ConfigError>> {
+        if let Some(fixed) = &self.fixed {
+            return Ok(fixed.clone());
+        }
+        let dir = match input {
+            Input::Stdin => PathBuf::from("."),
+            Input::File(path) => match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+        };
+        if let Some(found) = self.by_dir.get(&dir) {
+            return Ok(found.clone());
+        }
+        let found = match config::discover(&dir) {
+            None => None,
+            Some(path) => match self.by_path.get(&path) {
+                Some(config) => Some(config.clone()),
+                None => {
+                    let config = Arc::new(Config::load(&path)?);
+                    self.by_path.insert(path, config.clone());
+                    Some(config)
+                }
+            },
+        };
+        self.by_dir.insert(dir, found.clone());
+        Ok(found)
+    }
+}
+
+/// How long a run goes before the progress bar appears.
+const PROGRESS_DELAY: Duration = Duration::from_millis(500);
+
+/// A progress bar over the files of a run. indicatif draws it on stderr,
+/// limits the redraw rate and clears it at the end, all of which a
+/// hand-written `\r` counter would have to redo. It stays hidden until the
+/// run has taken [`PROGRESS_DELAY`], so that quick runs print nothing extra.
+struct Progress {
+    bar: ProgressBar,
+    start: Instant,
+    shown: AtomicBool,
+}
+
+impl Progress {
+    /// Only for human output, to a terminal, over several files.
+    fn wanted(format: Format, stderr_is_terminal: bool, files: usize) -> bool {
+        format == Format::Human && stderr_is_terminal && files > 1
+    }
+
+    fn new(files: usize) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::hidden());
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} checking {pos}/{len} files {wide_bar} {eta}")
+        {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            start: Instant::now(),
+            shown: AtomicBool::new(false),
+        }
+    }
+
+    fn file_done(&self) {
+        self.bar.inc(1);
+        if self.start.elapsed() >= PROGRESS_DELAY && !self.shown.swap(true, Ordering::Relaxed) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+}
+
 fn run_check(args: &CheckArgs) -> ExitCode {
+    let cli_layer = match args.layer() {
+        Ok(layer) => layer,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("iptlint: error: {e}");
+            }
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     for p in &args.paths {
         collect(p, &mut inputs, &mut errors);
     }
+    // Every input's settings, before anything is checked: a bad config file
+    // stops the run.
+    let config_failed = |errors: Vec<ConfigError>| {
+        for e in errors {
+            eprintln!("iptlint: error: {e}");
+        }
+        ExitCode::from(EXIT_INPUT_ERROR)
+    };
+    let mut configs = match Configs::new(args) {
+        Ok(c) => c,
+        Err(e) => return config_failed(e),
+    };
+    let mut settings = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        let config = match configs.for_input(input) {
+            Ok(c) => c,
+            Err(e) => return config_failed(e),
+        };
+        let path = match input {
+            Input::File(p) => Some(p.as_path()),
+            Input::Stdin => None,
+        };
+        let mut layers = config
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.layers_for(path));
+        layers.push(&cli_layer);
+        settings.push(Settings::resolve(&layers));
+    }
     let forced = args.family.map(|f| match f {
         FamilyArg::Ipv4 => Family::Ipv4,
         FamilyArg::Ipv6 => Family::Ipv6,
     });
+    let progress = Progress::wanted(args.format, std::io::stderr().is_terminal(), inputs.len())
+        .then(|| Progress::new(inputs.len()));
     let results: Vec<Result<FileReport, String>> = inputs
         .par_iter()
-        .map(|input| {
-            let (path, source, family) = read_input(input)?;
-            Ok(check::check_source(path, source, forced.or(family)))
+        .zip(&settings)
+        .map(|(input, settings)| {
+            let result = read_input(input).map(|(path, source, family)| {
+                check::check_source_with(path, source, forced.or(family), settings)
+            });
+            if let Some(p) = &progress {
+                p.file_done();
+            }
+            result
         })
         .collect();
+    if let Some(p) = &progress {
+        p.bar.finish_and_clear();
+    }
     let mut reports = Vec::new();
-    for r in results {
+    let mut thresholds = Vec::new();
+    for (r, settings) in results.into_iter().zip(&settings) {
         match r {
-            Ok(report) => reports.push(report),
+            Ok(report) => {
+                errors.extend(report.errors.iter().cloned());
+                thresholds.push(settings.fail_on.threshold());
+                reports.push(report);
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -171,17 +323,8 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     if !errors.is_empty() || reports.iter().any(FileReport::has_input_error) {
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    let threshold = match args.fail_on {
-        FailOn::Error => Some(Severity::Error),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Info => Some(Severity::Info),
-        FailOn::Never => None,
-    };
-    let failed = threshold.is_some_and(|t| {
-        reports
-            .iter()
-            .flat_map(|r| &r.findings)
-            .any(|f| f.severity >= t)
+    let failed = reports.iter().zip(&thresholds).any(|(r, threshold)| {
+        threshold.is_some_and(|t| r.findings.iter().any(|f| f.severity >= t))
     });
     if failed {
         ExitCode::from(EXIT_FINDINGS)
