@@ -18,6 +18,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let g = &cx.graph;
     for scc in g.cycles() {
         match g.closing_loop(&scc) {
+            Some((_, cycle)) if cycle.is_empty() => {}
             Some((line, cycle)) => out.push(reachable_loop(cx, line, &cycle)),
             None => {
                 let cycle = g.any_loop(&scc);
