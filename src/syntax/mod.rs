@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use pest::Parser;
 use pest::iterators::Pair;
+use rayon::prelude::*;
 
 use crate::codes;
 use crate::diagnostic::Finding;
@@ -31,6 +32,9 @@ pub mod grammar {
 }
 use grammar::{IptablesParser, Rule as G};
 
+/// How many lines are read in parallel before they are applied.
+const LINES_PER_CHUNK: usize = 16 * 1024;
+
 /// The model of one file and every problem found while reading it.
 #[derive(Debug)]
 pub struct Parsed {
@@ -46,24 +50,45 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
     let mut crlf_lines = 0usize;
     let mut first_crlf: Option<Span> = None;
     let mut line_no = 0u32;
-    for raw_line in text.split_inclusive('\n') {
-        line_no += 1;
-        let mut line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
-        if let Some(stripped) = line.strip_suffix('\r') {
-            crlf_lines += 1;
-            if first_crlf.is_none() {
-                let at = offset + stripped.len();
-                first_crlf = Some(Span {
-                    start: at as u32,
-                    end: at as u32 + 1,
-                    line: line_no,
-                    column: column(stripped, stripped.len()),
-                });
+    // Lines are read (grammar and words) in parallel, a chunk at a time so
+    // that memory stays bounded, and applied in order by the builder.
+    let mut chunk: Vec<(&str, usize, u32)> = Vec::with_capacity(LINES_PER_CHUNK);
+    let mut raw_lines = text.split_inclusive('\n').peekable();
+    while raw_lines.peek().is_some() {
+        chunk.clear();
+        for raw_line in raw_lines.by_ref().take(LINES_PER_CHUNK) {
+            line_no += 1;
+            let mut line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
+            if let Some(stripped) = line.strip_suffix('\r') {
+                crlf_lines += 1;
+                if first_crlf.is_none() {
+                    let at = offset + stripped.len();
+                    first_crlf = Some(Span {
+                        start: at as u32,
+                        end: at as u32 + 1,
+                        line: line_no,
+                        column: column(stripped, stripped.len()),
+                    });
+                }
+                line = stripped;
             }
-            line = stripped;
+            chunk.push((line, offset, line_no));
+            offset += raw_line.len();
         }
-        builder.line(line, offset, line_no);
-        offset += raw_line.len();
+        let read: Vec<ReadLine> = chunk
+            .par_iter()
+            .with_min_len(256)
+            .map(|&(line, offset, line_no)| {
+                read_line(LineCtx {
+                    text: line,
+                    offset,
+                    line: line_no,
+                })
+            })
+            .collect();
+        for line in read {
+            builder.apply(line);
+        }
     }
     // iptables-restore reports a missing COMMIT on the line after the last one.
     let eof = Span {
@@ -315,85 +340,61 @@ impl Builder {
             .push(Finding::new(&codes::SYNTAX_ERROR, span, message));
     }
 
-    fn line(&mut self, text: &str, offset: usize, line: u32) {
-        let ctx = LineCtx { text, offset, line };
-        if text.is_empty() || self.stopped {
+    /// Applies one line read by [`read_line`], in file order.
+    fn apply(&mut self, read: ReadLine) {
+        if self.stopped {
             return;
         }
-        let parsed = match IptablesParser::parse(G::line, text) {
-            Ok(mut pairs) => pairs.next().expect("the line rule always yields a pair"),
-            Err(e) => {
-                let finding = describe_pest_error(&ctx, &e);
-                self.findings.push(finding);
-                return;
-            }
-        };
-        let Some(content) = parsed.into_inner().find(|p| p.as_rule() != G::EOI) else {
-            // Only spaces: iptables-restore says "no command specified".
-            self.error(
-                ctx.span(0, text.len()),
-                "a line of only spaces: iptables-restore refuses it (no command specified)",
-            );
-            return;
-        };
-        let indented = text.starts_with([' ', '\t']);
-        if indented && content.as_rule() != G::command_line {
-            self.error(
-                ctx.span(0, text.len() - text.trim_start().len()),
-                "iptables-restore allows indentation only before a command; remove the leading spaces",
-            );
-            return;
-        }
-        match content.as_rule() {
-            G::comment => {
-                let body = content.into_inner().next().map_or("", |p| p.as_str());
-                self.comments.push(CommentLine {
-                    text: body.to_string(),
-                    span: ctx.whole(),
-                });
-            }
-            G::table_header => self.table_header(&ctx, content),
-            G::chain_decl => self.chain_decl(&ctx, content),
-            G::commit => self.commit(&ctx),
-            G::command_line => self.command_line(&ctx, content),
-            other => unreachable!("line yields only line kinds, got {other:?}"),
+        self.findings.extend(read.findings);
+        match read.kind {
+            LineKind::Nothing => {}
+            LineKind::Comment(comment) => self.comments.push(comment),
+            LineKind::TableHeader {
+                name,
+                name_span,
+                whole,
+            } => self.table_header(&name, name_span, whole),
+            LineKind::ChainDecl {
+                name,
+                policy,
+                policy_span,
+                counters,
+                whole,
+            } => self.chain_decl(&name, &policy, policy_span, counters, whole),
+            LineKind::Commit(whole) => self.commit(whole),
+            LineKind::Command(plan) => self.command(*plan),
         }
     }
 
-    fn table_header(&mut self, ctx: &LineCtx<'_>, pair: Pair<'_, G>) {
-        let name_pair = pair.into_inner().next().expect("table_header has a name");
-        let span = ctx.pair_span(&name_pair);
+    fn table_header(&mut self, name_text: &str, span: Span, whole: Span) {
         if let Some(open) = &self.open {
             let previous = open.table.name;
             self.error(
-                ctx.whole(),
-                format!(
-                    "`*{}` starts before table `{previous}` was closed with COMMIT",
-                    name_pair.as_str()
-                ),
+                whole,
+                format!("`*{name_text}` starts before table `{previous}` was closed with COMMIT"),
             );
             return;
         }
-        let Some(name) = TableName::parse(name_pair.as_str()) else {
+        let Some(name) = TableName::parse(name_text) else {
             self.findings.push(
                 Finding::new(
                     &codes::SYNTAX_ERROR,
                     span,
-                    format!("unknown table `{}`", name_pair.as_str()),
+                    format!("unknown table `{name_text}`"),
                 )
                 .help("the tables are raw, mangle, nat, filter and security"),
             );
             // Read the block anyway, as a filter table, so later lines still get checked.
-            self.open = Some(OpenTable::new(TableName::Filter, ctx.whole()));
+            self.open = Some(OpenTable::new(TableName::Filter, whole));
             return;
         };
-        self.open = Some(OpenTable::new(name, ctx.whole()));
+        self.open = Some(OpenTable::new(name, whole));
     }
 
-    fn require_table(&mut self, ctx: &LineCtx<'_>, what: &str) -> bool {
+    fn require_table(&mut self, whole: Span, what: &str) -> bool {
         if self.open.is_none() {
             self.error(
-                ctx.whole(),
+                whole,
                 format!("{what} outside a table: start the table with a line like `*filter`"),
             );
             return false;
@@ -401,15 +402,18 @@ impl Builder {
         true
     }
 
-    fn chain_decl(&mut self, ctx: &LineCtx<'_>, pair: Pair<'_, G>) {
-        if !self.require_table(ctx, "a chain declaration") {
+    fn chain_decl(
+        &mut self,
+        name: &str,
+        policy_text: &str,
+        policy_span: Span,
+        counters: Option<Counters>,
+        whole: Span,
+    ) {
+        if !self.require_table(whole, "a chain declaration") {
             return;
         }
-        let mut inner = pair.into_inner();
-        let name = inner.next().expect("chain_decl has a name");
-        let policy_pair = inner.next().expect("chain_decl has a policy");
-        let counters = inner.next().map(|c| parse_counters(&c));
-        let policy = match policy_pair.as_str() {
+        let policy = match policy_text {
             "ACCEPT" => Some(Policy::Accept),
             "DROP" => Some(Policy::Drop),
             "-" => None,
@@ -417,12 +421,12 @@ impl Builder {
                 let is_builtin = self
                     .open
                     .as_ref()
-                    .is_some_and(|o| o.table.name.builtin_chains().contains(&name.as_str()));
+                    .is_some_and(|o| o.table.name.builtin_chains().contains(&name));
                 if is_builtin {
                     self.findings.push(
                         Finding::new(
                             &codes::INVALID_VALUE,
-                            ctx.pair_span(&policy_pair),
+                            policy_span,
                             format!("`{other}` is not a chain policy"),
                         )
                         .help(
@@ -433,20 +437,19 @@ impl Builder {
                 None
             }
         };
-        let span = ctx.whole();
         let open = self.open.as_mut().expect("checked above");
-        let chain = open.chain_mut(name.as_str(), span, true);
+        let chain = open.chain_mut(name, whole, true);
         chain.policy = policy;
         chain.counters = counters;
     }
 
-    fn commit(&mut self, ctx: &LineCtx<'_>) {
+    fn commit(&mut self, whole: Span) {
         match self.open.take() {
             Some(mut open) => {
-                open.table.commit = Some(ctx.whole());
+                open.table.commit = Some(whole);
                 self.close(open.table);
             }
-            None => self.error(ctx.whole(), "COMMIT without a table to commit"),
+            None => self.error(whole, "COMMIT without a table to commit"),
         }
     }
 
@@ -491,134 +494,34 @@ impl Builder {
         }
     }
 
-    fn command_line(&mut self, ctx: &LineCtx<'_>, pair: Pair<'_, G>) {
-        let mut counters = None;
-        let mut tokens = Vec::new();
-        for p in pair.into_inner() {
-            match p.as_rule() {
-                G::counters => counters = Some(parse_counters(&p)),
-                _ => tokens.push(self.token(ctx, p)),
-            }
-        }
-        if !self.require_table(ctx, "a command") {
+    fn command(&mut self, plan: CommandPlan) {
+        if !self.require_table(plan.whole, "a command") {
             return;
         }
-        // getopt lets `-4`/`-6` stand before the command.
-        let Some(cmd_at) = tokens.iter().position(|t| {
-            !matches!(t.text.as_str(), "-4" | "-6" | "--ipv4" | "--ipv6") || t.is_value()
-        }) else {
-            self.error(
-                ctx.whole(),
-                "no command: expected `-A CHAIN ...` or another command",
-            );
-            return;
-        };
-        let command = tokens[cmd_at].clone();
-        let mut rest: Vec<Token> = tokens[..cmd_at].to_vec();
-        rest.extend_from_slice(&tokens[cmd_at + 1..]);
-        let cmd = match (&command.kind, command.text.as_str()) {
-            (TokenKind::Option { .. }, "-A" | "--append") => "-A",
-            (TokenKind::Option { .. }, "-I" | "--insert") => "-I",
-            (TokenKind::Option { .. }, "-D" | "--delete") => "-D",
-            (TokenKind::Option { .. }, "-R" | "--replace") => "-R",
-            (TokenKind::Option { .. }, "-N" | "--new-chain") => "-N",
-            (TokenKind::Option { .. }, "-X" | "--delete-chain") => "-X",
-            (TokenKind::Option { .. }, "-F" | "--flush") => "-F",
-            (TokenKind::Option { .. }, "-Z" | "--zero") => "-Z",
-            (TokenKind::Option { .. }, "-P" | "--policy") => "-P",
-            (TokenKind::Option { .. }, "-E" | "--rename-chain") => "-E",
-            (
-                TokenKind::Option { .. },
-                "-C" | "--check" | "-L" | "--list" | "-S" | "--list-rules",
-            ) => "-C",
-            (TokenKind::Option { .. }, "-h" | "--help") => {
-                self.findings.push(
-                    Finding::new(&codes::RESTORE_STOPS_EARLY, command.span, "`-h` makes iptables-restore print its help and exit: no line after this one is applied")
-                        .help("remove this line"),
-                );
+        self.findings.extend(plan.findings);
+        let (cmd, chain_name, chain_span) = match plan.action {
+            Action::Nothing => return,
+            Action::Stop => {
                 self.stopped = true;
                 return;
             }
-            _ => {
-                self.findings.push(
-                    Finding::new(
-                        &codes::SYNTAX_ERROR,
-                        command.span,
-                        format!(
-                            "expected a command such as `-A CHAIN`, found `{}`",
-                            command.text
-                        ),
-                    )
-                    .help("each rule line starts with -A, -I, -D, -R, -N, -X, -F, -Z, -P or -E"),
-                );
+            Action::WholeTable(cmd) => {
+                self.whole_table_command(cmd);
                 return;
             }
+            Action::Chain { cmd, name, span } => (cmd, name, span),
         };
-        // The chain argument: inline (`--append=INPUT`) or the next word.
-        let (chain_name, chain_span, mut args) = match (&command.kind, rest.get(cmd_at)) {
-            (
-                TokenKind::Option {
-                    inline: Some((text, span)),
-                },
-                _,
-            ) => (Some(text.clone()), *span, rest.split_off(cmd_at)),
-            (_, Some(t)) if t.is_value() => {
-                let t = t.clone();
-                let mut after = rest.split_off(cmd_at);
-                after.remove(0);
-                (Some(t.text), t.span, after)
-            }
-            _ => (None, command.span, rest.split_off(cmd_at)),
-        };
-        args.splice(0..0, rest);
-        let optional_chain = matches!(cmd, "-X" | "-F" | "-Z" | "-C");
-        let Some(chain_name) = chain_name else {
-            if optional_chain {
-                if cmd != "-C" {
-                    self.whole_table_command(cmd);
-                }
-                return;
-            }
-            self.findings.push(Finding::new(
-                &codes::SYNTAX_ERROR,
-                command.span,
-                format!("expected a chain name after `{}`", command.text),
-            ));
-            return;
-        };
-        let line_span = ctx.whole();
         let table_name = self.open.as_ref().expect("checked").table.name;
         match cmd {
-            // Checks and listings change nothing; the rule is still read for errors.
-            "-C" => {
-                rule_spec::parse_rule(&args, line_span, chain_span, &mut self.findings);
-            }
             "-A" | "-I" | "-R" | "-D" => {
-                let mut number = None;
-                if cmd != "-A"
-                    && let Some(first) = args.first()
-                    && first.is_value()
-                    && first.text.bytes().all(|b| b.is_ascii_digit())
-                {
-                    number = Some((
-                        first.text.parse::<usize>().unwrap_or(usize::MAX),
-                        first.span,
-                    ));
-                    args.remove(0);
-                }
-                if cmd == "-D" && number.is_some() && args.is_empty() {
+                let number = plan.number;
+                let Some(mut rule) = plan.rule else {
+                    // `-D CHAIN N`: delete by position.
                     self.delete_rule(&chain_name, chain_span, number, None);
                     return;
-                }
-                if matches!(cmd, "-R") && number.is_none() {
-                    self.error(chain_span, "`-R` needs a rule number after the chain name");
-                    return;
-                }
-                let before = self.findings.len();
-                let mut rule =
-                    rule_spec::parse_rule(&args, line_span, chain_span, &mut self.findings);
+                };
                 if rule.counters.is_none() {
-                    rule.counters = counters;
+                    rule.counters = plan.counters;
                 }
                 let open = self.open.as_mut().expect("checked");
                 let chain = open.chain_mut(&chain_name, chain_span, false);
@@ -631,23 +534,26 @@ impl Builder {
                         let n = number.map_or(1, |(n, _)| n);
                         if n == 0 || n > chain.rules.len() + 1 {
                             let span = number.map_or(chain_span, |(_, s)| s);
-                            self.findings.push(Finding::new(&codes::RULE_POSITION, span, format!("cannot insert at position {n}: chain `{chain_name}` has {} rule(s)", chain.rules.len())));
+                            let message = format!(
+                                "cannot insert at position {n}: chain `{chain_name}` has {} rule(s)",
+                                chain.rules.len()
+                            );
+                            self.findings
+                                .push(Finding::new(&codes::RULE_POSITION, span, message));
                             return;
                         }
                         chain.rules.insert(n - 1, rule);
                         n
                     }
                     "-R" => {
-                        let (n, span) = number.expect("checked");
+                        let (n, span) = number.expect("the plan requires a number for -R");
                         if n == 0 || n > chain.rules.len() {
-                            self.findings.push(Finding::new(
-                                &codes::RULE_POSITION,
-                                span,
-                                format!(
-                                    "cannot replace rule {n}: chain `{chain_name}` has {} rule(s)",
-                                    chain.rules.len()
-                                ),
-                            ));
+                            let message = format!(
+                                "cannot replace rule {n}: chain `{chain_name}` has {} rule(s)",
+                                chain.rules.len()
+                            );
+                            self.findings
+                                .push(Finding::new(&codes::RULE_POSITION, span, message));
                             return;
                         }
                         chain.rules[n - 1] = rule;
@@ -658,40 +564,33 @@ impl Builder {
                         return;
                     }
                 };
-                for f in &mut self.findings[before..] {
-                    if f.table.is_none() {
-                        f.table = Some(table_name);
-                        f.chain = Some(chain_name.clone());
-                        f.rule = Some(index);
-                    }
+                let mut rule_findings = plan.rule_findings;
+                for f in &mut rule_findings {
+                    f.table = Some(table_name);
+                    f.chain = Some(chain_name.clone());
+                    f.rule = Some(index);
                 }
-                if !args.is_empty() || cmd == "-A" {
-                    // Nothing else to do: the rule is in place.
-                }
+                self.findings.extend(rule_findings);
             }
             "-N" => {
                 let open = self.open.as_mut().expect("checked");
-                open.chain_mut(&chain_name, line_span, true);
+                open.chain_mut(&chain_name, plan.whole, true);
             }
             "-P" => {
-                let policy = args
-                    .first()
-                    .filter(|t| t.is_value())
-                    .map(|t| (t.text.clone(), t.span));
                 let open = self.open.as_mut().expect("checked");
                 let builtin = open
                     .table
                     .name
                     .builtin_chains()
                     .contains(&chain_name.as_str());
-                match policy.as_ref().map(|(p, s)| (p.as_str(), *s)) {
-                    Some(("ACCEPT", _)) | Some(("DROP", _)) if builtin => {
-                        let p = if policy.as_ref().is_some_and(|(p, _)| p == "ACCEPT") {
+                match plan.argument {
+                    Some((p, _)) if builtin && (p == "ACCEPT" || p == "DROP") => {
+                        let policy = if p == "ACCEPT" {
                             Policy::Accept
                         } else {
                             Policy::Drop
                         };
-                        open.chain_mut(&chain_name, chain_span, false).policy = Some(p);
+                        open.chain_mut(&chain_name, chain_span, false).policy = Some(policy);
                     }
                     Some((p, span)) => {
                         let msg = if builtin {
@@ -719,33 +618,23 @@ impl Builder {
                         open.reindex();
                     }
                     Some(_) => {}
-                    None => self.findings.push(Finding::new(
-                        &codes::SYNTAX_ERROR,
-                        chain_span,
-                        format!("chain `{chain_name}` does not exist"),
-                    )),
+                    None => self.error(chain_span, format!("chain `{chain_name}` does not exist")),
                 }
             }
             "-E" => {
-                let new_name = args
-                    .first()
-                    .filter(|t| t.is_value())
-                    .map(|t| t.text.clone());
                 let open = self.open.as_mut().expect("checked");
-                match (open.index.get(&chain_name).copied(), new_name) {
-                    (Some(i), Some(new_name)) => {
+                match (open.index.get(&chain_name).copied(), plan.argument) {
+                    (Some(i), Some((new_name, _))) => {
                         open.table.chains[i].name = new_name;
                         open.reindex();
                     }
-                    (None, _) => self.findings.push(Finding::new(
-                        &codes::SYNTAX_ERROR,
-                        chain_span,
-                        format!("chain `{chain_name}` does not exist"),
-                    )),
+                    (None, _) => {
+                        self.error(chain_span, format!("chain `{chain_name}` does not exist"))
+                    }
                     (_, None) => self.error(chain_span, "`-E` needs the new chain name"),
                 }
             }
-            _ => unreachable!("all commands handled"),
+            _ => unreachable!("the plan names only known commands"),
         }
     }
 
@@ -800,8 +689,11 @@ impl Builder {
             )),
         }
     }
+}
 
-    fn token(&mut self, ctx: &LineCtx<'_>, pair: Pair<'_, G>) -> Token {
+/// One argument of a command line, unquoted; quoting problems go to `findings`.
+fn token(ctx: &LineCtx<'_>, pair: Pair<'_, G>, findings: &mut Vec<Finding>) -> Token {
+    {
         let span = ctx.pair_span(&pair);
         match pair.as_rule() {
             G::bang => Token {
@@ -845,12 +737,12 @@ impl Builder {
                     tokens::unescape_double_quoted(body)
                 };
                 if single && body.contains([' ', '\t']) {
-                    self.findings.push(
+                    findings.push(
                         Finding::new(&codes::SINGLE_QUOTE, span, "iptables-restore does not treat `'` as a quote: the words are split at the spaces and the quotes kept")
                             .help("use double quotes: \"...\""),
                     );
                 } else if !closed {
-                    self.findings.push(
+                    findings.push(
                         Finding::new(&codes::UNTERMINATED_QUOTE, span, "this quote is never closed: iptables-restore takes the rest of the line, options and target included, as one argument")
                             .help("close the quote where the argument ends"),
                     );
@@ -864,6 +756,285 @@ impl Builder {
             other => unreachable!("command_line yields only argument tokens, got {other:?}"),
         }
     }
+}
+
+/// What a command line asks for, decided from its words alone so that it can
+/// be worked out in parallel; [`Builder::command`] then applies it in order.
+struct CommandPlan {
+    whole: Span,
+    counters: Option<Counters>,
+    action: Action,
+    /// `-I`/`-R`/`-D` position.
+    number: Option<(usize, Span)>,
+    /// The rule of `-A`/`-I`/`-R`/`-D` (not of `-D CHAIN N`).
+    rule: Option<Rule>,
+    /// Findings in the rule; they get the table, chain and index on insertion.
+    rule_findings: Vec<Finding>,
+    /// `-P CHAIN POLICY`, `-E OLD NEW`: the word after the chain.
+    argument: Option<(String, Span)>,
+    /// Problems in the command itself.
+    findings: Vec<Finding>,
+}
+
+enum Action {
+    Nothing,
+    /// `-h`: iptables-restore prints help and exits.
+    Stop,
+    /// `-F`, `-X`, `-Z` without a chain.
+    WholeTable(&'static str),
+    Chain {
+        cmd: &'static str,
+        name: String,
+        span: Span,
+    },
+}
+
+fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span) -> CommandPlan {
+    let mut plan = CommandPlan {
+        whole,
+        counters,
+        action: Action::Nothing,
+        number: None,
+        rule: None,
+        rule_findings: Vec::new(),
+        argument: None,
+        findings: Vec::new(),
+    };
+    // getopt lets `-4`/`-6` stand before the command.
+    let Some(cmd_at) = tokens.iter().position(|t| {
+        !matches!(t.text.as_str(), "-4" | "-6" | "--ipv4" | "--ipv6") || t.is_value()
+    }) else {
+        plan.findings.push(Finding::new(
+            &codes::SYNTAX_ERROR,
+            whole,
+            "no command: expected `-A CHAIN ...` or another command",
+        ));
+        return plan;
+    };
+    let command = tokens.remove(cmd_at);
+    let is_option = matches!(command.kind, TokenKind::Option { .. });
+    let cmd = match command.text.as_str() {
+        _ if !is_option => None,
+        "-A" | "--append" => Some("-A"),
+        "-I" | "--insert" => Some("-I"),
+        "-D" | "--delete" => Some("-D"),
+        "-R" | "--replace" => Some("-R"),
+        "-N" | "--new-chain" => Some("-N"),
+        "-X" | "--delete-chain" => Some("-X"),
+        "-F" | "--flush" => Some("-F"),
+        "-Z" | "--zero" => Some("-Z"),
+        "-P" | "--policy" => Some("-P"),
+        "-E" | "--rename-chain" => Some("-E"),
+        "-C" | "--check" | "-L" | "--list" | "-S" | "--list-rules" => Some("-C"),
+        "-h" | "--help" => {
+            plan.findings.push(
+                Finding::new(
+                    &codes::RESTORE_STOPS_EARLY,
+                    command.span,
+                    "`-h` makes iptables-restore print its help and exit: no line after this one is applied",
+                )
+                .help("remove this line"),
+            );
+            plan.action = Action::Stop;
+            return plan;
+        }
+        _ => None,
+    };
+    let Some(cmd) = cmd else {
+        plan.findings.push(
+            Finding::new(
+                &codes::SYNTAX_ERROR,
+                command.span,
+                format!(
+                    "expected a command such as `-A CHAIN`, found `{}`",
+                    command.text
+                ),
+            )
+            .help("each rule line starts with -A, -I, -D, -R, -N, -X, -F, -Z, -P or -E"),
+        );
+        return plan;
+    };
+    // The chain argument: inline (`--append=INPUT`) or the next word.
+    let chain = match command.kind {
+        TokenKind::Option {
+            inline: Some((text, span)),
+        } => Some((text, span)),
+        _ if tokens.get(cmd_at).is_some_and(Token::is_value) => {
+            let t = tokens.remove(cmd_at);
+            Some((t.text, t.span))
+        }
+        _ => None,
+    };
+    let Some((chain_name, chain_span)) = chain else {
+        if matches!(cmd, "-X" | "-F" | "-Z") {
+            plan.action = Action::WholeTable(cmd);
+        } else if cmd != "-C" {
+            plan.findings.push(Finding::new(
+                &codes::SYNTAX_ERROR,
+                command.span,
+                format!("expected a chain name after `{}`", command.text),
+            ));
+        }
+        return plan;
+    };
+    let mut args = tokens;
+    match cmd {
+        // Checks and listings change nothing; the rule is still read for errors.
+        "-C" => {
+            rule_spec::parse_rule(&args, whole, chain_span, &mut plan.findings);
+            return plan;
+        }
+        "-A" | "-I" | "-R" | "-D" => {
+            if cmd != "-A"
+                && let Some(first) = args.first()
+                && first.is_value()
+                && first.text.bytes().all(|b| b.is_ascii_digit())
+            {
+                plan.number = Some((
+                    first.text.parse::<usize>().unwrap_or(usize::MAX),
+                    first.span,
+                ));
+                args.remove(0);
+            }
+            if cmd == "-R" && plan.number.is_none() {
+                plan.findings.push(Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    chain_span,
+                    "`-R` needs a rule number after the chain name",
+                ));
+                return plan;
+            }
+            let delete_by_number = cmd == "-D" && plan.number.is_some() && args.is_empty();
+            if !delete_by_number {
+                plan.rule = Some(rule_spec::parse_rule(
+                    &args,
+                    whole,
+                    chain_span,
+                    &mut plan.rule_findings,
+                ));
+            }
+        }
+        _ => {
+            plan.argument = args
+                .into_iter()
+                .find(Token::is_value)
+                .map(|t| (t.text, t.span))
+        }
+    }
+    plan.action = Action::Chain {
+        cmd,
+        name: chain_name,
+        span: chain_span,
+    };
+    plan
+}
+
+/// One line, read on its own: what kind of line it is, its words, and the
+/// problems visible in the line alone. Pure, so lines are read in parallel.
+struct ReadLine {
+    kind: LineKind,
+    findings: Vec<Finding>,
+}
+
+enum LineKind {
+    Nothing,
+    Comment(CommentLine),
+    TableHeader {
+        name: String,
+        name_span: Span,
+        whole: Span,
+    },
+    ChainDecl {
+        name: String,
+        policy: String,
+        policy_span: Span,
+        counters: Option<Counters>,
+        whole: Span,
+    },
+    Commit(Span),
+    Command(Box<CommandPlan>),
+}
+
+fn read_line(ctx: LineCtx<'_>) -> ReadLine {
+    let text = ctx.text;
+    let nothing = |findings| ReadLine {
+        kind: LineKind::Nothing,
+        findings,
+    };
+    if text.is_empty() {
+        return nothing(Vec::new());
+    }
+    let parsed = match IptablesParser::parse(G::line, text) {
+        Ok(mut pairs) => pairs.next().expect("the line rule always yields a pair"),
+        Err(e) => return nothing(vec![describe_pest_error(&ctx, &e)]),
+    };
+    let syntax_error =
+        |span, message: &str| vec![Finding::new(&codes::SYNTAX_ERROR, span, message)];
+    let Some(content) = parsed.into_inner().find(|p| p.as_rule() != G::EOI) else {
+        // Only spaces: iptables-restore says "no command specified".
+        return nothing(syntax_error(
+            ctx.span(0, text.len()),
+            "a line of only spaces: iptables-restore refuses it (no command specified)",
+        ));
+    };
+    if text.starts_with([' ', '\t']) && content.as_rule() != G::command_line {
+        return nothing(syntax_error(
+            ctx.span(0, text.len() - text.trim_start().len()),
+            "iptables-restore allows indentation only before a command; remove the leading spaces",
+        ));
+    }
+    let whole = ctx.whole();
+    let mut findings = Vec::new();
+    let kind = match content.as_rule() {
+        G::comment => {
+            let body = content.into_inner().next().map_or("", |p| p.as_str());
+            LineKind::Comment(CommentLine {
+                text: body.to_string(),
+                span: whole,
+            })
+        }
+        G::table_header => {
+            let name = content
+                .into_inner()
+                .next()
+                .expect("table_header has a name");
+            LineKind::TableHeader {
+                name: name.as_str().to_string(),
+                name_span: ctx.pair_span(&name),
+                whole,
+            }
+        }
+        G::chain_decl => {
+            let mut inner = content.into_inner();
+            let name = inner.next().expect("chain_decl has a name");
+            let policy = inner.next().expect("chain_decl has a policy");
+            let counters = inner
+                .next()
+                .filter(|c| c.as_rule() == G::counters)
+                .map(|c| parse_counters(&c));
+            LineKind::ChainDecl {
+                name: name.as_str().to_string(),
+                policy: policy.as_str().to_string(),
+                policy_span: ctx.pair_span(&policy),
+                counters,
+                whole,
+            }
+        }
+        G::commit => LineKind::Commit(whole),
+        G::command_line => {
+            let mut counters = None;
+            let mut tokens = Vec::new();
+            for p in content.into_inner() {
+                match p.as_rule() {
+                    G::counters => counters = Some(parse_counters(&p)),
+                    _ => tokens.push(token(&ctx, p, &mut findings)),
+                }
+            }
+            LineKind::Command(Box::new(plan_command(counters, tokens, whole)))
+        }
+        other => unreachable!("line yields only line kinds, got {other:?}"),
+    };
+    ReadLine { kind, findings }
 }
 
 fn parse_counters(pair: &Pair<'_, G>) -> Counters {
