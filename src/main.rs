@@ -421,3 +421,18 @@ fn run_graph(args: &GraphArgs) -> ExitCode {
     });
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_only_for_people_on_a_terminal_over_several_files() {
+        assert!(Progress::wanted(Format::Human, true, 2));
+        assert!(!Progress::wanted(Format::Human, false, 100));
+        assert!(!Progress::wanted(Format::Human, true, 1));
+        for format in [Format::Compact, Format::Json, Format::Sarif, Format::Github] {
+            assert!(!Progress::wanted(format, true, 100));
+        }
+    }
+}

@@ -611,10 +611,18 @@ pub fn apply(ruleset: &Ruleset, source: &str, findings: Vec<Finding>) -> Applied
                         lint.name, lint.code
                     ),
                 )
-                .help(if s.entries.len() > 1 {
-                    format!("remove `{}` from the suppression", lint.name)
-                } else {
-                    "remove the suppression".to_string()
+                .help({
+                    let mut help = if s.entries.len() > 1 {
+                        format!("remove `{}` from the suppression", lint.name)
+                    } else {
+                        "remove the suppression".to_string()
+                    };
+                    if let Scope::Chain(_, chain) = &s.scope {
+                        help.push_str(&format!(
+                            "; directly after `{chain}`'s declaration it covers that chain: leave a blank line after the declaration to make it cover the next rule"
+                        ));
+                    }
+                    help
                 }),
             );
         }

@@ -112,6 +112,36 @@ COMMIT
     // The duplicate in WEB is suppressed, the one in INPUT is not.
     assert_eq!(found(&out), ["9:1 IPT203"]);
 
+    // Directly after the last declaration, but meant for the first rule:
+    // it covers the chain, and the unused report says how to fix that.
+    let meant_for_rule = "\
+*filter
+:INPUT ACCEPT [0:0]
+:WEB - [0:0]
+# iptlint: ignore[return-from-builtin]
+-A INPUT -s 192.0.2.1/32 -j RETURN
+-A INPUT -j WEB
+COMMIT
+";
+    let out = iptlint()
+        .args(["check", "--no-config", "--format", "json", "-"])
+        .write_stdin(meant_for_rule)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let codes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["IPT301", "IPT303", "IPT302"]);
+    assert!(
+        findings[1]["help"]
+            .as_str()
+            .unwrap()
+            .contains("leave a blank line after the declaration")
+    );
+
     // With a blank line between, it is about the next rule instead (which
     // has no duplicate finding): both duplicates are reported.
     let spaced = text.replace(":WEB - [0:0]\n", ":WEB - [0:0]\n\n");
