@@ -19,7 +19,12 @@
 //! chains (which the kernel refuses), are not edges: they are listed apart.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+// Hashing chain names and rules is on the hot path of every check: foldhash
+// is several times faster than SipHash and still seeded per process, so a
+// hostile dump cannot pick colliding names in advance.
+use foldhash::HashMap;
 use std::fmt::Write as _;
 
 use petgraph::Direction;
@@ -185,7 +190,8 @@ impl<'a> JumpGraph<'a> {
         let mut names = Vec::with_capacity(ruleset.tables.len());
         for (ti, table) in ruleset.tables.iter().enumerate() {
             let mut ids = Vec::with_capacity(table.chains.len());
-            let mut by_name = HashMap::with_capacity(table.chains.len());
+            let mut by_name =
+                HashMap::with_capacity_and_hasher(table.chains.len(), Default::default());
             for (ci, chain) in table.chains.iter().enumerate() {
                 let id = graph.add_node(ChainNode {
                     table: table.name,

@@ -5,7 +5,7 @@
 //! other rule is `unreachable-rule`'s; a copy that is dead because the first
 //! copy ends the chain is reported here, so a dead rule gets one finding.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::codes;
 use crate::diagnostic::Finding;
@@ -17,7 +17,8 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
         for (ci, chain) in table.chains.iter().enumerate() {
             let node = g.node(ti, ci);
             let exit = g.exit_rule(node);
-            let mut first: HashMap<RuleKey<'_>, usize> = HashMap::with_capacity(chain.rules.len());
+            let mut first: HashMap<RuleKey<'_>, usize> =
+                HashMap::with_capacity_and_hasher(chain.rules.len(), Default::default());
             for (ri, rule) in chain.rules.iter().enumerate() {
                 let Some(&earlier) = first.get(&RuleKey(rule)) else {
                     first.insert(RuleKey(rule), ri);

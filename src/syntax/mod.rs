@@ -9,7 +9,7 @@
 mod rule_spec;
 mod tokens;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use pest::Parser;
 use pest::iterators::Pair;
@@ -259,7 +259,7 @@ impl OpenTable {
                 chains: Vec::new(),
                 commit: None,
             },
-            index: HashMap::new(),
+            index: HashMap::default(),
         };
         for builtin in name.builtin_chains() {
             open.chain_mut(builtin, span, true);
@@ -881,7 +881,7 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
     match cmd {
         // Checks and listings change nothing; the rule is still read for errors.
         "-C" => {
-            rule_spec::parse_rule(&args, whole, chain_span, &mut plan.findings);
+            rule_spec::parse_rule(&mut args, whole, chain_span, &mut plan.findings);
             return plan;
         }
         "-A" | "-I" | "-R" | "-D" => {
@@ -907,7 +907,7 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
             let delete_by_number = cmd == "-D" && plan.number.is_some() && args.is_empty();
             if !delete_by_number {
                 plan.rule = Some(rule_spec::parse_rule(
-                    &args,
+                    &mut args,
                     whole,
                     chain_span,
                     &mut plan.rule_findings,
@@ -963,6 +963,18 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
     };
     if text.is_empty() {
         return nothing(Vec::new());
+    }
+    // iptables-restore reads C strings: a NUL ends the line early, and other
+    // control characters end up inside words. Say so before the grammar runs.
+    if let Some((at, c)) = text
+        .char_indices()
+        .find(|(_, c)| c.is_control() && *c != '\t')
+    {
+        return nothing(vec![Finding::new(
+            &codes::SYNTAX_ERROR,
+            ctx.span(at, at + c.len_utf8()),
+            format!("control character {c:?} in the line"),
+        )]);
     }
     let parsed = match IptablesParser::parse(G::line, text) {
         Ok(mut pairs) => pairs.next().expect("the line rule always yields a pair"),

@@ -111,7 +111,7 @@ enum Owner {
 }
 
 pub struct RuleParser<'a> {
-    tokens: &'a [Token],
+    tokens: &'a mut [Token],
     pos: usize,
     rule: Rule,
     owner: Option<Owner>,
@@ -120,7 +120,7 @@ pub struct RuleParser<'a> {
 
 /// Parses a rule specification. `line_span` covers the whole line.
 pub fn parse_rule(
-    tokens: &[Token],
+    tokens: &mut [Token],
     line_span: Span,
     chain_span: Span,
     findings: &mut Vec<Finding>,
@@ -152,20 +152,30 @@ pub fn parse_rule(
 }
 
 impl RuleParser<'_> {
+    /// Moves token `i` out (every token is read once), leaving an empty one.
+    fn take(&mut self, i: usize) -> Token {
+        let empty = Token {
+            kind: TokenKind::Bang,
+            text: String::new(),
+            span: Span::default(),
+        };
+        std::mem::replace(&mut self.tokens[i], empty)
+    }
+
     fn error(&mut self, lint: &'static Lint, span: Span, message: String) {
         self.findings.push(Finding::new(lint, span, message));
     }
 
     fn run(&mut self) {
         while self.pos < self.tokens.len() {
-            let token = self.tokens[self.pos].clone();
+            let token = self.take(self.pos);
             self.pos += 1;
             match token.kind {
                 TokenKind::Bang => {
                     let negated_span = token.span;
                     match self.tokens.get(self.pos) {
                         Some(next) if matches!(next.kind, TokenKind::Option { .. }) => {
-                            let next = next.clone();
+                            let next = self.take(self.pos);
                             self.pos += 1;
                             self.option(&next, Some(negated_span));
                         }
@@ -242,9 +252,10 @@ impl RuleParser<'_> {
         while words.len() < count {
             match self.tokens.get(self.pos) {
                 Some(t) if t.is_value() => {
+                    let span = t.span;
                     words.push(Word {
-                        text: t.text.clone(),
-                        span: t.span,
+                        text: std::mem::take(&mut self.tokens[self.pos].text),
+                        span,
                     });
                     self.pos += 1;
                 }
@@ -544,9 +555,10 @@ impl RuleParser<'_> {
                     });
                 }
                 while let Some(t) = self.tokens.get(self.pos).filter(|t| t.is_value()) {
+                    let span = t.span;
                     words.push(Word {
-                        text: t.text.clone(),
-                        span: t.span,
+                        text: std::mem::take(&mut self.tokens[self.pos].text),
+                        span,
                     });
                     self.pos += 1;
                 }
