@@ -235,29 +235,26 @@ impl RuleParser<'_> {
         }
     }
 
+    /// Moves the next token out as a word when it is a value.
+    fn take_word(&mut self) -> Option<Word> {
+        let token = self.tokens.get_mut(self.pos).filter(|t| t.is_value())?;
+        self.pos += 1;
+        Some(Word {
+            text: std::mem::take(&mut token.text),
+            span: token.span,
+        })
+    }
+
     /// The arguments of an option: `count` value tokens (or the `=` value).
     /// Reports old-style negation (`-s ! X`) and returns whether it was seen.
     fn take_values(&mut self, option: &Token, count: usize) -> Option<(Vec<Word>, bool)> {
-        let mut words = Vec::new();
+        let mut words: Vec<Word> = inline_word(option).into_iter().collect();
         let mut old_negation = false;
-        if let TokenKind::Option {
-            inline: Some((text, span)),
-        } = &option.kind
-        {
-            words.push(Word {
-                text: text.clone(),
-                span: *span,
-            });
-        }
         while words.len() < count {
             match self.tokens.get(self.pos) {
                 Some(t) if t.is_value() => {
-                    let span = t.span;
-                    words.push(Word {
-                        text: std::mem::take(&mut self.tokens[self.pos].text),
-                        span,
-                    });
-                    self.pos += 1;
+                    let word = self.take_word().expect("the next token is a value");
+                    words.push(word);
                 }
                 Some(t) if t.kind == TokenKind::Bang && words.is_empty() && !old_negation => {
                     old_negation = true;
@@ -544,24 +541,8 @@ impl RuleParser<'_> {
             },
             None => {
                 // Unknown arity: take the values that follow.
-                let mut words = Vec::new();
-                if let TokenKind::Option {
-                    inline: Some((text, span)),
-                } = &token.kind
-                {
-                    words.push(Word {
-                        text: text.clone(),
-                        span: *span,
-                    });
-                }
-                while let Some(t) = self.tokens.get(self.pos).filter(|t| t.is_value()) {
-                    let span = t.span;
-                    words.push(Word {
-                        text: std::mem::take(&mut self.tokens[self.pos].text),
-                        span,
-                    });
-                    self.pos += 1;
-                }
+                let mut words: Vec<Word> = inline_word(token).into_iter().collect();
+                words.extend(std::iter::from_fn(|| self.take_word()));
                 (words, false)
             }
         };
@@ -630,6 +611,19 @@ impl RuleParser<'_> {
                     .help("no match loaded with `-m` and no target takes this option; is a `-m MODULE` missing?"),
             );
         }
+    }
+}
+
+/// The value of `--option=value`, as a word.
+fn inline_word(option: &Token) -> Option<Word> {
+    match &option.kind {
+        TokenKind::Option {
+            inline: Some((text, span)),
+        } => Some(Word {
+            text: text.clone(),
+            span: *span,
+        }),
+        _ => None,
     }
 }
 
