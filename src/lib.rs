@@ -12,6 +12,7 @@ pub mod graph;
 pub mod lints;
 pub mod model;
 pub mod report;
+pub mod space;
 pub mod suppression;
 pub mod syntax;
 

@@ -1,0 +1,660 @@
+//! The packet-space algebra: exact sets of packets, and what each rule matches.
+//!
+//! Shadowed and redundant rules, diff, trace and the optimizer all ask the
+//! same questions — does this rule match anything the earlier ones leave, is
+//! this set inside that one, show me a packet that gets here — so they share
+//! one representation, [`PacketSet`], and one compiler from a [`Rule`] to the
+//! packets it matches, [`rule_match_space`].
+//!
+//! # The space
+//!
+//! A packet is a point with one coordinate per [`Dim`]: source and destination
+//! address (32 or 128 bits: one family per rule set), protocol number, source
+//! and destination port, ICMP type/code, input and output interface, conntrack
+//! state, mark, connmark, TCP flags, fragment (non-first or not) and the source
+//! and destination address types of `-m addrtype`. Coordinates a packet does
+//! not have (ports of an ICMP packet, TCP flags of a fragment) still get a
+//! value; no match can tell the values apart, so every set is "any value"
+//! along them and nothing changes.
+//!
+//! # The representation, and why
+//!
+//! A [`PacketSet`] is a union of pairwise disjoint *cubes*; a cube is a
+//! product of one exact value set per field (module `field`), storing only the
+//! fields it restricts.
+//!
+//! - **It is the shape of the input.** A rule is a conjunction of per-field
+//!   tests, and each test is an interval or two: a prefix, its complement, a
+//!   port range, an interface run. So a rule is one cube, and
+//!   `-s 10.1.2.3/32 -p tcp -m tcp --dport 22` is four inline intervals
+//!   (source, protocol, port, and "not a later fragment", which the tcp match
+//!   implies) in two small allocations, no per-bit structure. Intersection,
+//!   overlap and subset of two cubes are a few integer comparisons per field;
+//!   overlap and subset allocate nothing. That is what pairwise rule
+//!   comparison does millions of times (`benches/space.rs` measures it).
+//! - **Difference stays small where it matters.** `a − b` is at most one cube
+//!   per field `b` restricts (peel one field at a time), so a rule minus the
+//!   few earlier rules that overlap it stays a handful of cubes. The worst case
+//!   (many partially overlapping rules) grows with the number of pieces, as
+//!   every exact method must somewhere; [`PacketSet::compact`] merges cubes
+//!   that differ in one field, and callers are expected to meet each rule only
+//!   with the rules that overlap it (index by address/port bounds, see
+//!   [`PacketSet::bounds`]).
+//! - **Masks stay exact without blowing up.** Arbitrary value/mask tests
+//!   (`--mark 0x4000/0x4000`, `-s 10.0.0.0/255.0.255.0`, `0.0.0.1/0.0.0.255`,
+//!   `--tcp-flags`) are kept as ternary patterns instead of the up to 2^31
+//!   intervals they would be; a field switches to patterns only when such a
+//!   test meets it and back to intervals when the result allows.
+//! - **No global state.** Sets are plain values (`Send + Sync`), so analyses
+//!   can run chains in parallel; memory is proportional to the pieces alive.
+//!
+//! A BDD over the ~420 header bits (Batfish, FIREMAN) was the alternative. It
+//! is canonical and never fragments, but every set lives in a shared,
+//! mutable node table: tens of bytes per node, tens of nodes per rule, a
+//! garbage collector, and no parallelism without locks. For flat rule lists of
+//! 10^5–10^6 rules the cube form is smaller and faster, and the product
+//! structure keeps per-field indexes (address/port interval trees) natural.
+//!
+//! Finite fields are alphabets. Interface names become atoms (module `iface`):
+//! every exact name and every `+` prefix a rule set mentions, "any other name",
+//! and "no device"; a condition is a run of atoms, so sets over names are
+//! exact. Conntrack state is 14 atoms: `INVALID`, `UNTRACKED`, and
+//! `NEW`/`ESTABLISHED`/`RELATED` each with or without the `SNAT` and `DNAT`
+//! status bits (`--ctstate SNAT` tests those bits, not a fourth state).
+//!
+//! # What a rule matches
+//!
+//! [`rule_match_space`] gives a [`MatchSpace`]: the packets the rule *may*
+//! match and those it *must* match. They are equal unless the rule has a
+//! condition iptlint does not model (an unmodelled module, `-m set`,
+//! `statistic`, `limit`, `recent`, `string`, `owner`, `time`, a host name in
+//! `-s`, ...): then `may` keeps the modelled conditions and `must` is empty —
+//! such a rule can still be covered by earlier rules, but never covers one.
+//! `-s a,b` is several kernel rules (iptables expands address lists, source
+//! outer, destination inner, each keeping the `!`), so `! -s a,b` matches
+//! what `! -s a` or `! -s b` matches; [`rule_expansions`] gives each kernel
+//! rule on its own.
+//!
+//! # Model limits
+//!
+//! - `-m addrtype` types are independent of the address (the kernel derives
+//!   them from routing, which a dump does not contain). This only adds packets
+//!   that cannot occur, so coverage claims stay sound; a witness may pair an
+//!   address with a type it cannot have.
+//! - Interface names are drawn from printable ASCII (the kernel allows any
+//!   byte but `/`, `:` and white space); this only matters if a rule set names
+//!   all ~90 one-character extensions of a prefix.
+//! - The protocol field covers 0–255 for IPv6 too, though ip6tables never sees
+//!   an extension-header number there: more packets, never fewer.
+//! - Unknown (may, not must): `--tcp-option`, sctp `--chunk-types`, dccp
+//!   types and options, conntrack options other than `--ctstate`,
+//!   `--limit-iface-in/out`, addrtype in ip6tables (it ANDs the types),
+//!   `-m icmp6` without a type, ICMP names iptables would call ambiguous,
+//!   `-f` in ip6tables, a protocol match without its `-p` (iptables refuses
+//!   it), and every module not named in `compile`: `set`, `statistic`,
+//!   `limit`, `recent`, `physdev`, `owner`, `length`, `ttl`, `hl`, `dscp`,
+//!   `tos`, `mac`, `pkttype`, and all unmodelled ones.
+
+mod compile;
+mod cube;
+mod field;
+mod iface;
+mod packet;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::model::{Family, Rule, Ruleset};
+
+pub use compile::{MatchSpace, Unknown, rule_expansions, rule_match_space};
+pub use packet::{AddrType, Conntrack, CtBase, Display as PacketDisplay, Packet, ip};
+
+use cube::Cube;
+use field::Field;
+
+/// The number of dimensions of the space.
+pub const DIMS: usize = 15;
+
+/// One coordinate of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    /// Source address (32 or 128 bits).
+    Src,
+    /// Destination address.
+    Dst,
+    /// IP protocol number (0–255).
+    Protocol,
+    /// Source port (0–65535).
+    SrcPort,
+    /// Destination port.
+    DstPort,
+    /// ICMP type × 256 + code.
+    Icmp,
+    /// Input interface atom.
+    InInterface,
+    /// Output interface atom.
+    OutInterface,
+    /// Conntrack atom (see [`Conntrack`]).
+    Conntrack,
+    /// `skb->mark`.
+    Mark,
+    /// The conntrack entry's mark.
+    Connmark,
+    /// TCP flags byte.
+    TcpFlags,
+    /// 1 for a non-first fragment.
+    Fragment,
+    /// [`AddrType`] of the source address.
+    SrcType,
+    /// [`AddrType`] of the destination address.
+    DstType,
+}
+
+impl Dim {
+    pub const ALL: [Dim; DIMS] = [
+        Dim::Src,
+        Dim::Dst,
+        Dim::Protocol,
+        Dim::SrcPort,
+        Dim::DstPort,
+        Dim::Icmp,
+        Dim::InInterface,
+        Dim::OutInterface,
+        Dim::Conntrack,
+        Dim::Mark,
+        Dim::Connmark,
+        Dim::TcpFlags,
+        Dim::Fragment,
+        Dim::SrcType,
+        Dim::DstType,
+    ];
+
+    fn ix(self) -> usize {
+        self as usize
+    }
+}
+
+/// A packet as coordinates, in [`Dim`] order.
+pub(crate) type Point = [u128; DIMS];
+
+/// The size of each dimension, shared by every set of one context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Domain {
+    /// 128-bit addresses (IPv6).
+    wide: bool,
+    iface_max: u32,
+}
+
+impl Domain {
+    fn addr_max(&self) -> u128 {
+        if self.wide {
+            u128::MAX
+        } else {
+            u32::MAX as u128
+        }
+    }
+
+    /// The largest value of dimension `d`.
+    pub(crate) fn max_of(&self, d: usize) -> u128 {
+        match Dim::ALL[d] {
+            Dim::Src | Dim::Dst => self.addr_max(),
+            Dim::Protocol | Dim::TcpFlags => 255,
+            Dim::SrcPort | Dim::DstPort | Dim::Icmp => 65535,
+            Dim::InInterface | Dim::OutInterface => self.iface_max as u128,
+            Dim::Conntrack => 13,
+            Dim::Mark | Dim::Connmark => u32::MAX as u128,
+            Dim::Fragment => 1,
+            Dim::SrcType | Dim::DstType => 11,
+        }
+    }
+
+    /// Dimensions whose domain is all values of some bit width, where
+    /// value/mask patterns make sense.
+    fn is_bitwise(&self, d: usize) -> bool {
+        let m = self.max_of(d);
+        m & m.wrapping_add(1) == 0
+            && !matches!(
+                Dim::ALL[d],
+                Dim::InInterface | Dim::OutInterface | Dim::Conntrack
+            )
+    }
+}
+
+/// What sets of one rule set share: the family and the interface alphabet.
+///
+/// Build it from every rule that will be compiled (all tables of a dump, or
+/// both dumps of a diff): an interface name it has not seen makes a condition
+/// unknown instead of exact.
+#[derive(Clone, Debug)]
+pub struct SpaceContext {
+    family: Family,
+    ifaces: iface::Alphabet,
+    dom: Domain,
+}
+
+impl SpaceContext {
+    /// A context for `family` knowing these `-i`/`-o` arguments (`eth0`, `veth+`).
+    pub fn new<'a>(family: Family, interfaces: impl IntoIterator<Item = &'a str>) -> SpaceContext {
+        let ifaces = iface::Alphabet::new(interfaces);
+        let dom = Domain {
+            wide: family == Family::Ipv6,
+            iface_max: ifaces.max(),
+        };
+        SpaceContext {
+            family,
+            ifaces,
+            dom,
+        }
+    }
+
+    /// A context for these rules.
+    pub fn for_rules<'a>(
+        family: Family,
+        rules: impl IntoIterator<Item = &'a Rule>,
+    ) -> SpaceContext {
+        let names: Vec<&str> = rules
+            .into_iter()
+            .flat_map(|r| [&r.in_interface, &r.out_interface])
+            .flatten()
+            .map(|i| i.value.name.as_str())
+            .collect();
+        SpaceContext::new(family, names)
+    }
+
+    /// A context for every rule of a dump.
+    pub fn for_ruleset(ruleset: &Ruleset) -> SpaceContext {
+        let rules = ruleset
+            .tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules);
+        SpaceContext::for_rules(ruleset.family, rules)
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    pub fn empty(&self) -> PacketSet {
+        PacketSet {
+            dom: self.dom,
+            cubes: Vec::new(),
+        }
+    }
+
+    /// Every packet.
+    pub fn universe(&self) -> PacketSet {
+        PacketSet {
+            dom: self.dom,
+            cubes: vec![Cube::universe()],
+        }
+    }
+
+    /// The packets that can traverse a builtin chain of this hook: no input
+    /// device in OUTPUT and POSTROUTING, no output device in PREROUTING and
+    /// INPUT, both in FORWARD. Any other name (a user chain) gives every packet.
+    pub fn hook_universe(&self, hook: &str) -> PacketSet {
+        let any = |d: Dim| Field::range(1, self.dom.max_of(d.ix()));
+        let none = Some(Field::One((0, 0)));
+        let (inp, out) = match hook {
+            "PREROUTING" | "INPUT" => (any(Dim::InInterface), none),
+            "FORWARD" => (any(Dim::InInterface), any(Dim::OutInterface)),
+            "OUTPUT" | "POSTROUTING" => (none, any(Dim::OutInterface)),
+            _ => return self.universe(),
+        };
+        let mut set = self.universe();
+        for (d, f) in [(Dim::InInterface, inp), (Dim::OutInterface, out)] {
+            set = set.restrict_field(d.ix(), f.as_ref());
+        }
+        set
+    }
+
+    /// Packets whose input (`Dim::InInterface`) or output interface is `name`
+    /// (`None`: no device). `None` when the name is not in the alphabet.
+    pub fn interface_set(&self, dim: Dim, name: &str) -> Option<PacketSet> {
+        assert!(matches!(dim, Dim::InInterface | Dim::OutInterface));
+        let (lo, hi) = self.ifaces.matched_by(name)?;
+        Some(self.universe().restrict_range(dim, lo as u128, hi as u128))
+    }
+
+    pub(crate) fn domain(&self) -> Domain {
+        self.dom
+    }
+
+    pub(crate) fn interface_run(&self, name: &str) -> Option<(u32, u32)> {
+        self.ifaces.matched_by(name)
+    }
+
+    pub(crate) fn point(&self, p: &Packet) -> Point {
+        [
+            p.src & self.dom.addr_max(),
+            p.dst & self.dom.addr_max(),
+            p.protocol as u128,
+            p.sport as u128,
+            p.dport as u128,
+            (p.icmp_type as u128) << 8 | p.icmp_code as u128,
+            self.ifaces.atom_of(p.in_interface.as_deref()) as u128,
+            self.ifaces.atom_of(p.out_interface.as_deref()) as u128,
+            p.conntrack.atom(),
+            p.mark as u128,
+            p.connmark as u128,
+            p.tcp_flags as u128,
+            p.later_fragment as u128,
+            p.src_type.index(),
+            p.dst_type.index(),
+        ]
+    }
+
+    pub(crate) fn packet(&self, x: &Point) -> Packet {
+        Packet {
+            src: x[0],
+            dst: x[1],
+            protocol: x[2] as u8,
+            sport: x[3] as u16,
+            dport: x[4] as u16,
+            icmp_type: (x[5] >> 8) as u8,
+            icmp_code: x[5] as u8,
+            in_interface: self.ifaces.name_of(x[6] as u32),
+            out_interface: self.ifaces.name_of(x[7] as u32),
+            conntrack: Conntrack::from_atom(x[8]),
+            mark: x[9] as u32,
+            connmark: x[10] as u32,
+            tcp_flags: x[11] as u8,
+            later_fragment: x[12] == 1,
+            src_type: AddrType::ALL[x[13] as usize],
+            dst_type: AddrType::ALL[x[14] as usize],
+        }
+    }
+}
+
+/// An exact set of packets: a union of disjoint cubes.
+///
+/// Sets from different contexts must not be mixed (debug builds check).
+#[derive(Clone)]
+pub struct PacketSet {
+    dom: Domain,
+    cubes: Vec<Cube>,
+}
+
+impl fmt::Debug for PacketSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.cubes.is_empty() {
+            return f.write_str("PacketSet(∅)");
+        }
+        f.write_str("PacketSet(")?;
+        for (i, c) in self.cubes.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ∪ ")?;
+            }
+            write!(f, "[{}]", c.describe())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl PacketSet {
+    fn same_domain(&self, o: &PacketSet) {
+        debug_assert_eq!(self.dom, o.dom, "sets from different contexts");
+    }
+
+    fn with_cubes(&self, cubes: Vec<Cube>) -> PacketSet {
+        PacketSet {
+            dom: self.dom,
+            cubes,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cubes.is_empty()
+    }
+
+    /// True when the set is every packet.
+    pub fn is_universe(&self) -> bool {
+        self.cubes.iter().any(|c| c.dims() == 0) || self.complement().is_empty()
+    }
+
+    /// How many disjoint cubes make up the set (a cost measure).
+    pub fn cube_count(&self) -> usize {
+        self.cubes.len()
+    }
+
+    pub fn intersect(&self, o: &PacketSet) -> PacketSet {
+        self.same_domain(o);
+        let mut out = Vec::new();
+        for a in &self.cubes {
+            for b in &o.cubes {
+                if let Some(c) = a.intersect(b, &self.dom) {
+                    out.push(c);
+                }
+            }
+        }
+        self.with_cubes(out)
+    }
+
+    /// True when the sets share a packet (no allocation).
+    pub fn overlaps(&self, o: &PacketSet) -> bool {
+        self.same_domain(o);
+        self.cubes
+            .iter()
+            .any(|a| o.cubes.iter().any(|b| a.intersects(b, &self.dom)))
+    }
+
+    pub fn union(&self, o: &PacketSet) -> PacketSet {
+        let mut out = self.cubes.clone();
+        out.extend(o.difference(self).cubes);
+        self.with_cubes(out)
+    }
+
+    /// `self − o`.
+    pub fn difference(&self, o: &PacketSet) -> PacketSet {
+        self.same_domain(o);
+        let mut cur = self.cubes.clone();
+        for b in &o.cubes {
+            if cur.is_empty() {
+                break;
+            }
+            let mut next = Vec::with_capacity(cur.len());
+            for a in &cur {
+                a.minus(b, &self.dom, &mut next);
+            }
+            cur = next;
+        }
+        self.with_cubes(cur)
+    }
+
+    /// Every packet not in the set.
+    pub fn complement(&self) -> PacketSet {
+        self.with_cubes(vec![Cube::universe()]).difference(self)
+    }
+
+    /// `self ⊆ o`.
+    pub fn is_subset(&self, o: &PacketSet) -> bool {
+        self.same_domain(o);
+        if let [b] = o.cubes.as_slice() {
+            return self.cubes.iter().all(|a| a.is_subset(b, &self.dom));
+        }
+        'cubes: for a in &self.cubes {
+            // Most of the time one cube of `o` holds all of `a`.
+            if o.cubes.iter().any(|b| a.is_subset(b, &self.dom)) {
+                continue;
+            }
+            // Not inside any one cube: only a union of two or more cubes that
+            // meet `a` can still cover it.
+            let mut meeting = o.cubes.iter().filter(|b| a.intersects(b, &self.dom));
+            let (Some(first), Some(_)) = (meeting.next(), meeting.next()) else {
+                return false;
+            };
+            let mut rest = vec![a.clone()];
+            for b in o.cubes.iter().skip_while(|b| !std::ptr::eq(*b, first)) {
+                let mut next = Vec::with_capacity(rest.len());
+                for r in &rest {
+                    r.minus(b, &self.dom, &mut next);
+                }
+                rest = next;
+                if rest.is_empty() {
+                    continue 'cubes;
+                }
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Set equality.
+    pub fn same_as(&self, o: &PacketSet) -> bool {
+        self.is_subset(o) && o.is_subset(self)
+    }
+
+    pub fn contains(&self, ctx: &SpaceContext, p: &Packet) -> bool {
+        let x = ctx.point(p);
+        self.cubes.iter().any(|c| c.contains(&x))
+    }
+
+    /// A packet of the set, if it has one ([`Packet::default`] where the set
+    /// leaves a field free).
+    pub fn witness(&self, ctx: &SpaceContext) -> Option<Packet> {
+        self.witness_near(ctx, &Packet::default())
+    }
+
+    /// A packet of the set that agrees with `preferred` on each field where
+    /// the chosen cube allows it.
+    pub fn witness_near(&self, ctx: &SpaceContext, preferred: &Packet) -> Option<Packet> {
+        let want = ctx.point(preferred);
+        // Prefer a cube that holds the preferred packet outright.
+        let cube = self
+            .cubes
+            .iter()
+            .find(|c| c.contains(&want))
+            .or(self.cubes.first())?;
+        Some(ctx.packet(&cube.pick(&want)))
+    }
+
+    /// The smallest and largest value the set's packets take on `dim`
+    /// (`None` when the set is empty) — a key for interval indexes.
+    pub fn bounds(&self, dim: Dim) -> Option<(u128, u128)> {
+        let d = dim.ix();
+        let max = self.dom.max_of(d);
+        self.cubes
+            .iter()
+            .map(|c| match c.get(d) {
+                None => (0, max),
+                Some(f) => (f.min(), f.max_value(max)),
+            })
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+    }
+
+    /// True when some packet of the set is constrained on `dim`.
+    pub fn restricts(&self, dim: Dim) -> bool {
+        self.cubes.iter().any(|c| c.get(dim.ix()).is_some())
+    }
+
+    /// The packets of the set whose `dim` lies in `lo..=hi`.
+    pub fn restrict_range(&self, dim: Dim, lo: u128, hi: u128) -> PacketSet {
+        let max = self.dom.max_of(dim.ix());
+        self.restrict_field(dim.ix(), Field::range(lo, hi.min(max)).as_ref())
+    }
+
+    /// The packets of the set whose `dim` satisfies `x & mask == value & mask`.
+    /// Only for dimensions whose domain is a bit width (addresses, ports,
+    /// protocol, ICMP, marks, TCP flags, fragment).
+    pub fn restrict_pattern(&self, dim: Dim, value: u128, mask: u128) -> PacketSet {
+        assert!(self.dom.is_bitwise(dim.ix()), "{dim:?} is not a bit field");
+        let max = self.dom.max_of(dim.ix());
+        self.restrict_field(dim.ix(), Some(&Field::pattern(value, mask, max)))
+    }
+
+    /// The set with `dim` made free: every packet that differs from a member
+    /// only on `dim`. (What a target that rewrites a field does to what later
+    /// rules can know about it.)
+    pub fn forget(&self, dim: Dim) -> PacketSet {
+        let mut out = self.with_cubes(Vec::new());
+        for c in &self.cubes {
+            let one = self.with_cubes(vec![c.without(dim.ix(), &self.dom)]);
+            out = out.union(&one);
+        }
+        out
+    }
+
+    /// Merges cubes that differ in one field only, until none do. The set is
+    /// unchanged; long differences leave fewer, larger cubes afterwards.
+    pub fn compact(&mut self) {
+        loop {
+            let before = self.cubes.len();
+            for d in 0..DIMS {
+                if self.cubes.len() < 2 {
+                    return;
+                }
+                let mut groups: HashMap<Cube, usize> = HashMap::new();
+                let mut merged: Vec<Cube> = Vec::with_capacity(self.cubes.len());
+                for c in self.cubes.drain(..) {
+                    let key = c.without(d, &self.dom);
+                    match groups.get(&key) {
+                        Some(&i) => {
+                            // Same everywhere but `d`: one cube with the union there.
+                            let max = self.dom.max_of(d);
+                            let f = match (merged[i].get(d), c.get(d)) {
+                                (Some(a), Some(b)) => Some(a.union(b, max)),
+                                _ => None,
+                            };
+                            merged[i] = merged[i].with(d, f, &self.dom);
+                        }
+                        None => {
+                            groups.insert(key, merged.len());
+                            merged.push(c);
+                        }
+                    }
+                }
+                self.cubes = merged;
+            }
+            if self.cubes.len() == before {
+                return;
+            }
+        }
+    }
+
+    /// The dimensions some cube of the set restricts.
+    pub fn dims(&self) -> Vec<Dim> {
+        let mut all = 0u16;
+        for c in &self.cubes {
+            all |= c.dims();
+        }
+        Dim::ALL
+            .into_iter()
+            .filter(|d| all >> d.ix() & 1 == 1)
+            .collect()
+    }
+
+    fn restrict_field(&self, d: usize, f: Option<&Field>) -> PacketSet {
+        let Some(f) = f else {
+            return self.with_cubes(Vec::new());
+        };
+        let cubes = self
+            .cubes
+            .iter()
+            .filter_map(|c| c.restrict(d, f, &self.dom))
+            .collect();
+        self.with_cubes(cubes)
+    }
+
+    /// Cubes, for the compiler.
+    pub(crate) fn restrict_dim(&self, d: Dim, f: Option<&Field>) -> PacketSet {
+        self.restrict_field(d.ix(), f)
+    }
+
+    /// The set of one cube: `fields` on the dimensions in `dims` (none full).
+    pub(crate) fn from_cube(ctx: &SpaceContext, dims: u16, fields: Vec<Field>) -> PacketSet {
+        PacketSet {
+            dom: ctx.domain(),
+            cubes: vec![Cube::from_parts(dims, fields)],
+        }
+    }
+
+    /// Iterates over the restricted dimensions of each cube (for tests and
+    /// debugging output).
+    pub fn cube_dims(&self) -> Vec<Vec<Dim>> {
+        self.cubes
+            .iter()
+            .map(|c| c.restricted_dims().collect())
+            .collect()
+    }
+}
