@@ -1,4 +1,5 @@
-//! Parse and check throughput on synthetic dumps shaped like the two kinds of
+//! Throughput of each stage (parse, jump graph, all lints, the whole check)
+//! on synthetic dumps shaped like the two kinds of
 //! real rule sets that get large: kube-proxy's nat table and a long flat INPUT
 //! chain. For timings against the real tools on exact kube-proxy layouts, see
 //! `bench/compare.sh` and `examples/gen-dump.rs`.
@@ -78,6 +79,13 @@ fn bench(c: &mut Criterion) {
         group.sample_size(10);
         group.bench_function("parse", |b| {
             b.iter(|| iptlint::syntax::parse(black_box(&text), None))
+        });
+        let ruleset = iptlint::syntax::parse(&text, None).ruleset;
+        group.bench_function("graph", |b| {
+            b.iter(|| iptlint::graph::JumpGraph::build(black_box(&ruleset)))
+        });
+        group.bench_function("lints", |b| {
+            b.iter(|| iptlint::lints::run(black_box(&ruleset)))
         });
         let source: Arc<str> = Arc::from(text.as_str());
         group.bench_function("check", |b| {
