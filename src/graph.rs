@@ -175,12 +175,10 @@ pub struct JumpGraph<'a> {
     pub to_builtin: Vec<StrayJump>,
 }
 
-/// True when the rule certainly matches every packet that reaches it. Only
-/// `-m comment` is known to match everything: other matches without options
-/// (`-m limit`, `-m statistic`, ...) have defaults that do not, and a match
-/// iptlint does not model could test anything.
+/// True when the rule certainly matches every packet that reaches it (see
+/// [`Rule::is_unconditional`]: only `-m comment` counts as matching everything).
 pub fn matches_every_packet(rule: &Rule) -> bool {
-    rule.is_unconditional() && rule.matches.iter().all(|m| m.module == "comment")
+    rule.is_unconditional()
 }
 
 impl<'a> JumpGraph<'a> {

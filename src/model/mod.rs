@@ -317,10 +317,11 @@ pub struct Match {
 }
 
 impl Match {
-    /// Matches that never restrict anything (`-m comment`).
+    /// Matches that never restrict anything. Only `-m comment`: a match
+    /// module without options still tests something (`-m tcp` fails on later
+    /// fragments, `-m limit` limits to 3/hour by default).
     pub fn is_always_true(&self) -> bool {
         self.module == "comment"
-            || (self.modelled && self.options.is_empty() && self.module != "set")
     }
 }
 
