@@ -248,7 +248,8 @@ impl RuleParser<'_> {
     /// The arguments of an option: `count` value tokens (or the `=` value).
     /// Reports old-style negation (`-s ! X`) and returns whether it was seen.
     fn take_values(&mut self, option: &Token, count: usize) -> Option<(Vec<Word>, bool)> {
-        let mut words: Vec<Word> = inline_word(option).into_iter().collect();
+        let mut words: Vec<Word> = Vec::with_capacity(count);
+        words.extend(inline_word(option));
         let mut old_negation = false;
         while words.len() < count {
             match self.tokens.get(self.pos) {
@@ -389,7 +390,7 @@ impl RuleParser<'_> {
         let mut out = Vec::new();
         for part in word.text.split(',') {
             match Net::parse(part) {
-                Ok(net) => out.push(AddrSpec::Net(net)),
+                Ok(net) => push_tight(&mut out, AddrSpec::Net(net)),
                 Err(e) => {
                     let hostname = !part.is_empty()
                         && part.bytes().any(|b| b.is_ascii_alphabetic())
@@ -399,7 +400,7 @@ impl RuleParser<'_> {
                             b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'
                         });
                     if hostname {
-                        out.push(AddrSpec::Host(part.to_string()));
+                        push_tight(&mut out, AddrSpec::Host(part.to_string()));
                     } else {
                         self.error(&codes::INVALID_VALUE, word.span, e);
                     }
@@ -420,13 +421,16 @@ impl RuleParser<'_> {
             );
         }
         let span = if implicit { span } else { span.to(word.span) };
-        self.rule.matches.push(Match {
-            module: module.to_string(),
-            span,
-            implicit,
-            modelled,
-            options: Vec::new(),
-        });
+        push_tight(
+            &mut self.rule.matches,
+            Match {
+                module: module.to_string(),
+                span,
+                implicit,
+                modelled,
+                options: Vec::new(),
+            },
+        );
         self.owner = Some(Owner::Match(self.rule.matches.len() - 1));
     }
 
@@ -569,10 +573,10 @@ impl RuleParser<'_> {
             value,
         };
         match owner {
-            Owner::Match(i) => self.rule.matches[i].options.push(option),
+            Owner::Match(i) => push_tight(&mut self.rule.matches[i].options, option),
             Owner::Target => {
                 if let Some(t) = self.rule.target.as_mut() {
-                    t.options.push(option)
+                    push_tight(&mut t.options, option)
                 }
             }
         }
@@ -612,6 +616,16 @@ impl RuleParser<'_> {
             );
         }
     }
+}
+
+/// Pushes without the usual growth to 4 elements: a rule has one or two
+/// matches with one or two options each, and for 500,000 rules the unused
+/// capacity would be a third of the model's memory.
+fn push_tight<T>(vec: &mut Vec<T>, item: T) {
+    if vec.len() == vec.capacity() {
+        vec.reserve_exact(1);
+    }
+    vec.push(item);
 }
 
 /// The value of `--option=value`, as a word.
