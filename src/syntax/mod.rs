@@ -32,8 +32,34 @@ pub mod grammar {
 }
 use grammar::{IptablesParser, Rule as G};
 
+/// Pushes onto a vector that is usually short without the usual jump to a
+/// capacity of 4: a rule has one or two matches with one or two options, a
+/// kube-proxy KUBE-SEP chain has two rules, and at 500,000 rules that unused
+/// capacity was a third of the model's memory. Past 8 elements, the usual
+/// doubling keeps long chains linear.
+pub(crate) fn push_small<T>(vec: &mut Vec<T>, item: T) {
+    if vec.len() < 8 && vec.len() == vec.capacity() {
+        vec.reserve_exact(1);
+    }
+    vec.push(item);
+}
+
 /// How many lines are read in parallel before they are applied.
 const LINES_PER_CHUNK: usize = 16 * 1024;
+
+/// iptables-restore reads a line with `fgets` into a 10,240-byte buffer: at
+/// most this many bytes at a time. The rest of a longer line is read as a
+/// line of its own (and counted as one in its error messages).
+pub const MAX_LINE_BYTES: usize = 10_239;
+
+/// The longest word iptables-restore takes (`Parameter too long!` from 1,024
+/// bytes on, counted after quotes and escapes are removed).
+pub const MAX_WORD_BYTES: usize = 1_023;
+
+/// The most words a command line may have, counters excluded (`Parser cannot
+/// handle more arguments`): its argv holds 255 entries, the program name and
+/// `-t TABLE` come first, and one stays empty.
+pub const MAX_WORDS: usize = 251;
 
 /// The model of one file and every problem found while reading it.
 #[derive(Debug)]
@@ -52,38 +78,65 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
     let mut line_no = 0u32;
     // Lines are read (grammar and words) in parallel, a chunk at a time so
     // that memory stays bounded, and applied in order by the builder.
-    let mut chunk: Vec<(&str, usize, u32)> = Vec::with_capacity(LINES_PER_CHUNK);
+    let mut chunk: Vec<(&str, usize, u32, u32)> = Vec::with_capacity(LINES_PER_CHUNK);
     let mut raw_lines = text.split_inclusive('\n').peekable();
     while raw_lines.peek().is_some() {
         chunk.clear();
         for raw_line in raw_lines.by_ref().take(LINES_PER_CHUNK) {
             line_no += 1;
             let mut line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
+            // A line longer than iptables-restore's buffer is read in pieces,
+            // each a line of its own; this also bounds the work per piece.
+            let mut piece_offset = offset;
+            let mut piece_column = 0u32;
+            while line.len() > MAX_LINE_BYTES {
+                let mut cut = MAX_LINE_BYTES;
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let (piece, rest) = line.split_at(cut);
+                chunk.push((piece, piece_offset, line_no, piece_column));
+                piece_offset += cut;
+                piece_column += column(piece, piece.len()) - 1;
+                line = rest;
+            }
             if let Some(stripped) = line.strip_suffix('\r') {
                 crlf_lines += 1;
                 if first_crlf.is_none() {
-                    let at = offset + stripped.len();
+                    let at = piece_offset + stripped.len();
                     first_crlf = Some(Span {
                         start: at as u32,
                         end: at as u32 + 1,
                         line: line_no,
-                        column: column(stripped, stripped.len()),
+                        column: piece_column + column(stripped, stripped.len()),
                     });
                 }
                 line = stripped;
             }
-            chunk.push((line, offset, line_no));
+            chunk.push((line, piece_offset, line_no, piece_column));
             offset += raw_line.len();
         }
         let read: Vec<ReadLine> = chunk
             .par_iter()
             .with_min_len(256)
-            .map(|&(line, offset, line_no)| {
-                read_line(LineCtx {
+            .map(|&(line, offset, line_no, column_before)| {
+                let ctx = LineCtx {
                     text: line,
                     offset,
                     line: line_no,
-                })
+                    column_before,
+                };
+                let mut read = read_line(ctx);
+                if column_before > 0 {
+                    for f in read.findings_mut() {
+                        f.message = format!(
+                            "iptables-restore reads at most {MAX_LINE_BYTES} bytes of a line at a time, and reads the rest of this longer line, from column {}, as a line of its own: {}",
+                            column_before + 1,
+                            f.message
+                        );
+                    }
+                }
+                read
             })
             .collect();
         for line in read {
@@ -311,6 +364,9 @@ struct LineCtx<'a> {
     text: &'a str,
     offset: usize,
     line: u32,
+    /// Characters of the line before `text`: nonzero for the second and
+    /// later pieces of a line longer than [`MAX_LINE_BYTES`].
+    column_before: u32,
 }
 
 impl LineCtx<'_> {
@@ -319,7 +375,7 @@ impl LineCtx<'_> {
             start: (self.offset + start) as u32,
             end: (self.offset + end) as u32,
             line: self.line,
-            column: column(self.text, start),
+            column: self.column_before + column(self.text, start),
         }
     }
 
@@ -527,7 +583,7 @@ impl Builder {
                 let chain = open.chain_mut(&chain_name, chain_span, false);
                 let index = match cmd {
                     "-A" => {
-                        chain.rules.push(rule);
+                        push_small(&mut chain.rules, rule);
                         chain.rules.len()
                     }
                     "-I" => {
@@ -936,6 +992,21 @@ struct ReadLine {
     findings: Vec<Finding>,
 }
 
+impl ReadLine {
+    /// Every finding of the line, also those of its command.
+    fn findings_mut(&mut self) -> impl Iterator<Item = &mut Finding> {
+        let plan = match &mut self.kind {
+            LineKind::Command(plan) => Some(plan),
+            _ => None,
+        };
+        let (command, rule) = match plan {
+            Some(plan) => (&mut plan.findings[..], &mut plan.rule_findings[..]),
+            None => (&mut [][..], &mut [][..]),
+        };
+        self.findings.iter_mut().chain(command).chain(rule)
+    }
+}
+
 enum LineKind {
     Nothing,
     Comment(CommentLine),
@@ -1042,11 +1113,48 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
                     _ => tokens.push(token(&ctx, p, &mut findings)),
                 }
             }
+            check_word_limits(&tokens, &mut findings);
             LineKind::Command(Box::new(plan_command(counters, tokens, whole)))
         }
         other => unreachable!("line yields only line kinds, got {other:?}"),
     };
     ReadLine { kind, findings }
+}
+
+/// iptables-restore's fixed buffers: a word of 1,024 bytes or more, or more
+/// than [`MAX_WORDS`] words, and it refuses the line.
+fn check_word_limits(tokens: &[Token], findings: &mut Vec<Finding>) {
+    for t in tokens {
+        let len = match &t.kind {
+            TokenKind::Option {
+                inline: Some((value, _)),
+            } => t.text.len() + 1 + value.len(),
+            _ => t.text.len(),
+        };
+        if len > MAX_WORD_BYTES {
+            findings.push(
+                Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    t.span,
+                    format!("this word is {len} bytes long: iptables-restore refuses words longer than {MAX_WORD_BYTES} bytes (Parameter too long)"),
+                )
+                .help("shorten it; a comment need not hold a whole document"),
+            );
+        }
+    }
+    if let Some(extra) = tokens.get(MAX_WORDS) {
+        findings.push(
+            Finding::new(
+                &codes::SYNTAX_ERROR,
+                extra.span,
+                format!(
+                    "{} words in one line: iptables-restore takes at most {MAX_WORDS} (Parser cannot handle more arguments)",
+                    tokens.len()
+                ),
+            )
+            .help("split the rule, or use multiport or an ipset for long lists"),
+        );
+    }
 }
 
 fn parse_counters(pair: &Pair<'_, G>) -> Counters {

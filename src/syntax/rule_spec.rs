@@ -11,6 +11,7 @@ use crate::model::{
     TargetKind, Value, ValueKind, Word, match_spec, parse_u32, protocol_match, target_spec,
 };
 
+use super::push_small;
 use super::tokens::{Token, TokenKind};
 
 /// Extension matches iptables 1.8.9 and xtables-addons ship that iptlint does
@@ -390,7 +391,7 @@ impl RuleParser<'_> {
         let mut out = Vec::new();
         for part in word.text.split(',') {
             match Net::parse(part) {
-                Ok(net) => push_tight(&mut out, AddrSpec::Net(net)),
+                Ok(net) => push_small(&mut out, AddrSpec::Net(net)),
                 Err(e) => {
                     let hostname = !part.is_empty()
                         && part.bytes().any(|b| b.is_ascii_alphabetic())
@@ -400,7 +401,7 @@ impl RuleParser<'_> {
                             b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'
                         });
                     if hostname {
-                        push_tight(&mut out, AddrSpec::Host(part.to_string()));
+                        push_small(&mut out, AddrSpec::Host(part.to_string()));
                     } else {
                         self.error(&codes::INVALID_VALUE, word.span, e);
                     }
@@ -421,7 +422,7 @@ impl RuleParser<'_> {
             );
         }
         let span = if implicit { span } else { span.to(word.span) };
-        push_tight(
+        push_small(
             &mut self.rule.matches,
             Match {
                 module: module.to_string(),
@@ -573,10 +574,10 @@ impl RuleParser<'_> {
             value,
         };
         match owner {
-            Owner::Match(i) => push_tight(&mut self.rule.matches[i].options, option),
+            Owner::Match(i) => push_small(&mut self.rule.matches[i].options, option),
             Owner::Target => {
                 if let Some(t) = self.rule.target.as_mut() {
-                    push_tight(&mut t.options, option)
+                    push_small(&mut t.options, option)
                 }
             }
         }
@@ -616,16 +617,6 @@ impl RuleParser<'_> {
             );
         }
     }
-}
-
-/// Pushes without the usual growth to 4 elements: a rule has one or two
-/// matches with one or two options each, and for 500,000 rules the unused
-/// capacity would be a third of the model's memory.
-fn push_tight<T>(vec: &mut Vec<T>, item: T) {
-    if vec.len() == vec.capacity() {
-        vec.reserve_exact(1);
-    }
-    vec.push(item);
 }
 
 /// The value of `--option=value`, as a word.
