@@ -97,6 +97,12 @@ lints! {
         "The same rule twice in one chain.";
     INTERFACE_NEVER_MATCHES = "IPT204" "interface-never-matches" Warning DeadCode
         "`-o` where no packet has an output interface yet, or `-i` where packets have no input interface.";
+    UNMATCHABLE_RULE = "IPT205" "unmatchable-rule" Warning DeadCode
+        "A rule whose own matches contradict each other or the hooks that reach its chain: no packet can match it.";
+    SHADOWED_RULE = "IPT206" "shadowed-rule" Warning DeadCode
+        "Earlier rules of the chain decide every packet the rule could match.";
+    REDUNDANT_RULE = "IPT207" "redundant-rule" Info DeadCode
+        "A rule whose deletion changes no packet's fate: later rules (or the chain's end) give its packets the same verdict.";
     EMPTY_CHAIN = "IPT301" "empty-chain" Info Suspicious
         "A user chain with no rules that rules jump to: the jumps do nothing.";
     RETURN_FROM_BUILTIN = "IPT302" "return-from-builtin" Warning Suspicious

@@ -5,13 +5,17 @@
 
 mod chain_loop;
 mod chain_too_deep;
+pub(crate) mod dead_code;
 mod duplicate_rule;
 mod empty_chain;
 mod interface_never_matches;
 mod invalid_chain_for_table;
+mod redundant_rule;
 mod return_from_builtin;
+mod shadowed_rule;
 mod target_not_allowed_here;
 mod undefined_chain;
+mod unmatchable_rule;
 mod unreachable_chain;
 mod unreachable_rule;
 
@@ -118,6 +122,7 @@ pub fn run(ruleset: &Ruleset) -> Vec<Finding> {
     unreachable_rule::check(&cx, &mut out);
     duplicate_rule::check(&cx, &mut out);
     interface_never_matches::check(&cx, &mut out);
+    dead_code::check(&cx, &mut out);
     empty_chain::check(&cx, &mut out);
     return_from_builtin::check(&cx, &mut out);
     out

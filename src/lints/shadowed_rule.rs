@@ -1,0 +1,239 @@
+//! `shadowed-rule`: every packet that can match the rule is decided by
+//! earlier rules of the same chain, so the rule never matches anything.
+//!
+//! The chain is taken as entered by every packet of the hooks that reach it
+//! (see [`dead_code`](crate::lints::dead_code)). Rule `R` is shadowed when
+//! `may(R) ∩ entry ⊆ ⋃ must(E)` over the earlier rules `E` that decide the
+//! packet for good in this chain (a verdict, RETURN, a goto, a jump to a chain
+//! that always decides) and come after the last *barrier* before `R` (a
+//! target that may rewrite a field later rules test: MARK, CONNMARK, unknown
+//! targets, jumps to chains that may do so and return). `may` over-approximates
+//! what `R` matches and `must` under-approximates what `E` matches (a rule
+//! with an unmodelled match covers nothing), so the claim is sound.
+//!
+//! Earlier rules are found through an interval index on the dimension that
+//! tells the chain's rules apart best ([`Index`]), so a rule meets only the
+//! rules that can overlap it. A rule that needs more than [`MAX_CANDIDATES`]
+//! overlapping rules, or whose uncovered rest splits into more than
+//! [`MAX_PIECES`] pieces, is not reported (never a false claim, at worst a
+//! missed one).
+//!
+//! Related locations are a small covering set, Batfish style: a single rule
+//! that covers it when there is one, else the covering rules in file order
+//! with every rule the others already cover dropped; a covering rule with a
+//! different verdict (ACCEPT vs DROP) is always listed, and said so.
+
+use crate::codes;
+use crate::diagnostic::Finding;
+use crate::graph::Flow;
+use crate::lints::LintContext;
+use crate::lints::dead_code::index::Index;
+use crate::lints::dead_code::{ChainSpaces, Step, verdict_name};
+use crate::space::{Dim, PacketSet};
+
+/// Overlapping earlier rules looked at, at most, per rule.
+pub const MAX_CANDIDATES: usize = 4096;
+/// Pieces the uncovered rest of a rule may split into before giving up.
+pub const MAX_PIECES: usize = 512;
+/// Covering rules minimised one by one at most.
+const MAX_MINIMISE: usize = 16;
+
+/// Reports the chain's shadowed rules; returns their indexes.
+pub fn check_chain(
+    cx: &LintContext<'_>,
+    cs: &ChainSpaces<'_>,
+    out: &mut Vec<Finding>,
+) -> Vec<usize> {
+    let mut dead = Vec::new();
+    let n = cs.chain.rules.len();
+    let deciders: Vec<(usize, &PacketSet)> = (0..n)
+        .filter(|&ri| cs.steps[ri] == Step::Decides && !cs.spaces[ri].must().is_empty())
+        .map(|ri| (ri, cs.spaces[ri].must()))
+        .collect();
+    if deciders.is_empty() {
+        return dead;
+    }
+    let universe = &cs.universe;
+    let index = Index::build(&deciders, |d: Dim| {
+        universe
+            .bounds(d)
+            .map_or(0, |(_, hi)| hi)
+            .max(max_of(cs, d))
+    });
+    let mut seg_start = 0;
+    for ri in 0..n {
+        let start = seg_start;
+        if cs.steps[ri] == Step::Barrier {
+            seg_start = ri + 1;
+        }
+        if cs.claimed[ri] || start == ri {
+            continue;
+        }
+        let target = &cs.reach_may[ri];
+        if target.is_empty() {
+            continue;
+        }
+        if let Some(cover) = covering_set(cs, &index, target, start, ri) {
+            out.push(finding(cx, cs, ri, &cover));
+            dead.push(ri);
+        }
+    }
+    dead
+}
+
+fn max_of(cs: &ChainSpaces<'_>, d: Dim) -> u128 {
+    // The universe leaves every dimension but the interfaces free, so its
+    // bounds are the dimension's range.
+    cs.universe.bounds(d).map_or(0, |(_, hi)| hi)
+}
+
+/// Earlier deciding rules in `from..to` that together decide all of `target`,
+/// small; `None` when they do not (or the search gives up).
+fn covering_set(
+    cs: &ChainSpaces<'_>,
+    index: &Index,
+    target: &PacketSet,
+    from: usize,
+    to: usize,
+) -> Option<Vec<usize>> {
+    let mut cands = Vec::new();
+    let mut single = None;
+    let complete = index.visit(target, from, to, |e| {
+        let m = cs.spaces[e].must();
+        if !m.overlaps(target) {
+            return true;
+        }
+        if single.is_none() && target.is_subset(m) {
+            single = Some(e);
+        }
+        cands.push(e);
+        cands.len() < MAX_CANDIDATES
+    });
+    if !complete && single.is_none() {
+        return None;
+    }
+    cands.sort_unstable();
+    let mut chosen = match single {
+        Some(e) => vec![e],
+        None => {
+            let mut rest = target.clone();
+            let mut chosen = Vec::new();
+            for &e in &cands {
+                let m = cs.spaces[e].must();
+                if !rest.overlaps(m) {
+                    continue;
+                }
+                rest = rest.difference(m);
+                chosen.push(e);
+                if rest.is_empty() {
+                    break;
+                }
+                if rest.cube_count() > MAX_PIECES {
+                    rest.compact();
+                    if rest.cube_count() > MAX_PIECES {
+                        return None;
+                    }
+                }
+            }
+            if !rest.is_empty() {
+                return None;
+            }
+            minimise(cs, target, chosen)
+        }
+    };
+    // Always show a covering rule with a different verdict.
+    let differs = |e: usize, v: &str| verdict_of(cs, e).is_some_and(|w| w != v);
+    if let Some(v) = verdict_of(cs, to)
+        && !chosen.iter().any(|&e| differs(e, v))
+        && let Some(&e) = cands.iter().find(|&&e| differs(e, v))
+    {
+        chosen.push(e);
+        chosen.sort_unstable();
+    }
+    Some(chosen)
+}
+
+/// Drops covering rules the others already cover.
+fn minimise(cs: &ChainSpaces<'_>, target: &PacketSet, mut chosen: Vec<usize>) -> Vec<usize> {
+    if chosen.len() > MAX_MINIMISE {
+        return chosen;
+    }
+    let mut i = 0;
+    while i < chosen.len() && chosen.len() > 1 {
+        let mut rest = target.clone();
+        for (j, &e) in chosen.iter().enumerate() {
+            if j != i {
+                rest = rest.difference(cs.spaces[e].must());
+                if rest.is_empty() || rest.cube_count() > MAX_PIECES {
+                    break;
+                }
+            }
+        }
+        if rest.is_empty() {
+            chosen.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    chosen
+}
+
+/// The verdict of a rule that ends the packet's walk in the table or returns
+/// it (ACCEPT, DROP, REJECT, RETURN, ...); `None` for jumps and the rest.
+fn verdict_of<'r>(cs: &ChainSpaces<'r>, ri: usize) -> Option<&'r str> {
+    let rule = &cs.chain.rules[ri];
+    let t = rule.target.as_ref()?;
+    (t.kind.is_terminal_verdict(&t.name) || t.kind == crate::model::TargetKind::Return)
+        .then_some(t.name.as_str())
+}
+
+fn finding(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, ri: usize, cover: &[usize]) -> Finding {
+    let rules = &cs.chain.rules;
+    let rule = &rules[ri];
+    let mine = verdict_of(cs, ri);
+    let other = mine.and_then(|v| {
+        cover
+            .iter()
+            .find_map(|&e| verdict_of(cs, e).filter(|w| *w != v).map(|w| (e, w)))
+    });
+    let name = &cs.chain.name;
+    let describe = |e: usize| format!("rule {} (line {})", e + 1, rules[e].span.line);
+    let by = if cover.len() == 1 {
+        format!(
+            "{} of `{name}` decides every packet it could match",
+            describe(cover[0])
+        )
+    } else {
+        let list: Vec<String> = cover.iter().map(|&e| describe(e)).collect();
+        format!(
+            "no single earlier rule covers it, but together {} of `{name}` decide every packet it could match",
+            list.join(", ")
+        )
+    };
+    let mut message = format!("this rule is shadowed: {by}");
+    if let (Some(v), Some((_, w))) = (mine, other) {
+        message.push_str(&format!(
+            "; shadowed by an earlier rule with a different verdict ({w} vs {v}): probably a bug"
+        ));
+    }
+    let mut f = Finding::new(&codes::SHADOWED_RULE, rule.span, message).help(
+        "move the rule above the rules that cover it, or delete it if it is no longer needed",
+    );
+    for &e in cover {
+        let what = match cx.graph.flow(cs.node, e) {
+            Flow::Goto(_) | Flow::Jump(_) | Flow::Return => {
+                format!(
+                    "this rule sends its packets elsewhere ({})",
+                    verdict_name(&rules[e])
+                )
+            }
+            _ => format!("this rule decides them first ({})", verdict_name(&rules[e])),
+        };
+        let what = match (mine, verdict_of(cs, e)) {
+            (Some(v), Some(w)) if v != w => format!("{what}: a different verdict than {v}"),
+            _ => what,
+        };
+        f = f.related(rules[e].span, what);
+    }
+    cx.at_rule(f, cs.node, ri)
+}
