@@ -78,7 +78,7 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
         .filter(|&ri| !cs.reach_may[ri].is_empty())
         .map(|ri| (ri, &cs.reach_may[ri]))
         .collect();
-    let index = Index::build(&all, |d: Dim| cs.universe.bounds(d).map_or(0, |(_, hi)| hi));
+    let index = Index::build(&all, |d: Dim| cs.base.bounds(d).map_or(0, |(_, hi)| hi));
     let end = fall_through(cs);
     for ri in 0..n {
         if cs.claimed[ri] || cs.steps[ri] != Step::Decides {

@@ -53,13 +53,7 @@ pub fn check_chain(
     if deciders.is_empty() {
         return dead;
     }
-    let universe = &cs.universe;
-    let index = Index::build(&deciders, |d: Dim| {
-        universe
-            .bounds(d)
-            .map_or(0, |(_, hi)| hi)
-            .max(max_of(cs, d))
-    });
+    let index = Index::build(&deciders, |d: Dim| max_of(cs, d));
     let mut seg_start = 0;
     for ri in 0..n {
         let start = seg_start;
@@ -74,7 +68,13 @@ pub fn check_chain(
             continue;
         }
         if let Some(cover) = covering_set(cs, &index, target, start, ri) {
-            out.push(finding(cx, cs, ri, &cover));
+            // Would the earlier rules cover it for every packet of the hooks,
+            // or only for those the jumps into the chain let in?
+            let by_path = cs.refined && {
+                let wide = cs.spaces[ri].may.intersect(&cs.base);
+                covering_set(cs, &index, &wide, start, ri).is_none()
+            };
+            out.push(finding(cx, cs, ri, &cover, by_path));
             dead.push(ri);
         }
     }
@@ -82,9 +82,9 @@ pub fn check_chain(
 }
 
 fn max_of(cs: &ChainSpaces<'_>, d: Dim) -> u128 {
-    // The universe leaves every dimension but the interfaces free, so its
-    // bounds are the dimension's range.
-    cs.universe.bounds(d).map_or(0, |(_, hi)| hi)
+    // The hooks' packets leave every dimension but the interfaces free, so
+    // their bounds are the dimension's range.
+    cs.base.bounds(d).map_or(0, |(_, hi)| hi)
 }
 
 /// Earlier deciding rules in `from..to` that together decide all of `target`,
@@ -187,7 +187,13 @@ fn verdict_of<'r>(cs: &ChainSpaces<'r>, ri: usize) -> Option<&'r str> {
         .then_some(t.name.as_str())
 }
 
-fn finding(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, ri: usize, cover: &[usize]) -> Finding {
+fn finding(
+    cx: &LintContext<'_>,
+    cs: &ChainSpaces<'_>,
+    ri: usize,
+    cover: &[usize],
+    by_path: bool,
+) -> Finding {
     let rules = &cs.chain.rules;
     let rule = &rules[ri];
     let mine = verdict_of(cs, ri);
@@ -211,6 +217,11 @@ fn finding(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, ri: usize, cover: &[usize
         )
     };
     let mut message = format!("this rule is shadowed: {by}");
+    if by_path {
+        message.push_str(&format!(
+            ", given the packets the jumps into `{name}` let in (the path into the chain excludes the rest)"
+        ));
+    }
     if let (Some(v), Some((_, w))) = (mine, other) {
         message.push_str(&format!(
             "; shadowed by an earlier rule with a different verdict ({w} vs {v}): probably a bug"
@@ -234,6 +245,9 @@ fn finding(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, ri: usize, cover: &[usize
             _ => what,
         };
         f = f.related(rules[e].span, what);
+    }
+    if by_path {
+        f = cx.with_sites(f, &cx.graph.jumps_into(cs.node));
     }
     cx.at_rule(f, cs.node, ri)
 }

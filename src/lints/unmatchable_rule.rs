@@ -32,8 +32,14 @@ pub fn check_chain(
         if rule.only_family.is_some_and(|f| f != family) {
             continue;
         }
+        let by_path = cs.refined && cs.spaces[ri].may.overlaps(&cs.base);
         let why = if cs.spaces[ri].may.is_empty() {
             "its matches contradict each other".to_string()
+        } else if by_path {
+            format!(
+                "the jumps into `{}` only let in packets it cannot match (the path into the chain excludes it)",
+                cs.chain.name
+            )
         } else {
             let hooks = cs.hooks.names().join(" and ");
             if cs.chain.builtin {
@@ -51,7 +57,9 @@ pub fn check_chain(
             format!("no packet can match this rule: {why}"),
         )
         .help("fix the contradicting matches, or delete the rule");
-        if !cs.chain.builtin {
+        if by_path {
+            finding = cx.with_sites(finding, &cx.graph.jumps_into(cs.node));
+        } else if !cs.chain.builtin {
             let hook = cs.hooks.iter().next().expect("reachable");
             let (path, _) = cx.hook_path(hook, cs.node);
             finding = cx.with_path(finding, &path);

@@ -8,13 +8,19 @@
 //! second copy), `interface-never-matches` (`-o` where there is no output
 //! device), then `unmatchable-rule`, then `shadowed-rule`.
 //!
-//! # What the chain-local analysis assumes, and why it is sound
+//! # What the analysis assumes, and why it is sound
 //!
-//! A chain is analysed as entered by *every* packet that can traverse one of
-//! the hooks reaching it ([`SpaceContext::hook_universe`]); the path into the
-//! chain is not used, so the analysis only ever assumes more packets reach a
-//! rule than really do. A rule is dead when its `may` set (a superset of what
-//! it matches) holds none of the packets that can still reach it.
+//! A builtin chain is entered by every packet that can traverse its hook
+//! ([`SpaceContext::hook_universe`]). A user chain is entered by the packets
+//! its jump sites may send: for a jump `J` in chain `C`, `may(J)` intersected
+//! with what enters `C` (or with `C`'s hooks when a rule before `J` may
+//! rewrite the packet); rules before `J` that decide are ignored, so the
+//! entry set only ever holds more packets than really enter. Chains on a
+//! loop, chains with more than 256 jump sites and entry sets of more than
+//! 1024 pieces fall back to the hooks. After the first barrier of a chain
+//! (below) only the hooks are known about its packets. A rule is dead when
+//! its `may` set (a superset of what it matches) holds none of the packets
+//! that can still reach it.
 //!
 //! Targets that rewrite a field a later rule can test (MARK, CONNMARK, any
 //! target iptlint does not know to leave the packet alone, and a jump to a
@@ -54,10 +60,15 @@ pub struct ChainSpaces<'c> {
     pub node: NodeIndex,
     pub chain: &'c Chain,
     pub hooks: HookSet,
-    /// The packets that can enter the chain: the union of the hook universes.
-    pub universe: PacketSet,
+    /// The packets of the hooks that reach the chain.
+    pub base: PacketSet,
+    /// True when what enters the chain comes from the jumps into it: for a
+    /// user chain, the union over its jump sites of what the jumping rule may
+    /// match there, which can be smaller than `base`.
+    pub refined: bool,
     pub spaces: Vec<MatchSpace>,
-    /// `may ∩ universe` per rule.
+    /// Per rule, `may ∩ entry` (`may ∩ base` after the chain's first
+    /// barrier: the packet may have been rewritten since it entered).
     pub reach_may: Vec<PacketSet>,
     pub steps: Vec<Step>,
     /// Rules another dead-code lint (or an earlier one of ours) reports.
@@ -69,6 +80,7 @@ pub struct ChainSpaces<'c> {
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
     let ctx = SpaceContext::for_ruleset(cx.ruleset);
     let pure = pure_chains(cx);
+    let entries = entry_sets(cx, &ctx, &pure);
     let g = &cx.graph;
     for (ti, table) in cx.ruleset.tables.iter().enumerate() {
         for (ci, chain) in table.chains.iter().enumerate() {
@@ -77,7 +89,8 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
             if hooks.is_empty() || chain.rules.is_empty() {
                 continue;
             }
-            let mut cs = ChainSpaces::build(cx, &ctx, &pure, node, chain, hooks);
+            let entry = &entries[node.index()];
+            let mut cs = ChainSpaces::build(cx, &ctx, &pure, node, chain, hooks, entry);
             for ri in super::unmatchable_rule::check_chain(cx, &cs, out) {
                 cs.claimed[ri] = true;
             }
@@ -97,32 +110,152 @@ impl<'c> ChainSpaces<'c> {
         node: NodeIndex,
         chain: &'c Chain,
         hooks: HookSet,
+        entry: &Entry,
     ) -> ChainSpaces<'c> {
-        let mut universe = ctx.empty();
-        for h in hooks.iter() {
-            universe = universe.union(&ctx.hook_universe(crate::model::HOOK_NAMES[h]));
-        }
+        let base = hooks_universe(ctx, hooks);
+        let (universe, refined) = match entry {
+            Entry::Refined(set) => (set.clone(), true),
+            Entry::Hooks => (base.clone(), false),
+        };
         let spaces: Vec<MatchSpace> = chain
             .rules
             .iter()
             .map(|r| rule_match_space(r, ctx))
             .collect();
-        let reach_may = spaces.iter().map(|s| s.may.intersect(&universe)).collect();
-        let steps = (0..chain.rules.len())
+        let steps: Vec<Step> = (0..chain.rules.len())
             .map(|ri| step(cx, pure, node, ri))
+            .collect();
+        // After a rule that may rewrite the packet, only the hooks are known.
+        let barrier = steps.iter().position(|s| *s == Step::Barrier);
+        let reach_may = spaces
+            .iter()
+            .enumerate()
+            .map(|(ri, s)| {
+                let known = if barrier.is_some_and(|b| b < ri) {
+                    &base
+                } else {
+                    &universe
+                };
+                s.may.intersect(known)
+            })
             .collect();
         let claimed = claimed_elsewhere(cx, node, chain, hooks);
         ChainSpaces {
             node,
             chain,
             hooks,
-            universe,
+            base,
+            refined,
             spaces,
             reach_may,
             steps,
             claimed,
         }
     }
+}
+
+/// What is known about the packets that enter a chain.
+pub enum Entry {
+    /// Only the hooks: every packet that can traverse them.
+    Hooks,
+    /// At most these packets (a subset of the hooks' packets).
+    Refined(PacketSet),
+}
+
+/// Jump sites looked at, at most, to refine a chain's entry.
+const MAX_SITES: usize = 256;
+/// Pieces an entry set may have before it falls back to the hooks.
+const MAX_ENTRY_PIECES: usize = 1024;
+
+fn hooks_universe(ctx: &SpaceContext, hooks: HookSet) -> PacketSet {
+    let mut universe = ctx.empty();
+    for h in hooks.iter() {
+        universe = universe.union(&ctx.hook_universe(crate::model::HOOK_NAMES[h]));
+    }
+    universe
+}
+
+/// The packets that can enter each chain, in jump order (Kahn's algorithm;
+/// chains on a loop keep `Hooks`). A user chain `X` is entered by the
+/// packets that a jump or goto `J` in chain `C` may match, as they are at
+/// `J`: when no rule of `C` before `J` can rewrite the packet (a barrier),
+/// that is `may(J) ∩ entry(C)`, else `may(J) ∩ hooks(C)`. Rules before `J`
+/// that decide are ignored, so the set only ever grows: sound.
+fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<Entry> {
+    use petgraph::visit::EdgeRef;
+    let g = &cx.graph;
+    let n = g.graph.node_count();
+    let mut entries: Vec<Entry> = (0..n).map(|_| Entry::Hooks).collect();
+    let mut sets: Vec<Option<PacketSet>> = vec![None; n];
+    let mut indegree: Vec<usize> = vec![0; n];
+    for e in g.graph.edge_references() {
+        indegree[e.target().index()] += 1;
+    }
+    let mut first_barrier: Vec<Option<usize>> = vec![None; n];
+    let mut work: Vec<NodeIndex> = Vec::new();
+    for node in g.graph.node_indices() {
+        let rules = g.chain(node).rules.len();
+        first_barrier[node.index()] =
+            (0..rules).find(|&ri| step(cx, pure, node, ri) == Step::Barrier);
+        if indegree[node.index()] == 0 {
+            work.push(node);
+        }
+    }
+    while let Some(node) = work.pop() {
+        let hooks = g.hooks(node);
+        let chain = g.chain(node);
+        let set = if hooks.is_empty() {
+            None
+        } else if chain.builtin {
+            Some(hooks_universe(ctx, hooks))
+        } else {
+            let sites: Vec<_> = g
+                .graph
+                .edges_directed(node, petgraph::Direction::Incoming)
+                .collect();
+            let mut acc = (!sites.is_empty() && sites.len() <= MAX_SITES).then(|| ctx.empty());
+            for e in &sites {
+                let Some(a) = acc.as_mut() else { break };
+                let from = e.source();
+                let ri = e.weight().rule;
+                let Some(from_set) = sets[from.index()].as_ref() else {
+                    acc = None;
+                    break;
+                };
+                let at_jump = if first_barrier[from.index()].is_some_and(|b| b < ri) {
+                    hooks_universe(ctx, g.hooks(from))
+                } else {
+                    from_set.clone()
+                };
+                let may = rule_match_space(g.rule(from, ri), ctx).may;
+                *a = a.union(&may.intersect(&at_jump));
+                if a.cube_count() > MAX_ENTRY_PIECES {
+                    a.compact();
+                    if a.cube_count() > MAX_ENTRY_PIECES {
+                        acc = None;
+                    }
+                }
+            }
+            let base = hooks_universe(ctx, hooks);
+            Some(match acc {
+                Some(a) => {
+                    let refined = a.intersect(&base);
+                    entries[node.index()] = Entry::Refined(refined.clone());
+                    refined
+                }
+                None => base,
+            })
+        };
+        sets[node.index()] = set;
+        for e in g.graph.edges_directed(node, petgraph::Direction::Outgoing) {
+            let t = e.target();
+            indegree[t.index()] -= 1;
+            if indegree[t.index()] == 0 {
+                work.push(t);
+            }
+        }
+    }
+    entries
 }
 
 /// What rule `ri` of `node` does when it matches.
