@@ -32,6 +32,7 @@ pub mod index;
 
 use foldhash::HashMap;
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 
 use crate::graph::{Flow, HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
 use crate::lints::{LintContext, RuleKey};
@@ -82,24 +83,39 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
     let pure = pure_chains(cx);
     let entries = entry_sets(cx, &ctx, &pure);
     let g = &cx.graph;
-    for (ti, table) in cx.ruleset.tables.iter().enumerate() {
-        for (ci, chain) in table.chains.iter().enumerate() {
-            let node = g.node(ti, ci);
+    // Chains are independent: analyse them in parallel, report in file order.
+    let chains: Vec<(NodeIndex, &Chain)> = cx
+        .ruleset
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, table)| {
+            table
+                .chains
+                .iter()
+                .enumerate()
+                .map(move |(ci, chain)| (g.node(ti, ci), chain))
+        })
+        .filter(|(node, chain)| !g.hooks(*node).is_empty() && !chain.rules.is_empty())
+        .collect();
+    let found: Vec<Vec<crate::diagnostic::Finding>> = chains
+        .par_iter()
+        .map(|&(node, chain)| {
+            let mut out = Vec::new();
             let hooks = g.hooks(node);
-            if hooks.is_empty() || chain.rules.is_empty() {
-                continue;
-            }
             let entry = &entries[node.index()];
             let mut cs = ChainSpaces::build(cx, &ctx, &pure, node, chain, hooks, entry);
-            for ri in super::unmatchable_rule::check_chain(cx, &cs, out) {
+            for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
                 cs.claimed[ri] = true;
             }
-            for ri in super::shadowed_rule::check_chain(cx, &cs, out) {
+            for ri in super::shadowed_rule::check_chain(cx, &cs, &mut out) {
                 cs.claimed[ri] = true;
             }
-            super::redundant_rule::check_chain(cx, &cs, out);
-        }
-    }
+            super::redundant_rule::check_chain(cx, &cs, &mut out);
+            out
+        })
+        .collect();
+    out.extend(found.into_iter().flatten());
 }
 
 impl<'c> ChainSpaces<'c> {
