@@ -48,8 +48,58 @@ impl FileReport {
     }
 }
 
-/// The largest input iptlint reads: spans are 32-bit byte offsets.
+/// The largest input iptlint can read at all: spans are 32-bit byte offsets.
 pub const MAX_INPUT_BYTES: u64 = u32::MAX as u64 - 1;
+
+/// The default of `--max-input-size`: 256 MiB, several times the largest
+/// real dumps (a 50,000-service kube-proxy dump is 58 MB). Checking takes
+/// about 20 times the input's size in memory, so this bounds a run that is
+/// fed an endless stream or a huge file to a few GiB.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads a size: bytes, or a number with `K`, `M` or `G` (powers of 1024;
+/// `KiB`, `MB` and lower case work too), at most [`MAX_INPUT_BYTES`].
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, unit) = t.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 300M or 2G"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("`{text}` is not a size such as 300M or 2G")),
+    };
+    let bytes = number
+        .checked_mul(1 << shift)
+        .filter(|b| *b <= MAX_INPUT_BYTES)
+        .ok_or_else(|| {
+            format!("`{text}` is more than iptlint can read ({MAX_INPUT_BYTES} bytes)")
+        })?;
+    if bytes == 0 {
+        return Err("the size must be more than 0".into());
+    }
+    Ok(bytes)
+}
+
+/// A size for messages: `256 MiB`, `1.5 GiB`, `512 bytes`.
+pub fn show_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if bytes >= size {
+            let whole = bytes as f64 / size as f64;
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{whole:.1} {unit}")
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
 
 /// What the file name says about the family: `rules.v6`, `ip6tables.rules`.
 pub fn family_from_path(path: &Path) -> Option<Family> {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use iptlint::check;
 use iptlint::config::{self, Layer, Selector};
 use iptlint::diagnostic::Severity;
 use iptlint::model::TableName;
@@ -43,6 +44,9 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+    /// Read at most this much of the input (bytes, or with K, M or G).
+    #[arg(long, value_name = "SIZE", value_parser = check::parse_size, default_value = "256M")]
+    pub max_input_size: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +95,10 @@ pub struct CheckArgs {
     /// Use no config file.
     #[arg(long)]
     pub no_config: bool,
+    /// Read at most this much of each input (bytes, or with K, M or G); a
+    /// larger file or an endless stream is an error (status 2).
+    #[arg(long, value_name = "SIZE", value_parser = check::parse_size, default_value = "256M")]
+    pub max_input_size: u64,
 }
 
 impl CheckArgs {

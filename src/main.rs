@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use cli::{CheckArgs, Cli, Command, FamilyArg, Format, GraphArgs, GraphFormat, ListFormat};
-use iptlint::check::{self, FileReport, MAX_INPUT_BYTES};
+use iptlint::check::{self, FileReport};
 use iptlint::config::{self, Config, ConfigError, Settings};
 use iptlint::model::Family;
 use iptlint::{codes, report};
@@ -105,30 +105,39 @@ fn collect(path: &Path, out: &mut Vec<Input>, errors: &mut Vec<String>) {
     out.extend(files.into_iter().map(Input::File));
 }
 
-fn read_input(input: &Input) -> Result<(String, Arc<str>, Option<Family>), String> {
+/// Reads at most `limit` bytes of an input: a longer one (a huge file, an
+/// endless pipe, `/dev/zero`) is an error, never an unbounded read.
+fn read_input(input: &Input, limit: u64) -> Result<(String, Arc<str>, Option<Family>), String> {
+    let too_big = |shown: &str| {
+        format!(
+            "{shown}: more than {} of input; iptlint stopped reading (--max-input-size raises the limit)",
+            check::show_size(limit)
+        )
+    };
+    let read_limited = |reader: &mut dyn Read, shown: &str| -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        reader
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        if bytes.len() as u64 > limit {
+            return Err(too_big(shown));
+        }
+        Ok(bytes)
+    };
     match input {
         Input::Stdin => {
-            let mut bytes = Vec::new();
-            let mut limited = std::io::stdin().lock().take(MAX_INPUT_BYTES + 1);
-            limited
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("<stdin>: {e}"))?;
-            if bytes.len() as u64 > MAX_INPUT_BYTES {
-                return Err(format!(
-                    "<stdin>: input is larger than {MAX_INPUT_BYTES} bytes"
-                ));
-            }
+            let bytes = read_limited(&mut std::io::stdin().lock(), "<stdin>")?;
             Ok(("<stdin>".to_string(), check::decode(bytes), None))
         }
         Input::File(path) => {
             let shown = path.display().to_string();
             let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-            if meta.len() > MAX_INPUT_BYTES {
-                return Err(format!(
-                    "{shown}: file is larger than {MAX_INPUT_BYTES} bytes"
-                ));
+            if meta.len() > limit {
+                return Err(too_big(&shown));
             }
-            let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+            let mut file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+            let bytes = read_limited(&mut file, &shown)?;
             Ok((shown, check::decode(bytes), check::family_from_path(path)))
         }
     }
@@ -282,7 +291,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
         .par_iter()
         .zip(&settings)
         .map(|(input, settings)| {
-            let result = read_input(input).map(|(path, source, family)| {
+            let result = read_input(input, args.max_input_size).map(|(path, source, family)| {
                 check::check_source_with(path, source, forced.or(family), settings)
             });
             if let Some(p) = &progress {
@@ -390,7 +399,7 @@ fn run_graph(args: &GraphArgs) -> ExitCode {
     } else {
         Input::File(args.path.clone())
     };
-    let (path, source, family) = match read_input(&input) {
+    let (path, source, family) = match read_input(&input, args.max_input_size) {
         Ok(read) => read,
         Err(e) => {
             eprintln!("iptlint: error: {e}");

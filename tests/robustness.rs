@@ -142,7 +142,16 @@ fn a_very_long_line_and_many_chains_are_handled() {
         "x".repeat(1_000_000)
     );
     let report = check_source("long".into(), Arc::from(long.as_str()), None);
-    assert!(report.findings.is_empty());
+    // iptables-restore refuses it: the word is longer than 1,023 bytes, and the line longer
+    // than its 10,239-byte buffer (the rest is read as lines of their own).
+    assert!(report.has_input_error());
+    let unexpected: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.span.line != 2 || !["IPT001", "IPT006"].contains(&f.lint.code))
+        .map(|f| (f.span.line, f.lint.code))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
     let mut many = String::from("*filter\n");
     for i in 0..20_000 {
         many.push_str(&format!(":C{i} - [0:0]\n-A C{i} -j RETURN\n"));
@@ -150,4 +159,74 @@ fn a_very_long_line_and_many_chains_are_handled() {
     many.push_str("COMMIT\n");
     let report = check_source("many".into(), Arc::from(many.as_str()), None);
     assert_eq!(report.chains, 20_003);
+}
+
+/// The input is data, never instructions: a dump that names programs, paths and hosts makes
+/// iptlint run nothing, open nothing and write nothing but its report.
+#[test]
+fn a_dump_names_things_iptlint_never_touches() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("canary");
+    let c = canary.display();
+    let dump = format!(
+        "*filter\n\
+         # $(touch {c}-1) `touch {c}-2`\n\
+         -A INPUT -s evil.example.invalid -m comment --comment \"$(touch {c}-3); touch {c}-4\" -j ACCEPT\n\
+         -A INPUT -m set --match-set {c}-5 src -j LOG --log-prefix \"{c}-6\"\n\
+         -A INPUT -j {c}-7\n\
+         -A INPUT -m comment --comment \"iptlint: ignore-file[{c}-8]\" -j DROP\n\
+         COMMIT\n"
+    );
+    let input = dir.path().join("dump.rules");
+    std::fs::write(&input, &dump).unwrap();
+    let before = listing(dir.path());
+    for format in ["human", "json", "sarif", "compact", "github"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_iptlint"))
+            .args(["check", "--no-config", "--format", format])
+            .arg(&input)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{format}"); // the unknown lint in ignore-file
+    }
+    assert_eq!(
+        listing(dir.path()),
+        before,
+        "iptlint created or removed files"
+    );
+    // And by construction: the library and the binary have no way to run a program, resolve
+    // a name or write a file. A change that adds one must say why here.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for api in [
+                    "Command::new",
+                    "process::Command",
+                    "to_socket_addrs",
+                    "File::create",
+                    "fs::write",
+                    "OpenOptions",
+                    "TcpStream",
+                    "UdpSocket",
+                ] {
+                    assert!(!text.contains(api), "{} uses {api}", path.display());
+                }
+            }
+        }
+    }
+}
+
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }

@@ -122,9 +122,11 @@ fn an_unterminated_quote_swallows_the_rest_of_the_line() {
         rule.target.is_none(),
         "the target is inside the comment, as iptables reads it"
     );
+    // The newline too: iptables-restore reads the line with it (a `--log-prefix` or a
+    // target name refuses it, a comment keeps it).
     assert_eq!(
         rule.match_option("comment", "--comment").unwrap().words[0].text,
-        "ssh -j ACCEPT"
+        "ssh -j ACCEPT\n"
     );
 }
 

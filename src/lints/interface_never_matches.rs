@@ -3,17 +3,32 @@
 //! delivered locally), or `-i` in a chain that only OUTPUT or POSTROUTING
 //! reach (there, packets have no input interface).
 //!
-//! iptables-legacy refuses `-o` in PREROUTING or INPUT themselves (and `-i` in
-//! OUTPUT or POSTROUTING); the nft backend loads the rule, and in a user chain
-//! both backends do. The rule never matches. Negated interfaces (`! -o eth0`)
-//! and the bare wildcard `+` behave differently between the backends and are
-//! not reported.
+//! In PREROUTING or INPUT themselves `-o` (and `-i` in OUTPUT or POSTROUTING),
+//! negated or not, is an error: iptables-restore refuses the rule with both
+//! backends ("Can't use -o with INPUT"). In a user chain both backends load
+//! it and the rule never matches, a warning. There, negated interfaces
+//! (`! -o eth0`) and the bare wildcard `+` behave differently between the
+//! backends and are not reported.
 
 use crate::codes;
 use crate::diagnostic::Finding;
+use crate::diagnostic::Severity;
 use crate::graph::{HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
 use crate::lints::LintContext;
-use crate::model::{Interface, Negatable};
+use crate::model::{Interface, Negatable, Rule, Span};
+
+/// iptables-restore refuses these by the chain's name alone.
+fn refused_in_builtin(chain: &str, rule: &Rule) -> Option<(&'static str, Option<Span>)> {
+    match chain {
+        "PREROUTING" | "INPUT" if rule.out_interface.is_some() => {
+            Some(("-o", rule.generic_spans.out_interface))
+        }
+        "OUTPUT" | "POSTROUTING" if rule.in_interface.is_some() => {
+            Some(("-i", rule.generic_spans.in_interface))
+        }
+        _ => None,
+    }
+}
 
 fn named(iface: &Option<Negatable<Interface>>) -> Option<&str> {
     iface
@@ -29,6 +44,34 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     for (ti, table) in cx.ruleset.tables.iter().enumerate() {
         for (ci, chain) in table.chains.iter().enumerate() {
             let node = g.node(ti, ci);
+            if chain.builtin {
+                for (ri, rule) in chain.rules.iter().enumerate() {
+                    let Some((option, span)) = refused_in_builtin(&chain.name, rule) else {
+                        continue;
+                    };
+                    let mut finding = Finding::new(
+                        &codes::INTERFACE_NEVER_MATCHES,
+                        span.unwrap_or(rule.span),
+                        format!(
+                            "`{option}` in {0}: iptables-restore refuses the rule (Can't use {option} with {0})",
+                            chain.name
+                        ),
+                    )
+                    .help(if option == "-o" {
+                        "match the output interface in FORWARD, OUTPUT or POSTROUTING"
+                    } else {
+                        "match the input interface in PREROUTING, INPUT or FORWARD"
+                    });
+                    finding.severity = Severity::Error;
+                    out.push(cx.at_rule(finding, node, ri));
+                }
+                if matches!(
+                    chain.name.as_str(),
+                    "PREROUTING" | "INPUT" | "OUTPUT" | "POSTROUTING"
+                ) {
+                    continue;
+                }
+            }
             let hooks = g.hooks(node);
             if hooks.is_empty() {
                 continue;

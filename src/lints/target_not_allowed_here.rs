@@ -33,6 +33,15 @@ struct Placement {
 use TableName::{Filter, Mangle, Nat, Raw, Security};
 
 const PLACEMENTS: &[Placement] = &[
+    // "The nat table is not intended for filtering, the use of DROP is
+    // therefore inhibited."
+    Placement {
+        targets: &["DROP"],
+        option: None,
+        tables: Some(&[Filter, Mangle, Raw, Security]),
+        hooks: None,
+        legacy_only: false,
+    },
     Placement {
         targets: &["REJECT"],
         option: None,

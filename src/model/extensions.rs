@@ -482,6 +482,48 @@ pub fn match_spec(name: &str) -> Option<&'static ExtensionSpec> {
     MATCHES.iter().find(|e| e.name == name)
 }
 
+/// What a modelled extension cannot do without, as iptables 1.8.9 checks it
+/// ("comment: option \"--comment\" must be specified"): one of the listed
+/// options must be given; an empty list means any option of the extension.
+pub fn required_options(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "comment" => &["--comment"],
+        "mark" | "connmark" => &["--mark"],
+        "state" => &["--state"],
+        "set" => &["--match-set"],
+        "icmp" => &["--icmp-type"],
+        "icmp6" => &["--icmpv6-type"],
+        "recent" => &["--set", "--rcheck", "--update", "--remove"],
+        "iprange" => &["--src-range", "--dst-range"],
+        "owner" => &["--uid-owner", "--gid-owner", "--socket-exists"],
+        "addrtype" => &["--src-type", "--dst-type"],
+        "length" => &["--length"],
+        "ttl" => &["--ttl-eq", "--ttl-gt", "--ttl-lt"],
+        "hl" => &["--hl-eq", "--hl-gt", "--hl-lt"],
+        "pkttype" => &["--pkt-type"],
+        "mac" => &["--mac-source"],
+        "dscp" => &["--dscp", "--dscp-class"],
+        "tos" => &["--tos"],
+        "conntrack" | "physdev" | "multiport" | "CONNMARK" => &[],
+        "DNAT" => &["--to-destination"],
+        "SNAT" => &["--to-source"],
+        "NETMAP" => &["--to"],
+        "TPROXY" => &["--on-port"],
+        "CLASSIFY" => &["--set-class"],
+        "AUDIT" => &["--type"],
+        "SET" => &["--add-set", "--del-set", "--map-set"],
+        "MARK" => &[
+            "--set-xmark",
+            "--set-mark",
+            "--and-mark",
+            "--or-mark",
+            "--xor-mark",
+        ],
+        "TCPMSS" => &["--set-mss", "--clamp-mss-to-pmtu"],
+        _ => return None,
+    })
+}
+
 pub fn target_spec(name: &str) -> Option<&'static ExtensionSpec> {
     TARGETS.iter().find(|e| e.name == name)
 }

@@ -11,7 +11,7 @@ mod print;
 mod values;
 
 pub use extensions::{
-    ExtensionSpec, OptionSpec, ValueKind, match_spec, protocol_match, target_spec,
+    ExtensionSpec, OptionSpec, ValueKind, match_spec, protocol_match, required_options, target_spec,
 };
 pub use values::*;
 

@@ -70,7 +70,9 @@ impl Net {
         };
         let addr: IpAddr = addr_text
             .parse()
-            .map_err(|_| format!("`{addr_text}` is not an IP address"))?;
+            .ok()
+            .or_else(|| xtables_ipv4(addr_text).map(IpAddr::V4))
+            .ok_or_else(|| format!("`{addr_text}` is not an IP address"))?;
         let width = if addr.is_ipv4() { 32 } else { 128 };
         let full: u128 = if width == 32 {
             u32::MAX as u128
@@ -100,6 +102,30 @@ impl Net {
         };
         Ok(Net { addr, mask })
     }
+}
+
+/// IPv4 as iptables reads it beyond the usual dotted quad: missing trailing
+/// parts are zero (`10` is 10.0.0.0, `1.2.3` is 1.2.3.0) and each part may be
+/// hexadecimal (`0x0a`) or octal (`010`), as `strtoul` with base 0 reads it.
+fn xtables_ipv4(text: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (octet, part) in octets.iter_mut().zip(&parts) {
+        let value = if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            u32::from_str_radix(hex, 16).ok()?
+        } else if part.len() > 1 && part.starts_with('0') {
+            u32::from_str_radix(&part[1..], 8).ok()?
+        } else if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse().ok()?
+        } else {
+            return None;
+        };
+        *octet = u8::try_from(value).ok()?;
+    }
+    Some(Ipv4Addr::from(octets))
 }
 
 impl fmt::Display for Net {

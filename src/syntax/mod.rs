@@ -266,6 +266,13 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                         }
                     }
                 }
+                for (message, span) in family_only(family, rule) {
+                    findings.push(
+                        Finding::new(&codes::FAMILY_MISMATCH, span, message)
+                            .at_rule(table.name, &chain.name, Some(index + 1))
+                            .help("use `--family` if iptlint guessed the family wrong"),
+                    );
+                }
                 for (net, span) in nets {
                     if net.family() != family {
                         findings.push(
@@ -285,6 +292,101 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// What one family's iptables has and the other's lacks: `-f` and the `icmp`
+/// and `ttl` matches are IPv4 only, `icmp6` and `hl` IPv6 only, and each has
+/// its own REJECT types; an `iprange` range must be of the dump's family.
+fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
+    const REJECT_V4: &[&str] = &[
+        "icmp-net-unreachable",
+        "net-unreach",
+        "icmp-host-unreachable",
+        "host-unreach",
+        "icmp-port-unreachable",
+        "port-unreach",
+        "icmp-proto-unreachable",
+        "proto-unreach",
+        "icmp-net-prohibited",
+        "net-prohib",
+        "icmp-host-prohibited",
+        "host-prohib",
+        "icmp-admin-prohibited",
+        "admin-prohib",
+        "tcp-reset",
+        "tcp-rst",
+    ];
+    const REJECT_V6: &[&str] = &[
+        "icmp6-no-route",
+        "no-route",
+        "icmp6-adm-prohibited",
+        "adm-prohibited",
+        "icmp6-addr-unreachable",
+        "addr-unreach",
+        "icmp6-port-unreachable",
+        "port-unreach",
+        "icmp6-policy-fail",
+        "policy-fail",
+        "icmp6-reject-route",
+        "reject-route",
+        "tcp-reset",
+    ];
+    let v6 = family == Family::Ipv6;
+    let tool = if v6 { "ip6tables" } else { "iptables" };
+    let mut out = Vec::new();
+    if v6 && rule.fragment.is_some() {
+        let span = rule.span;
+        out.push((
+            "`-f` is not supported in IPv6: ip6tables refuses it (use `-m frag`)".to_string(),
+            span,
+        ));
+    }
+    for m in &rule.matches {
+        let other = match m.module.as_str() {
+            "icmp" | "ttl" if v6 => true,
+            "icmp6" | "hl" if !v6 => true,
+            _ => false,
+        };
+        if other {
+            out.push((
+                format!(
+                    "{tool} has no `{}` match: it belongs to the other family",
+                    m.module
+                ),
+                m.span,
+            ));
+        }
+        for o in &m.options {
+            if let Value::AddrRange(r) = &o.value
+                && r.lo.is_ipv6() != v6
+            {
+                out.push((
+                    format!(
+                        "`{}-{}` is not an address range of this {tool} dump",
+                        r.lo, r.hi
+                    ),
+                    o.span,
+                ));
+            }
+        }
+    }
+    if let Some(target) = rule.target.as_ref().filter(|t| t.name == "REJECT")
+        && let Some(with) = target.options.iter().find(|o| o.name == "--reject-with")
+        && let Some(word) = with.words.first()
+    {
+        let known = if v6 { REJECT_V6 } else { REJECT_V4 };
+        if !known.contains(&word.text.as_str()) {
+            out.push((
+                format!(
+                    "`{}` is not a reject type of {tool}: it takes {}",
+                    word.text,
+                    known.join(", ")
+                ),
+                word.span,
+            ));
+        }
+    }
+    out
 }
 
 #[derive(Default)]
@@ -493,6 +595,13 @@ impl Builder {
                 None
             }
         };
+        let builtin = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.table.name.builtin_chains().contains(&name));
+        if !builtin && let Some(problem) = chain_name_problem(name, false) {
+            self.error(whole, problem);
+        }
         let open = self.open.as_mut().expect("checked above");
         let chain = open.chain_mut(name, whole, true);
         chain.policy = policy;
@@ -579,56 +688,79 @@ impl Builder {
                 if rule.counters.is_none() {
                     rule.counters = plan.counters;
                 }
-                let open = self.open.as_mut().expect("checked");
-                let chain = open.chain_mut(&chain_name, chain_span, false);
-                let index = match cmd {
-                    "-A" => {
-                        push_small(&mut chain.rules, rule);
-                        chain.rules.len()
-                    }
-                    "-I" => {
-                        let n = number.map_or(1, |(n, _)| n);
-                        if n == 0 || n > chain.rules.len() + 1 {
-                            let span = number.map_or(chain_span, |(_, s)| s);
-                            let message = format!(
-                                "cannot insert at position {n}: chain `{chain_name}` has {} rule(s)",
-                                chain.rules.len()
-                            );
-                            self.findings
-                                .push(Finding::new(&codes::RULE_POSITION, span, message));
-                            return;
-                        }
-                        chain.rules.insert(n - 1, rule);
-                        n
-                    }
-                    "-R" => {
-                        let (n, span) = number.expect("the plan requires a number for -R");
-                        if n == 0 || n > chain.rules.len() {
-                            let message = format!(
-                                "cannot replace rule {n}: chain `{chain_name}` has {} rule(s)",
-                                chain.rules.len()
-                            );
-                            self.findings
-                                .push(Finding::new(&codes::RULE_POSITION, span, message));
-                            return;
-                        }
-                        chain.rules[n - 1] = rule;
-                        n
-                    }
-                    _ => {
-                        self.delete_rule(&chain_name, chain_span, None, Some(rule));
-                        return;
-                    }
-                };
                 let mut rule_findings = plan.rule_findings;
                 for f in &mut rule_findings {
                     f.table = Some(table_name);
                     f.chain = Some(chain_name.clone());
+                }
+                if cmd == "-D" {
+                    // The rule of a `-D` is read like any other: its errors count.
+                    self.findings.extend(rule_findings);
+                    self.delete_rule(&chain_name, chain_span, None, Some(rule));
+                    return;
+                }
+                let open = self.open.as_mut().expect("checked");
+                let existed = open.index.contains_key(&chain_name);
+                let chain = open.chain_mut(&chain_name, chain_span, false);
+                let placed = match cmd {
+                    "-A" => {
+                        push_small(&mut chain.rules, rule);
+                        Ok(chain.rules.len())
+                    }
+                    "-I" => {
+                        let n = number.map_or(1, |(n, _)| n);
+                        if n == 0 || n > chain.rules.len() + 1 {
+                            Err((
+                                number.map_or(chain_span, |(_, s)| s),
+                                format!(
+                                    "cannot insert at position {n}: chain `{chain_name}` has {} rule(s)",
+                                    chain.rules.len()
+                                ),
+                            ))
+                        } else {
+                            chain.rules.insert(n - 1, rule);
+                            Ok(n)
+                        }
+                    }
+                    _ => {
+                        let (n, span) = number.expect("the plan requires a number for -R");
+                        if n == 0 || n > chain.rules.len() {
+                            Err((
+                                span,
+                                format!(
+                                    "cannot replace rule {n}: chain `{chain_name}` has {} rule(s)",
+                                    chain.rules.len()
+                                ),
+                            ))
+                        } else {
+                            chain.rules[n - 1] = rule;
+                            Ok(n)
+                        }
+                    }
+                };
+                let index = match placed {
+                    Ok(index) => index,
+                    Err((span, message)) => {
+                        // A failed `-I`/`-R` leaves no trace, not even the chain it named.
+                        if !existed {
+                            open.table.chains.pop();
+                            open.index.remove(&chain_name);
+                        }
+                        self.findings
+                            .push(Finding::new(&codes::RULE_POSITION, span, message));
+                        self.findings.extend(rule_findings);
+                        return;
+                    }
+                };
+                for f in &mut rule_findings {
                     f.rule = Some(index);
                 }
                 self.findings.extend(rule_findings);
             }
             "-N" => {
+                if let Some(problem) = chain_name_problem(&chain_name, true) {
+                    self.error(chain_span, problem);
+                }
                 let open = self.open.as_mut().expect("checked");
                 open.chain_mut(&chain_name, plan.whole, true);
             }
@@ -789,8 +921,12 @@ fn token(ctx: &LineCtx<'_>, pair: Pair<'_, G>, findings: &mut Vec<Finding>) -> T
                     .is_some_and(|p| matches!(p.as_rule(), G::dq_close | G::sq_close));
                 let text = if single {
                     pair_text.clone()
-                } else {
+                } else if closed {
                     tokens::unescape_double_quoted(body)
+                } else {
+                    // iptables-restore reads the line with its newline: an open
+                    // quote takes the newline into the word.
+                    tokens::unescape_double_quoted(body) + "\n"
                 };
                 if single && body.contains([' ', '\t']) {
                     findings.push(
@@ -845,6 +981,26 @@ enum Action {
     },
 }
 
+/// The command an option word names, in its short form (`-C` also for `-L`
+/// and `-S`, which change nothing either).
+fn command_name(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "-A" | "--append" => "-A",
+        "-I" | "--insert" => "-I",
+        "-D" | "--delete" => "-D",
+        "-R" | "--replace" => "-R",
+        "-N" | "--new-chain" => "-N",
+        "-X" | "--delete-chain" => "-X",
+        "-F" | "--flush" => "-F",
+        "-Z" | "--zero" => "-Z",
+        "-P" | "--policy" => "-P",
+        "-E" | "--rename-chain" => "-E",
+        "-C" | "--check" | "-L" | "--list" | "-S" | "--list-rules" => "-C",
+        "-h" | "--help" => "-h",
+        _ => return None,
+    })
+}
+
 fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span) -> CommandPlan {
     let mut plan = CommandPlan {
         whole,
@@ -856,10 +1012,21 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
         argument: None,
         findings: Vec::new(),
     };
-    // getopt lets `-4`/`-6` stand before the command.
-    let Some(cmd_at) = tokens.iter().position(|t| {
+    // getopt lets `-4`/`-6`, and any other option, stand before the command
+    // (`-j ACCEPT -A INPUT` loads).
+    let first = tokens.iter().position(|t| {
         !matches!(t.text.as_str(), "-4" | "-6" | "--ipv4" | "--ipv6") || t.is_value()
-    }) else {
+    });
+    let cmd_at = match first {
+        Some(i) if !tokens[i].is_value() && command_name(&tokens[i].text).is_none() => {
+            let later = tokens.iter().position(|t| {
+                matches!(t.kind, TokenKind::Option { .. }) && command_name(&t.text).is_some()
+            });
+            Some(later.unwrap_or(i))
+        }
+        other => other,
+    };
+    let Some(cmd_at) = cmd_at else {
         plan.findings.push(Finding::new(
             &codes::SYNTAX_ERROR,
             whole,
@@ -869,20 +1036,9 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
     };
     let command = tokens.remove(cmd_at);
     let is_option = matches!(command.kind, TokenKind::Option { .. });
-    let cmd = match command.text.as_str() {
+    let cmd = match command_name(&command.text) {
         _ if !is_option => None,
-        "-A" | "--append" => Some("-A"),
-        "-I" | "--insert" => Some("-I"),
-        "-D" | "--delete" => Some("-D"),
-        "-R" | "--replace" => Some("-R"),
-        "-N" | "--new-chain" => Some("-N"),
-        "-X" | "--delete-chain" => Some("-X"),
-        "-F" | "--flush" => Some("-F"),
-        "-Z" | "--zero" => Some("-Z"),
-        "-P" | "--policy" => Some("-P"),
-        "-E" | "--rename-chain" => Some("-E"),
-        "-C" | "--check" | "-L" | "--list" | "-S" | "--list-rules" => Some("-C"),
-        "-h" | "--help" => {
+        Some("-h") => {
             plan.findings.push(
                 Finding::new(
                     &codes::RESTORE_STOPS_EARLY,
@@ -894,8 +1050,24 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
             plan.action = Action::Stop;
             return plan;
         }
-        _ => None,
+        other => other,
     };
+    if cmd.is_some()
+        && let Some(again) = tokens.iter().find(|t| {
+            matches!(t.kind, TokenKind::Option { .. })
+                && command_name(&t.text).is_some_and(|c| c != "-h")
+        })
+    {
+        plan.findings.push(Finding::new(
+            &codes::SYNTAX_ERROR,
+            again.span,
+            format!(
+                "a second command `{}` after `{}`: iptables refuses the line (Cannot use {} with {})",
+                again.text, command.text, again.text, command.text
+            ),
+        ));
+        return plan;
+    }
     let Some(cmd) = cmd else {
         plan.findings.push(
             Finding::new(
@@ -903,7 +1075,7 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
                 command.span,
                 format!(
                     "expected a command such as `-A CHAIN`, found `{}`",
-                    command.text
+                    shown(&command.text)
                 ),
             )
             .help("each rule line starts with -A, -I, -D, -R, -N, -X, -F, -Z, -P or -E"),
@@ -942,7 +1114,7 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
         }
         "-A" | "-I" | "-R" | "-D" => {
             if cmd != "-A"
-                && let Some(first) = args.first()
+                && let Some(first) = args.get(cmd_at)
                 && first.is_value()
                 && first.text.bytes().all(|b| b.is_ascii_digit())
             {
@@ -950,7 +1122,7 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
                     first.text.parse::<usize>().unwrap_or(usize::MAX),
                     first.span,
                 ));
-                args.remove(0);
+                args.remove(cmd_at);
             }
             if cmd == "-R" && plan.number.is_none() {
                 plan.findings.push(Finding::new(
@@ -1168,6 +1340,43 @@ fn parse_counters(pair: &Pair<'_, G>) -> Counters {
     }
 }
 
+/// Why iptables-restore (nft backend) refuses a new user chain's name, if it
+/// does. A `:NAME` line is checked against the standard verdicts only; `-N`
+/// also against every target extension (`-N DNAT` fails, `:DNAT - [0:0]`
+/// loads).
+fn chain_name_problem(name: &str, new_chain: bool) -> Option<String> {
+    const MAX_CHARS: usize = 28;
+    if name.len() > MAX_CHARS {
+        return Some(format!(
+            "chain name `{}` is {} bytes long: iptables allows at most {MAX_CHARS}",
+            shown(name),
+            name.len()
+        ));
+    }
+    if let Some(c) = name.chars().next().filter(|c| matches!(c, '-' | '!')) {
+        return Some(format!(
+            "chain name `{name}` starts with `{c}`: the nft backend refuses it (chain name not allowed to start with `{c}`)"
+        ));
+    }
+    let verdict = matches!(name, "ACCEPT" | "DROP" | "QUEUE" | "RETURN");
+    if verdict || (new_chain && rule_spec::is_target_extension(name)) {
+        return Some(format!(
+            "chain name `{name}` is the name of a target: iptables refuses it (chain name may not clash with target name)"
+        ));
+    }
+    None
+}
+
+/// A word as messages quote it: long ones (a 10,000-byte piece of a line)
+/// cut to their start.
+fn shown(word: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 40;
+    match word.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &word[..at]).into(),
+        None => word.into(),
+    }
+}
+
 /// Turns a pest error into words: what was expected, and after what.
 fn describe_pest_error(ctx: &LineCtx<'_>, error: &pest::error::Error<G>) -> Finding {
     let pos = match error.location {
@@ -1187,14 +1396,14 @@ fn describe_pest_error(ctx: &LineCtx<'_>, error: &pest::error::Error<G>) -> Find
     let before = text[..pos].split_whitespace().last();
     let mut message = match (expected.is_empty(), found) {
         (false, _) => format!("expected {}", expected.join(" or ")),
-        (true, Some(f)) => format!("unexpected `{f}`"),
+        (true, Some(f)) => format!("unexpected `{}`", shown(f)),
         (true, None) => "unexpected end of line".to_string(),
     };
     if let Some(b) = before.filter(|_| !expected.is_empty()) {
-        message.push_str(&format!(" after `{b}`"));
+        message.push_str(&format!(" after `{}`", shown(b)));
     }
     if let (false, Some(f)) = (expected.is_empty(), found) {
-        message.push_str(&format!(", found `{f}`"));
+        message.push_str(&format!(", found `{}`", shown(f)));
     }
     let end = pos + found.map_or(0, str::len);
     let start = text.len() - text.trim_start().len();

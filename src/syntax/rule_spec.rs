@@ -8,7 +8,8 @@ use crate::diagnostic::Finding;
 use crate::model::{
     AddrRange, AddrSpec, CtState, Family, Interface, JumpKind, MarkMask, Match, MatchOption,
     NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span, Target,
-    TargetKind, Value, ValueKind, Word, match_spec, parse_u32, protocol_match, target_spec,
+    TargetKind, Value, ValueKind, Word, match_spec, parse_u32, protocol_match, required_options,
+    target_spec,
 };
 
 use super::push_small;
@@ -104,6 +105,11 @@ const OTHER_TARGETS: &[&str] = &[
     "STEAL",
 ];
 
+/// A target extension iptables knows by this name (`-N DNAT` clashes with it).
+pub fn is_target_extension(name: &str) -> bool {
+    target_spec(name).is_some() || OTHER_TARGETS.contains(&name)
+}
+
 /// Where the next unknown `--option` goes.
 #[derive(Clone, Copy)]
 enum Owner {
@@ -198,6 +204,7 @@ impl RuleParser<'_> {
                 ),
             }
         }
+        self.check_required_options();
         // `-m tcp` needs `-p tcp`: iptables refuses the rule otherwise.
         let protocol = self
             .rule
@@ -234,6 +241,63 @@ impl RuleParser<'_> {
                 );
             }
         }
+    }
+
+    /// A match or target without the option it cannot do without
+    /// (`-m comment` alone, `-j DNAT` without `--to-destination`), and
+    /// `-m multiport` without a protocol that has ports.
+    fn check_required_options(&mut self) {
+        let mut missing = Vec::new();
+        let target = self
+            .rule
+            .target
+            .as_ref()
+            .filter(|t| t.kind == TargetKind::Extension);
+        let used = self
+            .rule
+            .matches
+            .iter()
+            .map(|m| (m.module.as_str(), m.span, &m.options))
+            .chain(target.map(|t| (t.name.as_str(), t.span, &t.options)));
+        for (name, span, options) in used {
+            let Some(required) = required_options(name) else {
+                continue;
+            };
+            let given = |o: &&str| options.iter().any(|given| given.name == *o);
+            if (required.is_empty() && options.is_empty())
+                || (!required.is_empty() && !required.iter().any(given))
+            {
+                let what = match required {
+                    [] => "an option".to_string(),
+                    [one] => format!("`{one}`"),
+                    many => format!("one of `{}`", many.join("`, `")),
+                };
+                missing.push(Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    span,
+                    format!("`{name}` needs {what}: iptables refuses the rule without it"),
+                ));
+            }
+        }
+        let ports = matches!(
+            self.rule
+                .protocol
+                .as_ref()
+                .filter(|p| !p.negated)
+                .and_then(|p| p.value.number),
+            Some(6 | 17 | 33 | 132 | 136)
+        );
+        if !ports && let Some(m) = self.rule.find_match("multiport") {
+            missing.push(
+                Finding::new(
+                    &codes::OPTION_NEEDS_PROTOCOL,
+                    m.span,
+                    "`-m multiport` needs `-p tcp`, `-p udp`, `-p udplite`, `-p sctp` or `-p dccp`",
+                )
+                .help("add `-p tcp` (or the protocol meant) before `-m multiport`"),
+            );
+        }
+        self.findings.extend(missing);
     }
 
     /// Moves the next token out as a word when it is a value.
@@ -336,6 +400,22 @@ impl RuleParser<'_> {
         }
         let span = bang.map_or(token.span, |b| b.to(token.span));
         let span = words.last().map_or(span, |w| span.to(w.span));
+        let seen = match generic {
+            "-s" => self.rule.source.is_some(),
+            "-d" => self.rule.destination.is_some(),
+            "-p" => self.rule.protocol.is_some(),
+            "-i" => self.rule.in_interface.is_some(),
+            "-o" => self.rule.out_interface.is_some(),
+            "-f" => self.rule.fragment.is_some(),
+            _ => false,
+        };
+        if seen {
+            self.error(
+                &codes::SYNTAX_ERROR,
+                token.span,
+                format!("`{name}` a second time: iptables refuses the rule (multiple {generic} flags not allowed)"),
+            );
+        }
         match generic {
             "-s" | "-d" => {
                 let value = self.addresses(&words[0]);
@@ -553,6 +633,18 @@ impl RuleParser<'_> {
         };
         let value = match spec {
             Some(spec) => match typed_value(spec.kind, &words) {
+                // An unterminated quote takes the line's newline into the prefix.
+                Ok(Value::Text(t))
+                    if t.contains('\n')
+                        && matches!(spec.canonical(), "--log-prefix" | "--nflog-prefix") =>
+                {
+                    self.error(
+                        &codes::INVALID_VALUE,
+                        token.span,
+                        format!("`{name}`: a newline in the prefix; iptables refuses it (Newlines not allowed in --log-prefix)"),
+                    );
+                    Value::Text(t)
+                }
                 Ok(v) => v,
                 Err((e, span)) => {
                     self.error(&codes::INVALID_VALUE, span, format!("`{name}`: {e}"));
@@ -573,6 +665,21 @@ impl RuleParser<'_> {
             words,
             value,
         };
+        // A modelled extension's option may appear once per match or target.
+        let siblings = match owner {
+            Owner::Match(i) => Some(&self.rule.matches[i].options),
+            Owner::Target => self.rule.target.as_ref().map(|t| &t.options),
+        };
+        if spec.is_some() && siblings.is_some_and(|o| o.iter().any(|o| o.name == option.name)) {
+            self.error(
+                &codes::SYNTAX_ERROR,
+                token.span,
+                format!(
+                    "`{name}` a second time: iptables refuses the rule (option \"{}\" can only be used once)",
+                    option.name
+                ),
+            );
+        }
         match owner {
             Owner::Match(i) => push_small(&mut self.rule.matches[i].options, option),
             Owner::Target => {
