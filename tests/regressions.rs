@@ -148,6 +148,28 @@ fn mutants_of_ipv4_dumps() {
                 "*filter\n-A INPUT -p tcp -m multiport --dports 1,2 -j ACCEPT\nCOMMIT\n",
                 Accepts,
             ),
+            // A rule's options with a chain command.
+            (
+                "*filter\n:X - [0:0]\n-N Y -p tcp\nCOMMIT\n",
+                Refuses(3, "Illegal option `-p' with this command"),
+            ),
+            (
+                "*filter\n-P INPUT DROP -i eth0\nCOMMIT\n",
+                Refuses(2, "Illegal option `-i' with this command"),
+            ),
+            // Ports in a NAT target need a protocol, any protocol.
+            (
+                "*nat\n-A PREROUTING -j DNAT --to-destination 10.0.0.1:80\nCOMMIT\n",
+                Refuses(2, "Need TCP, UDP, SCTP or DCCP with port specification"),
+            ),
+            (
+                "*nat\n-A PREROUTING -p icmp -j DNAT --to-destination 10.0.0.1:80\nCOMMIT\n",
+                Accepts,
+            ),
+            (
+                "*nat\n-A OUTPUT -j REDIRECT --to-ports 8080\nCOMMIT\n",
+                Refuses(2, "Need TCP, UDP, SCTP or DCCP with port specification"),
+            ),
             // DROP in nat.
             (
                 "*nat\n-A PREROUTING -j DROP\nCOMMIT\n",

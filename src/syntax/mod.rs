@@ -1143,6 +1143,40 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
             }
         }
         _ => {
+            // A rule's options with `-N`, `-X`, `-F`, `-Z`, `-P` or `-E`.
+            let illegal = args.iter().find(|t| {
+                matches!(t.kind, TokenKind::Option { .. })
+                    && matches!(
+                        t.text.as_str(),
+                        "-s" | "--source"
+                            | "--src"
+                            | "-d"
+                            | "--destination"
+                            | "--dst"
+                            | "-p"
+                            | "--protocol"
+                            | "-i"
+                            | "--in-interface"
+                            | "-o"
+                            | "--out-interface"
+                            | "-f"
+                            | "--fragment"
+                            | "-j"
+                            | "--jump"
+                            | "-g"
+                            | "--goto"
+                    )
+            });
+            if let Some(t) = illegal {
+                plan.findings.push(Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    t.span,
+                    format!(
+                        "`{}` belongs to a rule, not to `{}`: iptables refuses the line (Illegal option `{}' with this command)",
+                        t.text, command.text, t.text
+                    ),
+                ));
+            }
             plan.argument = args
                 .into_iter()
                 .find(Token::is_value)

@@ -297,6 +297,31 @@ impl RuleParser<'_> {
                 .help("add `-p tcp` (or the protocol meant) before `-m multiport`"),
             );
         }
+        // Ports in a NAT target need a protocol, any protocol (`-p icmp` will do).
+        let any_protocol = self
+            .rule
+            .protocol
+            .as_ref()
+            .is_some_and(|p| p.value.number != Some(0));
+        if !any_protocol
+            && let Some(t) = self.rule.target.as_ref()
+            && let Some(o) = t.options.iter().find(|o| match &o.value {
+                Value::Nat(n) => n.ports.is_some(),
+                _ => o.name == "--to-ports",
+            })
+        {
+            missing.push(
+                Finding::new(
+                    &codes::OPTION_NEEDS_PROTOCOL,
+                    o.span,
+                    format!(
+                        "`{}` with a port needs a protocol: iptables refuses the rule (Need TCP, UDP, SCTP or DCCP with port specification)",
+                        o.name
+                    ),
+                )
+                .help("add `-p tcp` or `-p udp`"),
+            );
+        }
         self.findings.extend(missing);
     }
 
