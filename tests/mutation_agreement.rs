@@ -130,17 +130,17 @@ const KNOWN_QUIRKS: &[Quirk] = &[
                 && (o.text.contains("-j QUEUE") || o.text.contains("-j NFQUEUE"))
         },
     },
-    // Gaps: iptlint accepts what the kernel refuses in its own checks of a rule (the
-    // `checkentry` of a match or target, RULE_APPEND failed: Invalid argument): the owner match
-    // outside OUTPUT and POSTROUTING, TCPMSS without `-p tcp --tcp-flags SYN,RST SYN`.
+    // Gaps: iptlint accepts what the kernel refuses in its own check of a rule (the
+    // `checkentry` of a match, RULE_APPEND failed: Invalid argument): the owner match in a chain
+    // that a hook other than OUTPUT or POSTROUTING reaches.
     Quirk {
-        name: "gap: kernel checkentry",
-        why: "not modelled yet: the owner match outside OUTPUT/POSTROUTING, TCPMSS without a \
-              TCP SYN match",
+        name: "gap: owner match outside OUTPUT/POSTROUTING",
+        why: "not modelled yet: the kernel refuses `-m owner` where INPUT, FORWARD or PREROUTING \
+              can reach it",
         applies: |o| {
             !o.kernel.is_accept()
                 && o.kernel_says("(Invalid argument)")
-                && (o.text.contains("-m owner") || o.text.contains("TCPMSS"))
+                && o.text.contains("-m owner")
         },
     },
 ];

@@ -170,6 +170,28 @@ fn mutants_of_ipv4_dumps() {
                 "*nat\n-A OUTPUT -j REDIRECT --to-ports 8080\nCOMMIT\n",
                 Refuses(2, "Need TCP, UDP, SCTP or DCCP with port specification"),
             ),
+            // TCPMSS and TCP resets need `-p tcp`.
+            (
+                "*filter\n-A FORWARD -j TCPMSS --clamp-mss-to-pmtu\nCOMMIT\n",
+                Refuses(2, "RULE_APPEND failed (Invalid argument)"),
+            ),
+            (
+                "*filter\n-A FORWARD -p tcp -j TCPMSS --clamp-mss-to-pmtu\nCOMMIT\n",
+                Accepts,
+            ),
+            (
+                "*filter\n-A INPUT -j REJECT --reject-with tcp-reset\nCOMMIT\n",
+                Refuses(2, "RULE_APPEND failed (Invalid argument)"),
+            ),
+            // REJECT types may be abbreviated, in any case, even to nothing.
+            (
+                "*filter\n-A INPUT -p tcp -j REJECT --reject-with TCP\nCOMMIT\n",
+                Accepts,
+            ),
+            (
+                "*filter\n-A INPUT -j REJECT --reject-with \"\"\nCOMMIT\n",
+                Accepts,
+            ),
             // DROP in nat.
             (
                 "*nat\n-A PREROUTING -j DROP\nCOMMIT\n",

@@ -375,7 +375,10 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
         && let Some(word) = with.words.first()
     {
         let known = if v6 { REJECT_V6 } else { REJECT_V4 };
-        if !known.contains(&word.text.as_str()) {
+        // iptables takes any abbreviation, in any case: `tcp` is tcp-reset,
+        // `icmp-host` icmp-host-unreachable, even an empty word.
+        let typed = word.text.to_ascii_lowercase();
+        if !known.iter().any(|k| k.starts_with(&typed)) {
             out.push((
                 format!(
                     "`{}` is not a reject type of {tool}: it takes {}",

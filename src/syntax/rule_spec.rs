@@ -297,6 +297,39 @@ impl RuleParser<'_> {
                 .help("add `-p tcp` (or the protocol meant) before `-m multiport`"),
             );
         }
+        // TCPMSS and a TCP reset only make sense for TCP; the kernel checks `-p tcp`.
+        let tcp = self
+            .rule
+            .protocol
+            .as_ref()
+            .is_some_and(|p| !p.negated && p.value.number == Some(6));
+        if !tcp && let Some(t) = self.rule.target.as_ref() {
+            let reset = t.options.iter().find(|o| {
+                o.name == "--reject-with"
+                    && o.words.first().is_some_and(|w| {
+                        // Abbreviations count: `tcp` is tcp-reset.
+                        let w = w.text.to_ascii_lowercase();
+                        !w.is_empty() && ("tcp-reset".starts_with(&w) || "tcp-rst".starts_with(&w))
+                    })
+            });
+            let what = match (t.name.as_str(), reset) {
+                ("TCPMSS", _) => Some(("`-j TCPMSS`", t.span)),
+                ("REJECT", Some(o)) => Some(("`--reject-with tcp-reset`", o.span)),
+                _ => None,
+            };
+            if let Some((what, span)) = what {
+                missing.push(
+                    Finding::new(
+                        &codes::OPTION_NEEDS_PROTOCOL,
+                        span,
+                        format!(
+                            "{what} needs `-p tcp`: the kernel refuses the rule for other protocols"
+                        ),
+                    )
+                    .help("add `-p tcp`"),
+                );
+            }
+        }
         // Ports in a NAT target need a protocol, any protocol (`-p icmp` will do).
         let any_protocol = self
             .rule
