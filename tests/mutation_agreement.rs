@@ -74,8 +74,8 @@ const KNOWN_QUIRKS: &[Quirk] = &[
     Quirk {
         name: "chain named like a target",
         why: "a `:DNAT - [0:0]` line makes a user chain named like a target (the nft backend \
-              allows it), and `-j DNAT` then jumps to it; iptlint reads the target. \
-              rules/IPT105-target-not-allowed-here.md",
+              allows it), and `-j DNAT` then jumps to it (its `--to-destination` becomes an \
+              unknown option); iptlint reads the target. rules/IPT105-target-not-allowed-here.md",
         applies: |o| {
             const TARGETS: &[&str] = &[
                 "DNAT",
@@ -99,12 +99,11 @@ const KNOWN_QUIRKS: &[Quirk] = &[
                 "TRACE",
                 "SET",
             ];
-            o.kernel.is_accept()
-                && o.text.lines().any(|l| {
-                    l.strip_prefix(':')
-                        .and_then(|r| r.split_whitespace().next())
-                        .is_some_and(|n| TARGETS.contains(&n))
-                })
+            o.text.lines().any(|l| {
+                l.strip_prefix(':')
+                    .and_then(|r| r.split_whitespace().next())
+                    .is_some_and(|n| TARGETS.contains(&n))
+            })
         },
     },
     Quirk {

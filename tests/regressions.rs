@@ -148,6 +148,11 @@ fn mutants_of_ipv4_dumps() {
                 "*filter\n-A INPUT -p tcp -m multiport --dports 1,2 -j ACCEPT\nCOMMIT\n",
                 Accepts,
             ),
+            // ... and the `-p` must come before it: iptables checks as it reads the option.
+            (
+                "*filter\n-A INPUT -m multiport --dports 1,2 -p tcp -j ACCEPT\nCOMMIT\n",
+                Refuses(2, "multiport needs `-p tcp'"),
+            ),
             // A rule's options with a chain command.
             (
                 "*filter\n:X - [0:0]\n-N Y -p tcp\nCOMMIT\n",

@@ -287,7 +287,17 @@ impl RuleParser<'_> {
                 .and_then(|p| p.value.number),
             Some(6 | 17 | 33 | 132 | 136)
         );
-        if !ports && let Some(m) = self.rule.find_match("multiport") {
+        // iptables checks when it reads the multiport option: `-p` must come first.
+        let multiport = self.rule.find_match("multiport");
+        let before = multiport.is_some_and(|m| {
+            self.rule
+                .generic_spans
+                .protocol
+                .is_none_or(|p| p.start > m.span.start)
+        });
+        if (!ports || before)
+            && let Some(m) = multiport
+        {
             missing.push(
                 Finding::new(
                     &codes::OPTION_NEEDS_PROTOCOL,
