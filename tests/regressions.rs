@@ -1,8 +1,8 @@
 //! Inputs that once went wrong, kept so they stay right.
 //!
 //! * Fuzzing (`fuzz/`): every input a target failed on goes here, with the fix that it
-//!   needed. No target has crashed (panicked) so far; the `roundtrip` target once failed its
-//!   property on the input kept below.
+//!   needed: the `roundtrip` target's lost chain and the `parse` target's span that ended
+//!   inside a character, below.
 //! * Mutation agreement (`tests/mutation_agreement.rs`): every mutant where iptlint and the
 //!   real `iptables-restore` (1.8.9, nft backend, loaded in `unshare -n`) disagreed and iptlint
 //!   was wrong, reduced to a few lines, with the kernel's verdict and message.
@@ -296,4 +296,33 @@ fn fuzz_roundtrip_commands_iptables_save_never_writes() {
                 .any(|(line, m)| *line == 3 && m.starts_with("IPT001")),
         "{errors:?}"
     );
+}
+
+/// Found by the `parse` fuzz target (after 68,285 runs): a chain line with a space after `:` and
+/// a word ending in a multi-byte character (here U+FFFD, from a byte that is not UTF-8). The
+/// error's span ended inside the character: the word was measured from the `:`, not from
+/// where it starts after the space. Any renderer slicing the source there would panic.
+#[test]
+fn fuzz_parse_span_ends_on_a_character_boundary() {
+    for bytes in [
+        b"*filter\n: TCPM\xbc --ctstate RELATED -j ACCEPT\nCOMMIT\n".as_slice(),
+        b"*filter\n:   caf\xc3\xa9\nCOMMIT\n".as_slice(),
+    ] {
+        let text = iptlint::check::decode(bytes.to_vec());
+        let report = check_source("span".into(), text.clone(), None);
+        assert!(report.has_input_error());
+        for f in &report.findings {
+            let (start, end) = (f.span.start as usize, f.span.end as usize);
+            assert!(
+                text.is_char_boundary(start) && text.is_char_boundary(end),
+                "{}: {start}..{end}",
+                f.message
+            );
+        }
+        // And every renderer copes.
+        let reports = [report];
+        iptlint::report::human::render(&reports, false);
+        iptlint::report::sarif::render(&reports);
+        iptlint::report::json::render(&reports);
+    }
 }

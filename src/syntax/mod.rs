@@ -1442,7 +1442,10 @@ fn describe_pest_error(ctx: &LineCtx<'_>, error: &pest::error::Error<G>) -> Find
     if let (false, Some(f)) = (expected.is_empty(), found) {
         message.push_str(&format!(", found `{}`", shown(f)));
     }
-    let end = pos + found.map_or(0, str::len);
+    // `found` starts after the spaces at `pos`: count them, or the end can
+    // fall inside a multi-byte character (found by the `parse` fuzz target).
+    let spaces = text[pos..].len() - text[pos..].trim_start().len();
+    let end = pos + found.map_or(0, |f| spaces + f.len());
     let start = text.len() - text.trim_start().len();
     let mut finding = Finding::new(&codes::SYNTAX_ERROR, ctx.span(pos, end.max(pos)), message);
     if text[start..].starts_with(':') {
