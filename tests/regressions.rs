@@ -148,6 +148,25 @@ fn mutants_of_ipv4_dumps() {
                 "*filter\n-A INPUT -p tcp -m multiport --dports 1,2 -j ACCEPT\nCOMMIT\n",
                 Accepts,
             ),
+            // What counts is the `-p` before the ports, not before `-m multiport`.
+            (
+                "*filter\n-A INPUT -m multiport -p tcp -i eth0 --dports 21,80 -j DROP\nCOMMIT\n",
+                Accepts,
+            ),
+            // An option that needs an argument takes the next word, whatever it looks like.
+            (
+                "*filter\n-A FORWARD -j LOG --log-prefix --log-tcp-options --log-ip-options\nCOMMIT\n",
+                Accepts,
+            ),
+            (
+                "*filter\n-A INPUT -p tcp --dport -j ACCEPT\nCOMMIT\n",
+                Refuses(2, "invalid port/service `-j' specified"),
+            ),
+            // Every loaded extension takes options, not only the last one loaded.
+            (
+                "*mangle\n-A POSTROUTING -j CHECKSUM -m udp --dport 68 -p udp --checksum-fill\nCOMMIT\n",
+                Accepts,
+            ),
             // ... and the `-p` must come before it: iptables checks as it reads the option.
             (
                 "*filter\n-A INPUT -m multiport --dports 1,2 -p tcp -j ACCEPT\nCOMMIT\n",

@@ -287,13 +287,14 @@ impl RuleParser<'_> {
                 .and_then(|p| p.value.number),
             Some(6 | 17 | 33 | 132 | 136)
         );
-        // iptables checks when it reads the multiport option: `-p` must come first.
+        // iptables checks when it reads the multiport ports: `-p` must come first.
         let multiport = self.rule.find_match("multiport");
         let before = multiport.is_some_and(|m| {
+            let ports = m.options.first().map_or(m.span, |o| o.span);
             self.rule
                 .generic_spans
                 .protocol
-                .is_none_or(|p| p.start > m.span.start)
+                .is_none_or(|p| p.start > ports.start)
         });
         if (!ports || before)
             && let Some(m) = multiport
@@ -389,6 +390,21 @@ impl RuleParser<'_> {
                 Some(t) if t.is_value() => {
                     let word = self.take_word().expect("the next token is a value");
                     words.push(word);
+                }
+                // getopt gives an option that needs an argument the next word,
+                // whatever it looks like: `--log-prefix --log-tcp-options` logs
+                // with the prefix "--log-tcp-options".
+                Some(Token {
+                    kind: TokenKind::Option { inline },
+                    text,
+                    span,
+                }) => {
+                    let text = match inline {
+                        Some((value, _)) => format!("{text}={value}"),
+                        None => text.clone(),
+                    };
+                    words.push(Word { text, span: *span });
+                    self.pos += 1;
                 }
                 Some(t) if t.kind == TokenKind::Bang && words.is_empty() && !old_negation => {
                     old_negation = true;
@@ -678,7 +694,23 @@ impl RuleParser<'_> {
             {
                 Some((Owner::Target, None))
             }
-            _ => None,
+            // iptables asks every loaded extension, not only the last one: an
+            // option after `-m udp` can still belong to an unmodelled target
+            // or match loaded before (`-j CHECKSUM -m udp ... --checksum-fill`).
+            _ if self
+                .rule
+                .target
+                .as_ref()
+                .is_some_and(|t| t.kind == TargetKind::Other) =>
+            {
+                Some((Owner::Target, None))
+            }
+            _ => self
+                .rule
+                .matches
+                .iter()
+                .rposition(|m| !m.modelled)
+                .map(|i| (Owner::Match(i), None)),
         }
     }
 
