@@ -34,29 +34,10 @@ use std::sync::Arc;
 
 use iptlint::check::check_source;
 
+mod support;
+use support::Rng;
+
 // ---------------------------------------------------------------- PRNG ----
-
-/// splitmix64: tiny, seeded, good enough for test generation.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 // ------------------------------------------------------------ the model ----
 
@@ -239,7 +220,7 @@ fn gen_cond(rng: &mut Rng, f: Feature) -> Cond {
     let neg = rng.chance(25);
     match f {
         Feature::Src | Feature::Dst => {
-            let (net, len) = rng.pick(&prefixes());
+            let (net, len) = *rng.pick(&prefixes());
             if f == Feature::Src {
                 Cond::Src(neg, net, len)
             } else {
@@ -248,23 +229,23 @@ fn gen_cond(rng: &mut Rng, f: Feature) -> Cond {
         }
         Feature::Proto => {
             if rng.chance(60) {
-                let (lo, hi) = rng.pick(&PORT_RANGES);
-                Cond::Port(rng.pick(&[6, 17]), neg, lo, hi)
+                let (lo, hi) = *rng.pick(&PORT_RANGES);
+                Cond::Port(*rng.pick(&[6, 17]), neg, lo, hi)
             } else {
-                Cond::Proto(neg, rng.pick(&[6, 17, 1]))
+                Cond::Proto(neg, *rng.pick(&[6, 17, 1]))
             }
         }
-        Feature::In => Cond::In(neg, rng.pick(&IFACES)),
-        Feature::Out => Cond::Out(neg, rng.pick(&IFACES)),
+        Feature::In => Cond::In(neg, rng.pick::<&str>(&IFACES)),
+        Feature::Out => Cond::Out(neg, rng.pick::<&str>(&IFACES)),
         Feature::Mark => {
-            let (v, m) = rng.pick(&[(1, u32::MAX), (2, 2), (0, u32::MAX), (3, 3)]);
+            let (v, m) = *rng.pick(&[(1, u32::MAX), (2, 2), (0, u32::MAX), (3, 3)]);
             Cond::Mark(neg, v, m)
         }
         Feature::State => {
             let lists: [&[usize]; 4] = [&[0], &[1, 2], &[3], &[0, 1]];
             Cond::State(neg, rng.pick(&lists).to_vec())
         }
-        Feature::Unknown => Cond::Unknown(rng.pick(&UNKNOWN)),
+        Feature::Unknown => Cond::Unknown(rng.pick::<&str>(&UNKNOWN)),
     }
 }
 
@@ -293,7 +274,7 @@ fn gen_target(rng: &mut Rng, chain: usize, nchains: usize) -> Tgt {
             5 => Tgt::Return,
             6 | 7 if can_jump => Tgt::Jump(first_user + rng.below(nchains - first_user)),
             8 if can_jump => Tgt::Goto(first_user + rng.below(nchains - first_user)),
-            9 => Tgt::SetMark(rng.pick(&[0, 1, 2, 3])),
+            9 => Tgt::SetMark(*rng.pick(&[0, 1, 2, 3])),
             10 => {
                 if rng.chance(50) {
                     Tgt::Log
@@ -311,7 +292,7 @@ fn gen_case(rng: &mut Rng) -> (Vec<GChain>, Vec<Feature>) {
     let mut feats: Vec<Feature> = Vec::new();
     let want = 1 + rng.below(3);
     while feats.len() < want {
-        let f = rng.pick(&FEATURES);
+        let f = *rng.pick(&FEATURES);
         if !feats.contains(&f) {
             feats.push(f);
         }
@@ -336,7 +317,7 @@ fn gen_case(rng: &mut Rng) -> (Vec<GChain>, Vec<Feature>) {
                 let k = rng.below(3);
                 let mut conds: Vec<Cond> = Vec::new();
                 for _ in 0..k {
-                    let f = rng.pick(&feats);
+                    let f = *rng.pick(&feats);
                     // iptables takes each generic option once.
                     let generic = !matches!(f, Feature::Mark | Feature::State | Feature::Unknown);
                     if generic && conds.iter().any(|c| feature_of(c) == f) {

@@ -34,6 +34,9 @@ use std::time::Instant;
 use iptlint::check::family_from_path;
 use iptlint::model::Family;
 
+mod support;
+use support::Rng;
+
 /// Disagreements that are known and understood. Each names the class it covers (a predicate on
 /// the outcome) and why iptlint's verdict is kept. The first group are kernel, backend or
 /// machine quirks, documented on the lint's page; the second are gaps in iptlint, listed here
@@ -153,31 +156,6 @@ struct Quirk {
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
 // ---------------------------------------------------------------------------------------------
-
-/// splitmix64: small, seeded, the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Mutations

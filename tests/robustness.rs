@@ -6,25 +6,11 @@ use std::sync::Arc;
 
 use iptlint::check::check_source;
 
+mod support;
+use support::Rng;
+
 const SEED_DUMP: &str = include_str!("../examples/host-firewall.rules");
 const KUBE_DUMP: &str = include_str!("../examples/kube-proxy.rules");
-
-/// splitmix64: a tiny seeded generator, so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const PIECES: &[&str] = &[
     "!",
