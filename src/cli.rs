@@ -32,6 +32,14 @@ pub enum Command {
     Rule { name: String },
     /// Print the chain jump graph of a dump: Graphviz DOT or JSON.
     Graph(GraphArgs),
+    /// Translate a dump into an equivalent nftables script (`nft -f`).
+    Translate(crate::commands::translate::TranslateArgs),
+    /// Rewrite a dump into an equivalent, smaller one (ipsets, dead rules).
+    Optimize(crate::commands::optimize::OptimizeArgs),
+    /// Decide whether two dumps give every packet the same fate.
+    Diff(crate::commands::diff::DiffArgs),
+    /// Follow one packet (or a set of packets) through a dump.
+    Trace(crate::commands::trace::TraceArgs),
 }
 
 #[derive(clap::Args, Debug)]

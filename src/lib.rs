@@ -8,13 +8,16 @@ pub mod codes;
 pub mod config;
 pub mod diagnostic;
 pub mod docs;
+pub mod fate;
 pub mod graph;
 pub mod lints;
 pub mod model;
+pub mod optimize;
 pub mod report;
 pub mod space;
 pub mod suppression;
 pub mod syntax;
+pub mod translate;
 
 // pest is built without its `std` feature (its per-call stack probe was a
 // third of the parse time); the code it derives names `crate::alloc`.

@@ -1,6 +1,7 @@
 //! The `iptlint` command.
 
 mod cli;
+mod commands;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
@@ -21,8 +22,8 @@ use iptlint::model::Family;
 use iptlint::{codes, report};
 
 /// Exit statuses: 0 clean, 1 findings at `--fail-on`, 2 usage or input error.
-const EXIT_FINDINGS: u8 = 1;
-const EXIT_INPUT_ERROR: u8 = 2;
+pub(crate) const EXIT_FINDINGS: u8 = 1;
+pub(crate) const EXIT_INPUT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -37,18 +38,22 @@ fn main() -> ExitCode {
         Command::Rules { format } => list_rules(format),
         Command::Rule { name } => show_rule(&name),
         Command::Graph(args) => run_graph(&args),
+        Command::Translate(args) => commands::translate::run(&args),
+        Command::Optimize(args) => commands::optimize::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
+        Command::Trace(args) => commands::trace::run(&args),
     }
 }
 
 /// Writes to stdout; a closed pipe (`iptlint check | head`) is not an error.
-fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
 }
 
 /// One input to check: a file, or standard input.
-enum Input {
+pub(crate) enum Input {
     File(PathBuf),
     Stdin,
 }
@@ -107,7 +112,10 @@ fn collect(path: &Path, out: &mut Vec<Input>, errors: &mut Vec<String>) {
 
 /// Reads at most `limit` bytes of an input: a longer one (a huge file, an
 /// endless pipe, `/dev/zero`) is an error, never an unbounded read.
-fn read_input(input: &Input, limit: u64) -> Result<(String, Arc<str>, Option<Family>), String> {
+pub(crate) fn read_input(
+    input: &Input,
+    limit: u64,
+) -> Result<(String, Arc<str>, Option<Family>), String> {
     let too_big = |shown: &str| {
         format!(
             "{shown}: more than {} of input; iptlint stopped reading (--max-input-size raises the limit)",

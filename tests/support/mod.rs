@@ -2,6 +2,8 @@
 //! them, hence the `allow(dead_code)`.
 #![allow(dead_code)]
 
+pub mod kernel;
+
 /// splitmix64: a tiny seeded generator, so every random test reproduces
 /// from its seed.
 pub struct Rng(pub u64);

@@ -1,0 +1,67 @@
+//! The commands beyond `check`: each file holds its arguments and its `run`.
+//! What they share: reading one dump and refusing one iptables cannot read.
+
+pub mod diff;
+pub mod optimize;
+pub mod trace;
+pub mod translate;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use iptlint::model::{Family, Ruleset};
+use iptlint::report::compact;
+
+use crate::{EXIT_INPUT_ERROR, Input, read_input};
+
+/// A dump read and parsed, for a command that needs it whole.
+pub struct Loaded {
+    /// As the user named it; `<stdin>` for `-`.
+    pub path: String,
+    pub source: Arc<str>,
+    pub ruleset: Ruleset,
+}
+
+/// Reads and parses one dump. A dump iptables-restore would refuse is an
+/// input error: its syntax errors are printed (`path:line:col: ...`) and
+/// the caller exits with the returned status (2).
+pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u8> {
+    let input = if path.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::File(path.to_path_buf())
+    };
+    let (shown, source, from_name) = read_input(&input, limit).map_err(|e| {
+        eprintln!("iptlint: error: {e}");
+        EXIT_INPUT_ERROR
+    })?;
+    let parsed = iptlint::syntax::parse(&source, family.or(from_name));
+    let errors: Vec<_> = parsed
+        .findings
+        .iter()
+        .filter(|f| f.is_input_error())
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        let report = iptlint::check::FileReport {
+            path: shown.clone(),
+            source: source.clone(),
+            family: parsed.ruleset.family,
+            tables: 0,
+            chains: 0,
+            rules: 0,
+            findings: errors,
+            suppressed: 0,
+            unreadable: true,
+            errors: Vec::new(),
+        };
+        eprint!("{}", compact::render(std::slice::from_ref(&report)));
+        eprintln!("iptlint: error: {shown}: iptables-restore cannot read this dump");
+        return Err(EXIT_INPUT_ERROR);
+    }
+    Ok(Loaded {
+        path: shown,
+        source,
+        ruleset: parsed.ruleset,
+    })
+}

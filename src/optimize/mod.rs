@@ -1,0 +1,1 @@
+//! The equivalent smaller rule set (`iptlint optimize`). Work in progress.

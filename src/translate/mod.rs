@@ -1,0 +1,1 @@
+//! nftables translation (`iptlint translate`). Work in progress.
