@@ -23,7 +23,10 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod support;
+use support::kernel;
 
 /// Fixtures where iptlint may deliberately differ from the nft-backend verdict. Each entry says
 /// what iptlint may do instead and why. Everything not listed here must agree with `kernel:`.
@@ -178,24 +181,6 @@ fn load_fixtures() -> Vec<Fixture> {
 // The real tools
 // ---------------------------------------------------------------------------------------------
 
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-fn running_as_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let uids = s.lines().find_map(|l| l.strip_prefix("Uid:"))?.to_owned();
-            Some(uids.split_whitespace().nth(1) == Some("0")) // effective uid
-        })
-        .unwrap_or(false)
-}
-
 /// The real-load tools, or the reason they cannot be used here.
 struct Tools {
     unshare: PathBuf,
@@ -204,24 +189,12 @@ struct Tools {
 }
 
 fn kernel_tools() -> Result<Tools, String> {
-    if !running_as_root() {
-        return Err("not running as root".into());
-    }
-    let unshare = find_tool("unshare").ok_or("no `unshare` in PATH")?;
-    let nft = find_tool("iptables-restore").ok_or("no `iptables-restore` in PATH")?;
-    let works = Command::new(&unshare)
-        .args(["-n", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !works {
-        return Err("`unshare -n true` does not work here".into());
-    }
+    let unshare = kernel::namespaces()?;
+    let nft = kernel::find_tool("iptables-restore").ok_or("no `iptables-restore` in PATH")?;
     Ok(Tools {
         unshare,
         nft,
-        legacy: find_tool("iptables-legacy-restore"),
+        legacy: kernel::find_tool("iptables-legacy-restore"),
     })
 }
 

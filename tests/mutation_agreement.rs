@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -35,7 +35,7 @@ use iptlint::check::family_from_path;
 use iptlint::model::Family;
 
 mod support;
-use support::Rng;
+use support::{Rng, kernel};
 
 /// Disagreements that are known and understood. Each names the class it covers (a predicate on
 /// the outcome) and why iptlint's verdict is kept. The first group are kernel, backend or
@@ -809,24 +809,6 @@ fn mutants(bases: &[Base], count: usize, seed: u64) -> Vec<Mutant> {
 // The two verdicts
 // ---------------------------------------------------------------------------------------------
 
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-fn running_as_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let uids = s.lines().find_map(|l| l.strip_prefix("Uid:"))?.to_owned();
-            Some(uids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 struct Tools {
     unshare: PathBuf,
     v4: PathBuf,
@@ -835,26 +817,14 @@ struct Tools {
 }
 
 fn kernel_tools() -> Result<Tools, String> {
-    if !running_as_root() {
-        return Err("not running as root".into());
-    }
-    let unshare = find_tool("unshare").ok_or("no `unshare` in PATH")?;
-    let v4 = find_tool("iptables-restore").ok_or("no `iptables-restore` in PATH")?;
-    let v6 = find_tool("ip6tables-restore").ok_or("no `ip6tables-restore` in PATH")?;
-    let works = Command::new(&unshare)
-        .args(["-n", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !works {
-        return Err("`unshare -n true` does not work here".into());
-    }
+    let unshare = kernel::namespaces()?;
+    let v4 = kernel::find_tool("iptables-restore").ok_or("no `iptables-restore` in PATH")?;
+    let v6 = kernel::find_tool("ip6tables-restore").ok_or("no `ip6tables-restore` in PATH")?;
     Ok(Tools {
         unshare,
         v4,
         v6,
-        ipset: find_tool("ipset"),
+        ipset: kernel::find_tool("ipset"),
     })
 }
 
