@@ -85,6 +85,8 @@ lints! {
         "A target in a table or hook where the kernel refuses it (DNAT in POSTROUTING, REJECT outside filter).";
     CHAIN_TOO_DEEP = "IPT106" "chain-too-deep" Error Correctness
         "Jumps nested 16 deep from a builtin chain: the nft backend refuses the rule set.";
+    MATCH_NOT_ALLOWED_HERE = "IPT107" "match-not-allowed-here" Error Correctness
+        "A match at a hook where the kernel refuses it (`-m owner` in INPUT, `-m socket` in OUTPUT).";
     RULE_POSITION = "IPT150" "rule-position-out-of-range" Error Correctness
         "`-I`, `-R` or `-D` names a rule position or rule the chain does not have.";
     RESTORE_STOPS_EARLY = "IPT151" "restore-stops-early" Warning Correctness

@@ -25,6 +25,7 @@ pages! {
     "IPT104" => "IPT104-invalid-chain-for-table.md",
     "IPT105" => "IPT105-target-not-allowed-here.md",
     "IPT106" => "IPT106-chain-too-deep.md",
+    "IPT107" => "IPT107-match-not-allowed-here.md",
     "IPT150" => "IPT150-rule-position-out-of-range.md",
     "IPT151" => "IPT151-restore-stops-early.md",
     "IPT201" => "IPT201-unreachable-chain.md",

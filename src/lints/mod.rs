@@ -10,6 +10,7 @@ mod duplicate_rule;
 mod empty_chain;
 mod interface_never_matches;
 mod invalid_chain_for_table;
+mod match_not_allowed_here;
 mod redundant_rule;
 mod return_from_builtin;
 mod shadowed_rule;
@@ -118,6 +119,7 @@ pub fn run(ruleset: &Ruleset) -> Vec<Finding> {
     chain_too_deep::check(&cx, &mut out);
     invalid_chain_for_table::check(&cx, &mut out);
     target_not_allowed_here::check(&cx, &mut out);
+    match_not_allowed_here::check(&cx, &mut out);
     unreachable_chain::check(&cx, &mut out);
     unreachable_rule::check(&cx, &mut out);
     duplicate_rule::check(&cx, &mut out);

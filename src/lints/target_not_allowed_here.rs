@@ -196,7 +196,6 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     for (ti, table) in cx.ruleset.tables.iter().enumerate() {
         for (ci, chain) in table.chains.iter().enumerate() {
             let node = g.node(ti, ci);
-            let hooks = g.hooks(node);
             for (ri, rule) in chain.rules.iter().enumerate() {
                 let Some((p, name)) = placement(rule) else {
                     continue;
@@ -228,69 +227,90 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 let Some(allowed) = p.hooks.map(HookSet::of) else {
                     continue;
                 };
-                if hooks.is_subset(allowed) {
-                    continue;
+                let label = what(p, name);
+                if let Some(finding) = refused_at_hook(
+                    cx,
+                    &codes::TARGET_NOT_ALLOWED_HERE,
+                    (node, ri),
+                    allowed,
+                    &label,
+                    span,
+                ) {
+                    out.push(finding);
                 }
-                // The refusing hook the kernel notices first.
-                let Some((hook, reach)) = hooks
-                    .iter()
-                    .filter(|h| !allowed.contains(*h))
-                    .filter_map(|h| g.reach(node, h).map(|r| (h, r)))
-                    .min_by_key(|(h, r)| (r.line.max(rule.span.line), *h))
-                else {
-                    continue;
-                };
-                let (path, path_text) = cx.hook_path(hook, node);
-                let allowed_names = list(allowed.names());
-                let message = if path.is_empty() {
-                    format!(
-                        "{} is only allowed in {allowed_names}, not in {}: the kernel refuses it",
-                        what(p, name),
-                        chain.name
-                    )
-                } else {
-                    format!(
-                        "{} is only allowed in {allowed_names}, but `{}` is reached from {}: the kernel refuses it",
-                        what(p, name),
-                        chain.name,
-                        path_text
-                    )
-                };
-                let help = if path.is_empty() {
-                    format!("move the rule to a chain reached only from {allowed_names}")
-                } else {
-                    format!(
-                        "jump to `{}` only from {allowed_names}, or move the rule to a chain they alone reach",
-                        chain.name
-                    )
-                };
-                let finding = if reach.line > rule.span.line {
-                    // The jump that connects the hook comes after the rule: nft blames the jump.
-                    let Some(blamed) = g.connecting_jump(hook, node) else {
-                        continue;
-                    };
-                    let (from, _) = g.graph.edge_endpoints(blamed).expect("edge");
-                    let f = Finding::new(
-                        &codes::TARGET_NOT_ALLOWED_HERE,
-                        g.graph[blamed].target_span,
-                        format!(
-                            "this jump lets {} reach {} in `{}` (line {}), but it is only allowed in {allowed_names}: the kernel refuses it ({})",
-                            HOOK_NAMES[hook],
-                            what(p, name),
-                            chain.name,
-                            rule.span.line,
-                            path_text
-                        ),
-                    )
-                    .help(help)
-                    .related(span, format!("the {name} rule"));
-                    cx.at_rule(cx.with_path(f, &path), from, g.graph[blamed].rule)
-                } else {
-                    let f = Finding::new(&codes::TARGET_NOT_ALLOWED_HERE, span, message).help(help);
-                    cx.at_rule(cx.with_path(f, &path), node, ri)
-                };
-                out.push(finding);
             }
         }
     }
+}
+
+/// The finding for a rule whose `label` (a target, a match) only the hooks
+/// in `allowed` accept, when another hook reaches the rule's chain: at the
+/// rule, or at the later jump that first connects that hook (where the nft
+/// backend fails). `None` when every hook that reaches the chain allows it.
+pub(super) fn refused_at_hook(
+    cx: &LintContext<'_>,
+    code: &'static crate::codes::Lint,
+    (node, ri): (petgraph::graph::NodeIndex, usize),
+    allowed: HookSet,
+    label: &str,
+    span: crate::model::Span,
+) -> Option<Finding> {
+    let g = &cx.graph;
+    let hooks = g.hooks(node);
+    let chain = g.chain(node);
+    let rule = g.rule(node, ri);
+    if hooks.is_subset(allowed) {
+        return None;
+    }
+    // The refusing hook the kernel notices first.
+    let (hook, reach) = hooks
+        .iter()
+        .filter(|h| !allowed.contains(*h))
+        .filter_map(|h| g.reach(node, h).map(|r| (h, r)))
+        .min_by_key(|(h, r)| (r.line.max(rule.span.line), *h))?;
+    let (path, path_text) = cx.hook_path(hook, node);
+    let allowed_names = list(allowed.names());
+    let message = if path.is_empty() {
+        format!(
+            "{} is only allowed in {allowed_names}, not in {}: the kernel refuses it",
+            label, chain.name
+        )
+    } else {
+        format!(
+            "{} is only allowed in {allowed_names}, but `{}` is reached from {}: the kernel refuses it",
+            label, chain.name, path_text
+        )
+    };
+    let help = if path.is_empty() {
+        format!("move the rule to a chain reached only from {allowed_names}")
+    } else {
+        format!(
+            "jump to `{}` only from {allowed_names}, or move the rule to a chain they alone reach",
+            chain.name
+        )
+    };
+    let finding = if reach.line > rule.span.line {
+        // The jump that connects the hook comes after the rule: nft blames the jump.
+        let blamed = g.connecting_jump(hook, node)?;
+        let (from, _) = g.graph.edge_endpoints(blamed).expect("edge");
+        let f = Finding::new(
+            code,
+            g.graph[blamed].target_span,
+            format!(
+                "this jump lets {} reach {} in `{}` (line {}), but it is only allowed in {allowed_names}: the kernel refuses it ({})",
+                HOOK_NAMES[hook],
+                label,
+                chain.name,
+                rule.span.line,
+                path_text
+            ),
+        )
+        .help(help)
+        .related(span, format!("the {label} rule"));
+        cx.at_rule(cx.with_path(f, &path), from, g.graph[blamed].rule)
+    } else {
+        let f = Finding::new(code, span, message).help(help);
+        cx.at_rule(cx.with_path(f, &path), node, ri)
+    };
+    Some(finding)
 }

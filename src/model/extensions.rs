@@ -19,8 +19,16 @@ pub enum ValueKind {
     PortList,
     /// `eth0`, `eth+`.
     Interface,
-    /// `NEW,ESTABLISHED`.
+    /// `NEW,ESTABLISHED`, also the status bits `SNAT`, `DNAT` (conntrack).
     States,
+    /// `NEW,ESTABLISHED` of `-m state`, which has no `SNAT`/`DNAT`.
+    PlainStates,
+    /// `--tcp-flags MASK COMP`: two comma lists of TCP flag names.
+    TcpFlags,
+    /// `--limit 5/min`: a rate the kernel can count.
+    Rate,
+    /// A decimal number from 0 to the bound (`--limit-burst`).
+    NumberUpTo(u32),
     /// `value[/mask]`.
     Mark,
     /// A number (decimal, hex or octal).
@@ -47,7 +55,7 @@ impl ValueKind {
     pub fn arity(self) -> usize {
         match self {
             ValueKind::Flag => 0,
-            ValueKind::Pair => 2,
+            ValueKind::Pair | ValueKind::TcpFlags => 2,
             _ => 1,
         }
     }
@@ -106,7 +114,7 @@ pub static MATCHES: &[ExtensionSpec] = &[
         options: &[
             opt(&["--sport", "--source-port"], PortRange),
             opt(&["--dport", "--destination-port"], PortRange),
-            opt(&["--tcp-flags"], Pair),
+            opt(&["--tcp-flags"], TcpFlags),
             opt(&["--syn"], Flag),
             opt(&["--tcp-option"], Number),
         ],
@@ -171,7 +179,7 @@ pub static MATCHES: &[ExtensionSpec] = &[
     },
     ExtensionSpec {
         name: "state",
-        options: &[opt(&["--state"], States)],
+        options: &[opt(&["--state"], PlainStates)],
     },
     ExtensionSpec {
         name: "mark",
@@ -220,7 +228,10 @@ pub static MATCHES: &[ExtensionSpec] = &[
     },
     ExtensionSpec {
         name: "limit",
-        options: &[opt(&["--limit"], Word), opt(&["--limit-burst"], Number)],
+        options: &[
+            opt(&["--limit"], Rate),
+            opt(&["--limit-burst"], NumberUpTo(10_000)),
+        ],
     },
     ExtensionSpec {
         name: "recent",

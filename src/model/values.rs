@@ -165,57 +165,94 @@ pub struct Protocol {
     pub written: String,
 }
 
-/// Protocol names iptables resolves (from /etc/protocols and its own table).
+/// Protocol names `-p` knows: iptables' own (`all`, `icmpv6`, `mh`,
+/// `ipv6-mh`) and the names of a standard `/etc/protocols` (Debian's
+/// netbase), which iptables looks up with getprotobyname. The first name of
+/// a number is its canonical one.
 const PROTOCOLS: &[(&str, u8)] = &[
     ("all", 0),
+    ("icmpv6", 58),
+    ("mh", 135),
+    ("ipv6-mh", 135),
+    ("ip", 0),
+    ("hopopt", 0),
     ("icmp", 1),
     ("igmp", 2),
+    ("ggp", 3),
     ("ipencap", 4),
+    ("st", 5),
     ("tcp", 6),
     ("egp", 8),
+    ("igp", 9),
+    ("pup", 12),
     ("udp", 17),
+    ("hmp", 20),
+    ("xns-idp", 22),
+    ("rdp", 27),
+    ("iso-tp4", 29),
+    ("dccp", 33),
+    ("xtp", 36),
+    ("ddp", 37),
+    ("idpr-cmtp", 38),
     ("ipv6", 41),
     ("ipv6-route", 43),
     ("ipv6-frag", 44),
+    ("idrp", 45),
+    ("rsvp", 46),
     ("gre", 47),
     ("esp", 50),
     ("ah", 51),
-    ("icmpv6", 58),
+    ("skip", 57),
     ("ipv6-icmp", 58),
     ("ipv6-nonxt", 59),
     ("ipv6-opts", 60),
+    ("rspf", 73),
+    ("vmtp", 81),
+    ("eigrp", 88),
     ("ospf", 89),
+    ("ax.25", 93),
     ("ipip", 94),
+    ("etherip", 97),
+    ("encap", 98),
     ("pim", 103),
+    ("ipcomp", 108),
     ("vrrp", 112),
     ("l2tp", 115),
+    ("isis", 124),
     ("sctp", 132),
-    ("dccp", 33),
-    ("mh", 135),
+    ("fc", 133),
+    ("mobility-header", 135),
     ("udplite", 136),
+    ("mpls-in-ip", 137),
+    ("manet", 138),
+    ("hip", 139),
+    ("shim6", 140),
+    ("wesp", 141),
+    ("rohc", 142),
+    ("ethernet", 143),
 ];
 
 impl Protocol {
     pub fn parse(text: &str) -> Result<Protocol, String> {
+        // iptables lowercases the word, then reads a number (decimal, 0x
+        // hex or 0 octal) or looks the name up.
         let lower = text.to_ascii_lowercase();
-        let number = if let Ok(n) = lower.parse::<u16>() {
+        let number = if lower.starts_with(|c: char| c.is_ascii_digit()) {
+            let n = parse_u32(&lower).map_err(|_| format!("`{text}` is not a protocol number"))?;
             if n > 255 {
                 return Err(format!("protocol number {n} is above 255"));
             }
             Some(n as u8)
+        } else if let Some((_, n)) = PROTOCOLS.iter().find(|(name, _)| *name == lower) {
+            Some(*n)
+        } else if lower == "mptcp" {
+            // /etc/protocols gives it 262, which no IP header can carry.
+            None
         } else {
-            PROTOCOLS
-                .iter()
-                .find(|(name, _)| *name == lower)
-                .map(|(_, n)| *n)
+            return Err(format!(
+                "unknown protocol `{text}`: not a number from 0 to 255 nor a name in /etc/protocols"
+            ));
         };
-        if number.is_none()
-            && !lower
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!("`{text}` is not a protocol"));
-        }
         Ok(Protocol {
             number,
             written: text.to_string(),
@@ -369,8 +406,9 @@ pub enum CtState {
 }
 
 impl CtState {
+    /// A state name, in any case (`--state new` loads).
     pub fn parse(text: &str) -> Result<CtState, String> {
-        Ok(match text {
+        Ok(match text.to_ascii_uppercase().as_str() {
             "INVALID" => CtState::Invalid,
             "NEW" => CtState::New,
             "ESTABLISHED" => CtState::Established,

@@ -18,8 +18,8 @@ use rayon::prelude::*;
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::model::{
-    AddrSpec, Chain, CommentLine, Counters, Family, Policy, Rule, Ruleset, Span, Table, TableName,
-    Value,
+    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, Policy, Rule, Ruleset, Span, Table,
+    TableName, TargetKind, Value,
 };
 use tokens::{Token, TokenKind};
 
@@ -71,7 +71,7 @@ pub struct Parsed {
 /// Parses iptables-restore text. `family` comes from the caller when known
 /// (file name, `--family`); otherwise the addresses in the file decide.
 pub fn parse(text: &str, family: Option<Family>) -> Parsed {
-    let mut builder = Builder::default();
+    let mut builder = Builder::new(text);
     let mut offset = 0usize;
     let mut crlf_lines = 0usize;
     let mut first_crlf: Option<Span> = None;
@@ -125,6 +125,7 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
                     offset,
                     line: line_no,
                     column_before,
+                    chain_targets: &[],
                 };
                 let mut read = read_line(ctx);
                 if column_before > 0 {
@@ -392,14 +393,29 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
     out
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    /// The whole input, to read a line again when what it means depends on
+    /// the chains declared before it.
+    source: &'s str,
     tables: Vec<Table>,
     comments: Vec<CommentLine>,
     findings: Vec<Finding>,
     open: Option<OpenTable>,
     /// After `-h`, iptables-restore has exited: the rest is never applied.
     stopped: bool,
+}
+
+impl<'s> Builder<'s> {
+    fn new(source: &'s str) -> Builder<'s> {
+        Builder {
+            source,
+            tables: Vec::new(),
+            comments: Vec::new(),
+            findings: Vec::new(),
+            open: None,
+            stopped: false,
+        }
+    }
 }
 
 struct OpenTable {
@@ -472,6 +488,9 @@ struct LineCtx<'a> {
     /// Characters of the line before `text`: nonzero for the second and
     /// later pieces of a line longer than [`MAX_LINE_BYTES`].
     column_before: u32,
+    /// User chains named like an extension target (`:DNAT - [0:0]`): with
+    /// such a chain in the table, iptables reads `-j DNAT` as a jump to it.
+    chain_targets: &'a [String],
 }
 
 impl LineCtx<'_> {
@@ -495,7 +514,7 @@ impl LineCtx<'_> {
     }
 }
 
-impl Builder {
+impl Builder<'_> {
     fn error(&mut self, span: Span, message: impl Into<String>) {
         self.findings
             .push(Finding::new(&codes::SYNTAX_ERROR, span, message));
@@ -666,6 +685,7 @@ impl Builder {
         if !self.require_table(plan.whole, "a command") {
             return;
         }
+        let plan = self.reread_if_chain_target(plan);
         self.findings.extend(plan.findings);
         let (cmd, chain_name, chain_span) = match plan.action {
             Action::Nothing => return,
@@ -830,6 +850,42 @@ impl Builder {
     }
 
     /// `-F`, `-X`, `-Z` without a chain.
+    /// `-j DNAT` jumps to a user chain `DNAT` when the table has one (the
+    /// kernel loads `:DNAT - [0:0]` and `-A PREROUTING -j DNAT` as a jump,
+    /// and then refuses `--to-destination`). Lines are read before the
+    /// chains are known, so such a line is read again, knowing the chain.
+    fn reread_if_chain_target(&self, plan: CommandPlan) -> CommandPlan {
+        let Some(target) = plan.rule.as_ref().and_then(|r| r.target.as_ref()) else {
+            return plan;
+        };
+        if !matches!(target.kind, TargetKind::Extension | TargetKind::Other)
+            || target.jump != JumpKind::Jump
+        {
+            return plan;
+        }
+        let open = self.open.as_ref().expect("checked");
+        let is_user_chain = open
+            .index
+            .get(&target.name)
+            .is_some_and(|&i| !open.table.chains[i].builtin);
+        if !is_user_chain {
+            return plan;
+        }
+        let (offset, len, line, column_before) = plan.at;
+        let chain_targets = [target.name.clone()];
+        let ctx = LineCtx {
+            text: &self.source[offset..offset + len],
+            offset,
+            line,
+            column_before,
+            chain_targets: &chain_targets,
+        };
+        match read_line(ctx).kind {
+            LineKind::Command(again) => *again,
+            _ => plan,
+        }
+    }
+
     fn whole_table_command(&mut self, cmd: &str) {
         let open = self.open.as_mut().expect("checked");
         match cmd {
@@ -969,6 +1025,8 @@ struct CommandPlan {
     argument: Option<(String, Span)>,
     /// Problems in the command itself.
     findings: Vec<Finding>,
+    /// Where the line is: (offset, length, line, column_before) of its piece.
+    at: (usize, usize, u32, u32),
 }
 
 enum Action {
@@ -1004,8 +1062,14 @@ fn command_name(word: &str) -> Option<&'static str> {
     })
 }
 
-fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span) -> CommandPlan {
+fn plan_command(
+    counters: Option<Counters>,
+    mut tokens: Vec<Token>,
+    ctx: &LineCtx<'_>,
+) -> CommandPlan {
+    let whole = ctx.whole();
     let mut plan = CommandPlan {
+        at: (ctx.offset, ctx.text.len(), ctx.line, ctx.column_before),
         whole,
         counters,
         action: Action::Nothing,
@@ -1112,7 +1176,13 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
     match cmd {
         // Checks and listings change nothing; the rule is still read for errors.
         "-C" => {
-            rule_spec::parse_rule(&mut args, whole, chain_span, &mut plan.findings);
+            rule_spec::parse_rule(
+                &mut args,
+                whole,
+                chain_span,
+                ctx.chain_targets,
+                &mut plan.findings,
+            );
             return plan;
         }
         "-A" | "-I" | "-R" | "-D" => {
@@ -1141,6 +1211,7 @@ fn plan_command(counters: Option<Counters>, mut tokens: Vec<Token>, whole: Span)
                     &mut args,
                     whole,
                     chain_span,
+                    ctx.chain_targets,
                     &mut plan.rule_findings,
                 ));
             }
@@ -1323,7 +1394,7 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
                 }
             }
             check_word_limits(&tokens, &mut findings);
-            LineKind::Command(Box::new(plan_command(counters, tokens, whole)))
+            LineKind::Command(Box::new(plan_command(counters, tokens, &ctx)))
         }
         other => unreachable!("line yields only line kinds, got {other:?}"),
     };

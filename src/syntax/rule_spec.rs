@@ -122,6 +122,8 @@ pub struct RuleParser<'a> {
     pos: usize,
     rule: Rule,
     owner: Option<Owner>,
+    /// Target names that are user chains of the table (see `LineCtx`).
+    chain_targets: &'a [String],
     findings: &'a mut Vec<Finding>,
 }
 
@@ -130,6 +132,7 @@ pub fn parse_rule(
     tokens: &mut [Token],
     line_span: Span,
     chain_span: Span,
+    chain_targets: &[String],
     findings: &mut Vec<Finding>,
 ) -> Rule {
     let rule = Rule {
@@ -152,6 +155,7 @@ pub fn parse_rule(
         pos: 0,
         rule,
         owner: None,
+        chain_targets,
         findings,
     };
     parser.run();
@@ -609,7 +613,7 @@ impl RuleParser<'_> {
             return;
         }
         let name = word.text.clone();
-        let kind = if goto {
+        let kind = if goto || self.chain_targets.contains(&name) {
             TargetKind::Chain(name.clone())
         } else {
             match name.as_str() {
@@ -644,6 +648,7 @@ impl RuleParser<'_> {
             .rule
             .target
             .as_ref()
+            .filter(|t| t.kind == TargetKind::Extension)
             .and_then(|t| target_spec(&t.name))
             .and_then(|s| s.option(name));
         if let Some(Owner::Target) = self.owner
@@ -826,6 +831,80 @@ impl RuleParser<'_> {
     }
 }
 
+/// `--tcp-flags` lists: flag names in any case, commas, empty items
+/// ignored, as the tcp match reads them.
+fn check_tcp_flags(w: &Word) -> Result<(), (String, Span)> {
+    const FLAGS: [&str; 8] = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ALL", "NONE"];
+    for part in w.text.split(',').filter(|p| !p.is_empty()) {
+        if !FLAGS.iter().any(|f| f.eq_ignore_ascii_case(part)) {
+            return Err((
+                format!(
+                    "`{part}` is not a TCP flag iptables knows ({}): it refuses the rule",
+                    FLAGS.join(", ")
+                ),
+                w.span,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `--limit` rate: `N[/second|minute|hour|day]`, the unit any non-empty
+/// prefix, in any case. The limit match reads N as C's `atoi` does
+/// (leading digits, an optional sign, wrapping to 32 bits), refuses 0, and
+/// refuses a rate whose interval `10000 * seconds / N` rounds to zero.
+fn check_rate(text: &str) -> Result<(), String> {
+    let (number, unit) = match text.split_once('/') {
+        Some((n, u)) => (n, Some(u)),
+        None => (text, None),
+    };
+    let seconds: u32 = match unit {
+        None => 1,
+        Some(u) => {
+            let u = u.to_ascii_lowercase();
+            match [
+                ("second", 1),
+                ("minute", 60),
+                ("hour", 3600),
+                ("day", 86_400),
+            ]
+            .into_iter()
+            .find(|(name, _)| !u.is_empty() && name.starts_with(&u))
+            {
+                Some((_, s)) => s,
+                None => {
+                    return Err(format!(
+                        "bad rate `{text}`: the unit is second, minute, hour or day (or a prefix)"
+                    ));
+                }
+            }
+        }
+    };
+    let trimmed = number.trim_start();
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let value: i64 = digits[..end].bytes().fold(0i64, |acc, d| {
+        acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
+    let value = if negative { -value } else { value };
+    let per = value as i32 as u32;
+    if per == 0 {
+        return Err(format!("bad rate `{text}`: iptables reads it as 0"));
+    }
+    if 10_000 * seconds / per == 0 {
+        return Err(format!(
+            "rate `{text}` is too fast: the kernel counts at most 10000 per second"
+        ));
+    }
+    Ok(())
+}
+
 /// The value of `--option=value`, as a word.
 fn inline_word(option: &Token) -> Option<Word> {
     match &option.kind {
@@ -874,13 +953,46 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
         ValueKind::Interface => {
             Value::Interface(Interface::parse(&one(words).text).map_err(err(one(words)))?)
         }
-        ValueKind::States => {
+        ValueKind::States | ValueKind::PlainStates => {
             let w = one(words);
             let mut states = Vec::new();
             for part in w.text.split(',') {
-                states.push(CtState::parse(part).map_err(err(w))?);
+                let state = CtState::parse(part).map_err(err(w))?;
+                if kind == ValueKind::PlainStates && matches!(state, CtState::Snat | CtState::Dnat)
+                {
+                    return Err((
+                        format!(
+                            "`{part}` is a conntrack status, not a state: `-m state` refuses it (use `-m conntrack --ctstate {part}`)"
+                        ),
+                        w.span,
+                    ));
+                }
+                states.push(state);
             }
             Value::States(states)
+        }
+        ValueKind::TcpFlags => {
+            for w in words {
+                check_tcp_flags(w)?;
+            }
+            Value::Words(words.iter().map(|w| w.text.clone()).collect())
+        }
+        ValueKind::Rate => {
+            let w = one(words);
+            check_rate(&w.text).map_err(err(w))?;
+            Value::Text(w.text.clone())
+        }
+        ValueKind::NumberUpTo(max) => {
+            let w = one(words);
+            match w.text.parse::<u32>() {
+                Ok(n) if n <= max => Value::Number(n),
+                _ => {
+                    return Err((
+                        format!("`{}` is not a number from 0 to {max}", w.text),
+                        w.span,
+                    ));
+                }
+            }
         }
         ValueKind::Mark => Value::Mark(MarkMask::parse(&one(words).text).map_err(err(one(words)))?),
         ValueKind::Number => Value::Number(parse_u32(&one(words).text).map_err(err(one(words)))?),
@@ -919,4 +1031,54 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
         }
         ValueKind::Pair => Value::Words(words.iter().map(|w| w.text.clone()).collect()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_rate;
+
+    // Each case was loaded with the real iptables-restore 1.8.9.
+    #[test]
+    fn rates_the_limit_match_accepts() {
+        for rate in [
+            "5",
+            "5/s",
+            "5/sec",
+            "5/second",
+            "5/SEC",
+            "5/m",
+            "5/min",
+            "5/h",
+            "5/hour",
+            "5/d",
+            "5/day",
+            "10000/s",
+            "600000/min",
+            "5abc/sec",
+            "05/sec",
+            "1/d",
+        ] {
+            assert_eq!(check_rate(rate), Ok(()), "{rate}");
+        }
+    }
+
+    #[test]
+    fn rates_the_limit_match_refuses() {
+        for rate in [
+            "5/secs",
+            "5/ms",
+            "5/",
+            "5/minutes",
+            "5/fortnight",
+            "0/sec",
+            "0x10/sec",
+            "4294967296/s",
+            "10001/s",
+            "600001/min",
+            "-5/sec",
+            "abc",
+        ] {
+            assert!(check_rate(rate).is_err(), "{rate}");
+        }
+    }
 }

@@ -1,0 +1,115 @@
+//! `match-not-allowed-here`: a match at a hook where the kernel refuses it
+//! (`-m owner` in INPUT: no local socket owns an arriving packet yet).
+//!
+//! The kernel checks a match's hooks when the rule is added, as it does for
+//! targets, so the decision and the finding's place follow
+//! `target-not-allowed-here`: a user chain is checked against every hook
+//! that reaches it. Every restriction below was confirmed with a real load
+//! (iptables 1.8.9, nft backend) in a private network namespace; see
+//! `rules/IPT107-match-not-allowed-here.md`.
+
+use crate::codes;
+use crate::diagnostic::Finding;
+use crate::graph::{FORWARD, HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
+use crate::lints::LintContext;
+use crate::model::{Match, Value};
+
+use super::target_not_allowed_here::refused_at_hook;
+
+/// Where a match may stand: the module, an option (and its value) that
+/// brings the restriction, and the hooks that accept it.
+struct Placement {
+    module: &'static str,
+    option: Option<(&'static str, Option<&'static str>)>,
+    hooks: &'static [usize],
+}
+
+const PLACEMENTS: &[Placement] = &[
+    Placement {
+        module: "owner",
+        option: None,
+        hooks: &[OUTPUT, POSTROUTING],
+    },
+    Placement {
+        module: "socket",
+        option: None,
+        hooks: &[PREROUTING, INPUT],
+    },
+    Placement {
+        module: "rpfilter",
+        option: None,
+        hooks: &[PREROUTING],
+    },
+    Placement {
+        module: "policy",
+        option: Some(("--dir", Some("in"))),
+        hooks: &[PREROUTING, INPUT, FORWARD],
+    },
+    Placement {
+        module: "policy",
+        option: Some(("--dir", Some("out"))),
+        hooks: &[FORWARD, OUTPUT, POSTROUTING],
+    },
+    Placement {
+        module: "addrtype",
+        option: Some(("--limit-iface-in", None)),
+        hooks: &[PREROUTING, INPUT, FORWARD],
+    },
+    Placement {
+        module: "addrtype",
+        option: Some(("--limit-iface-out", None)),
+        hooks: &[FORWARD, OUTPUT, POSTROUTING],
+    },
+];
+
+fn option_text(m: &Match, name: &str) -> Option<String> {
+    let o = m.options.iter().find(|o| o.name == name)?;
+    Some(match &o.value {
+        Value::Text(t) => t.clone(),
+        _ => o.words.first().map(|w| w.text.clone()).unwrap_or_default(),
+    })
+}
+
+fn placement(m: &Match) -> Option<&'static Placement> {
+    PLACEMENTS.iter().find(|p| {
+        p.module == m.module
+            && p.option.is_none_or(|(name, value)| {
+                option_text(m, name).is_some_and(|v| value.is_none_or(|want| v == want))
+            })
+    })
+}
+
+fn label(p: &Placement) -> String {
+    match p.option {
+        None => format!("`-m {}`", p.module),
+        Some((name, None)) => format!("`-m {} {name}`", p.module),
+        Some((name, Some(value))) => format!("`-m {} {name} {value}`", p.module),
+    }
+}
+
+pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
+    let g = &cx.graph;
+    for (ti, table) in cx.ruleset.tables.iter().enumerate() {
+        for (ci, chain) in table.chains.iter().enumerate() {
+            let node = g.node(ti, ci);
+            if g.hooks(node).is_empty() {
+                continue;
+            }
+            for (ri, rule) in chain.rules.iter().enumerate() {
+                // One finding per rule: the kernel refuses it at the first.
+                let found = rule.matches.iter().find_map(|m| {
+                    let p = placement(m)?;
+                    refused_at_hook(
+                        cx,
+                        &codes::MATCH_NOT_ALLOWED_HERE,
+                        (node, ri),
+                        HookSet::of(p.hooks),
+                        &label(p),
+                        m.span,
+                    )
+                });
+                out.extend(found);
+            }
+        }
+    }
+}
