@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::diagnostic::{Finding, Severity};
-use crate::model::Family;
+use crate::model::{Family, Ruleset, Table};
 use crate::{lints, suppression, syntax};
 
 /// Everything known about one checked input.
@@ -129,6 +129,7 @@ pub fn check_source_with(
     let parsed = syntax::parse(&source, family);
     let mut findings = parsed.findings;
     findings.extend(lints::run(&parsed.ruleset));
+    findings.extend(replaced_table_errors(&parsed.ruleset, &parsed.replaced));
     let unreadable = findings.iter().any(Finding::is_input_error);
     let applied = suppression::apply(&parsed.ruleset, &source, findings);
     let mut findings = applied.findings;
@@ -159,6 +160,31 @@ pub fn check_source_with(
         unreadable,
         errors,
     }
+}
+
+/// What the kernel refuses in a table block that a later block replaces:
+/// iptables-restore loads each block at its COMMIT, so a loop or a target
+/// at the wrong hook fails the load even though a later block would have
+/// flushed it. Only errors: nothing else about a flushed block matters.
+fn replaced_table_errors(ruleset: &Ruleset, replaced: &[Table]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for table in replaced {
+        let alone = Ruleset {
+            family: ruleset.family,
+            tables: vec![table.clone()],
+            comments: Vec::new(),
+        };
+        for mut f in lints::run(&alone) {
+            if f.severity == Severity::Error {
+                f.message = format!(
+                    "{} (in the `*{}` block of line {}, which a later block replaces; it is still loaded at its COMMIT)",
+                    f.message, table.name, table.span.line
+                );
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 /// Turns bytes into text; invalid UTF-8 (a binary comment) is replaced, as

@@ -66,6 +66,10 @@ pub const MAX_WORDS: usize = 251;
 pub struct Parsed {
     pub ruleset: Ruleset,
     pub findings: Vec<Finding>,
+    /// Table blocks that a later block of the same table replaced. Each was
+    /// loaded at its COMMIT (so the kernel still judged it) and then
+    /// flushed; they are not part of `ruleset`.
+    pub replaced: Vec<Table>,
 }
 
 /// Parses iptables-restore text. `family` comes from the caller when known
@@ -176,13 +180,17 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
     }
     let mut ruleset = Ruleset {
         family: Family::Ipv4,
-        tables: builder.tables,
-        comments: builder.comments,
+        tables: std::mem::take(&mut builder.tables),
+        comments: std::mem::take(&mut builder.comments),
     };
     ruleset.family = family.unwrap_or_else(|| guess_family(&ruleset));
-    let mut findings = builder.findings;
+    let mut findings = std::mem::take(&mut builder.findings);
     check_families(&mut ruleset, &mut findings);
-    Parsed { ruleset, findings }
+    Parsed {
+        ruleset,
+        findings,
+        replaced: builder.replaced,
+    }
 }
 
 /// 1-based character column of byte `at` in `line`.
@@ -398,6 +406,7 @@ struct Builder<'s> {
     /// the chains declared before it.
     source: &'s str,
     tables: Vec<Table>,
+    replaced: Vec<Table>,
     comments: Vec<CommentLine>,
     findings: Vec<Finding>,
     open: Option<OpenTable>,
@@ -410,6 +419,7 @@ impl<'s> Builder<'s> {
         Builder {
             source,
             tables: Vec::new(),
+            replaced: Vec::new(),
             comments: Vec::new(),
             findings: Vec::new(),
             open: None,
@@ -654,7 +664,9 @@ impl Builder<'_> {
                 None if c.declared => builtins.len(),
                 None => builtins.len() + 1,
             });
-        self.tables.retain(|t| t.name != table.name);
+        if let Some(i) = self.tables.iter().position(|t| t.name == table.name) {
+            self.replaced.push(self.tables.remove(i));
+        }
         self.tables.push(table);
     }
 
