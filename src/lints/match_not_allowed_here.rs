@@ -9,7 +9,7 @@
 //! `rules/IPT107-match-not-allowed-here.md`.
 
 use crate::codes;
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Finding, Severity};
 use crate::graph::{FORWARD, HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
 use crate::lints::LintContext;
 use crate::model::{Match, Value};
@@ -22,6 +22,11 @@ struct Placement {
     module: &'static str,
     option: Option<(&'static str, Option<&'static str>)>,
     hooks: &'static [usize],
+    /// The match checks its hooks in code when the rule is added, instead
+    /// of declaring them: the nft backend then checks only rules in builtin
+    /// chains, and accepts the match in a user chain that a refusing hook
+    /// reaches, which iptables-legacy refuses (a warning there).
+    checked_on_add: bool,
 }
 
 const PLACEMENTS: &[Placement] = &[
@@ -29,36 +34,49 @@ const PLACEMENTS: &[Placement] = &[
         module: "owner",
         option: None,
         hooks: &[OUTPUT, POSTROUTING],
+        checked_on_add: false,
+    },
+    Placement {
+        module: "mac",
+        option: None,
+        hooks: &[PREROUTING, INPUT, FORWARD],
+        checked_on_add: false,
     },
     Placement {
         module: "socket",
         option: None,
         hooks: &[PREROUTING, INPUT],
+        checked_on_add: false,
     },
     Placement {
         module: "rpfilter",
         option: None,
         hooks: &[PREROUTING],
+        checked_on_add: false,
     },
     Placement {
         module: "policy",
         option: Some(("--dir", Some("in"))),
         hooks: &[PREROUTING, INPUT, FORWARD],
+        checked_on_add: true,
     },
     Placement {
         module: "policy",
         option: Some(("--dir", Some("out"))),
         hooks: &[FORWARD, OUTPUT, POSTROUTING],
+        checked_on_add: true,
     },
     Placement {
         module: "addrtype",
         option: Some(("--limit-iface-in", None)),
         hooks: &[PREROUTING, INPUT, FORWARD],
+        checked_on_add: true,
     },
     Placement {
         module: "addrtype",
         option: Some(("--limit-iface-out", None)),
         hooks: &[FORWARD, OUTPUT, POSTROUTING],
+        checked_on_add: true,
     },
 ];
 
@@ -99,14 +117,22 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 // One finding per rule: the kernel refuses it at the first.
                 let found = rule.matches.iter().find_map(|m| {
                     let p = placement(m)?;
-                    refused_at_hook(
+                    let mut f = refused_at_hook(
                         cx,
                         &codes::MATCH_NOT_ALLOWED_HERE,
                         (node, ri),
                         HookSet::of(p.hooks),
                         &label(p),
                         m.span,
-                    )
+                    )?;
+                    if p.checked_on_add && !chain.builtin {
+                        f.severity = Severity::Warning;
+                        f.message = f.message.replace(
+                            "the kernel refuses it",
+                            "iptables-legacy refuses it (the nft backend checks this match's hooks only in builtin chains, and loads it)",
+                        );
+                    }
+                    Some(f)
                 });
                 out.extend(found);
             }

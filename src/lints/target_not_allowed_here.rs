@@ -228,7 +228,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let label = what(p, name);
-                if let Some(finding) = refused_at_hook(
+                if let Some(mut finding) = refused_at_hook(
                     cx,
                     &codes::TARGET_NOT_ALLOWED_HERE,
                     (node, ri),
@@ -236,6 +236,16 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                     &label,
                     span,
                 ) {
+                    // TCPMSS checks the hooks of `--clamp-mss-to-pmtu` in
+                    // code when the rule is added; the nft backend runs that
+                    // check only for builtin chains.
+                    if name == "TCPMSS" && !chain.builtin {
+                        finding.severity = Severity::Warning;
+                        finding.message = finding.message.replace(
+                            "the kernel refuses it",
+                            "iptables-legacy refuses it (the nft backend checks these hooks only in builtin chains, and loads it)",
+                        );
+                    }
                     out.push(finding);
                 }
             }

@@ -730,9 +730,22 @@ impl RuleParser<'_> {
                 None => return,
             },
             None => {
-                // Unknown arity: take the values that follow.
+                // An option iptlint does not model takes one argument if one
+                // follows (getopt's optional argument); only the SET target's
+                // set options take two. A further word is a stray argument,
+                // which iptables refuses (Bad argument).
+                let most = if matches!(name, "--add-set" | "--del-set" | "--map-set") {
+                    2
+                } else {
+                    1
+                };
                 let mut words: Vec<Word> = inline_word(token).into_iter().collect();
-                words.extend(std::iter::from_fn(|| self.take_word()));
+                while words.len() < most {
+                    match self.take_word() {
+                        Some(w) => words.push(w),
+                        None => break,
+                    }
+                }
                 (words, false)
             }
         };
