@@ -75,41 +75,6 @@ const KNOWN_QUIRKS: &[Quirk] = &[
         },
     },
     Quirk {
-        name: "chain named like a target",
-        why: "a `:DNAT - [0:0]` line makes a user chain named like a target (the nft backend \
-              allows it), and `-j DNAT` then jumps to it (its `--to-destination` becomes an \
-              unknown option); iptlint reads the target. rules/IPT105-target-not-allowed-here.md",
-        applies: |o| {
-            const TARGETS: &[&str] = &[
-                "DNAT",
-                "SNAT",
-                "MASQUERADE",
-                "REDIRECT",
-                "NETMAP",
-                "LOG",
-                "NFLOG",
-                "MARK",
-                "CONNMARK",
-                "REJECT",
-                "NFQUEUE",
-                "CT",
-                "NOTRACK",
-                "TCPMSS",
-                "TPROXY",
-                "CLASSIFY",
-                "DSCP",
-                "AUDIT",
-                "TRACE",
-                "SET",
-            ];
-            o.text.lines().any(|l| {
-                l.strip_prefix(':')
-                    .and_then(|r| r.split_whitespace().next())
-                    .is_some_and(|n| TARGETS.contains(&n))
-            })
-        },
-    },
-    Quirk {
         name: "values iptables changes silently",
         why: "iptables loads a port above 65535 (65536 becomes 0), a backwards port range (2:1, \
               matches nothing) and an abbreviated address type (`x` is XRESOLVE); iptlint \
@@ -130,19 +95,6 @@ const KNOWN_QUIRKS: &[Quirk] = &[
             !o.kernel.is_accept()
                 && o.kernel_says("No such file or directory")
                 && (o.text.contains("-j QUEUE") || o.text.contains("-j NFQUEUE"))
-        },
-    },
-    // Gaps: iptlint accepts what the kernel refuses in its own check of a rule (the
-    // `checkentry` of a match, RULE_APPEND failed: Invalid argument): the owner match in a chain
-    // that a hook other than OUTPUT or POSTROUTING reaches.
-    Quirk {
-        name: "gap: owner match outside OUTPUT/POSTROUTING",
-        why: "not modelled yet: the kernel refuses `-m owner` where INPUT, FORWARD or PREROUTING \
-              can reach it",
-        applies: |o| {
-            !o.kernel.is_accept()
-                && o.kernel_says("(Invalid argument)")
-                && o.text.contains("-m owner")
         },
     },
 ];

@@ -29,6 +29,8 @@ pub enum ValueKind {
     Rate,
     /// A decimal number from 0 to the bound (`--limit-burst`).
     NumberUpTo(u32),
+    /// `port[-port]` of `--to-ports` (a dash, not a colon).
+    NatPorts,
     /// `value[/mask]`.
     Mark,
     /// A number (decimal, hex or octal).
@@ -417,14 +419,14 @@ pub static TARGETS: &[ExtensionSpec] = &[
     ExtensionSpec {
         name: "MASQUERADE",
         options: &[
-            opt(&["--to-ports"], Word),
+            opt(&["--to-ports"], NatPorts),
             opt(&["--random"], Flag),
             opt(&["--random-fully"], Flag),
         ],
     },
     ExtensionSpec {
         name: "REDIRECT",
-        options: &[opt(&["--to-ports"], Word), opt(&["--random"], Flag)],
+        options: &[opt(&["--to-ports"], NatPorts), opt(&["--random"], Flag)],
     },
     ExtensionSpec {
         name: "NETMAP",

@@ -8,8 +8,8 @@ use crate::diagnostic::Finding;
 use crate::model::{
     AddrRange, AddrSpec, CtState, Family, Interface, JumpKind, MarkMask, Match, MatchOption,
     NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span, Target,
-    TargetKind, Value, ValueKind, Word, match_spec, parse_u32, protocol_match, required_options,
-    target_spec,
+    TargetKind, Value, ValueKind, Word, match_spec, parse_port, parse_u32, protocol_match,
+    required_options, target_spec,
 };
 
 use super::push_small;
@@ -343,6 +343,24 @@ impl RuleParser<'_> {
                     )
                     .help("add `-p tcp`"),
                 );
+            }
+        }
+        // `--syn` is `--tcp-flags FIN,SYN,RST,ACK SYN`: one tcp match takes
+        // only one of them.
+        for m in self.rule.matches.iter().filter(|m| m.module == "tcp") {
+            let syn = m.options.iter().find(|o| o.name == "--syn");
+            let flags = m.options.iter().find(|o| o.name == "--tcp-flags");
+            if let (Some(syn), Some(flags)) = (syn, flags) {
+                let later = if syn.span.start > flags.span.start {
+                    syn
+                } else {
+                    flags
+                };
+                missing.push(Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    later.span,
+                    "`--syn` and `--tcp-flags` in one tcp match: iptables refuses the rule (Only one of `--syn' or `--tcp-flags' allowed)",
+                ));
             }
         }
         // Ports in a NAT target need a protocol, any protocol (`-p icmp` will do).
@@ -952,7 +970,24 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
             let mut slots = 0;
             for part in w.text.split(',') {
                 let range = PortRange::parse(part).map_err(err(w))?;
-                slots += if range.lo == range.hi { 1 } else { 2 };
+                // multiport wants both ends of a range, the first lower.
+                if let Some((a, b)) = part.split_once(':') {
+                    if a.is_empty() || b.is_empty() {
+                        return Err((
+                            format!("`{part}`: a multiport range needs both ends"),
+                            w.span,
+                        ));
+                    }
+                    if range.lo >= range.hi {
+                        return Err((
+                            format!(
+                                "`{part}`: a multiport range must run upwards (invalid portrange specified)"
+                            ),
+                            w.span,
+                        ));
+                    }
+                }
+                slots += if part.contains(':') { 2 } else { 1 };
                 ports.push(range);
             }
             if slots > 15 {
@@ -994,6 +1029,28 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
             let w = one(words);
             check_rate(&w.text).map_err(err(w))?;
             Value::Text(w.text.clone())
+        }
+        ValueKind::NatPorts => {
+            let w = one(words);
+            if w.text.contains(':') {
+                return Err((
+                    format!(
+                        "`{}`: write the port range with a dash (`1024-2048`); iptables refuses a colon",
+                        w.text
+                    ),
+                    w.span,
+                ));
+            }
+            let (lo, hi) = match w.text.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (w.text.as_str(), w.text.as_str()),
+            };
+            let lo = parse_port(lo).map_err(err(w))?;
+            let hi = parse_port(hi).map_err(err(w))?;
+            if lo > hi {
+                return Err((format!("port range `{}` runs backwards", w.text), w.span));
+            }
+            Value::Ports(vec![PortRange { lo, hi }])
         }
         ValueKind::NumberUpTo(max) => {
             let w = one(words);
