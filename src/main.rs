@@ -3,6 +3,12 @@
 mod cli;
 mod commands;
 
+// Parsing and the packet-space analysis allocate many small, short-lived
+// values from several threads; mimalloc serves them with less work and less
+// fragmentation than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
