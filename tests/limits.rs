@@ -146,7 +146,6 @@ fn a_huge_single_line_is_read_in_pieces_like_iptables_restore_does() {
     // does the same, so the work per piece is bounded and the time is linear.
     let words = "-s 10.0.0.1 ".repeat(128 << 10);
     let text = format!("*filter\n-A INPUT {words}");
-    let start = Instant::now();
     let report = check_source("huge-line".into(), Arc::from(text.as_str()), None);
     assert!(report.has_input_error());
     assert!(
@@ -156,11 +155,14 @@ fn a_huge_single_line_is_read_in_pieces_like_iptables_restore_does() {
         "{:?}",
         report.findings.first()
     );
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        start.elapsed()
-    );
+    // Every piece is a line of its own: 1.5 MB in pieces of 10,239 bytes.
+    let pieces = report
+        .findings
+        .iter()
+        .filter(|f| f.message.contains("reads at most 10239 bytes"))
+        .map(|f| f.span.column)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(pieces.len() > 100, "{} pieces reported", pieces.len());
 }
 
 #[test]

@@ -345,3 +345,36 @@ fn fuzz_parse_span_ends_on_a_character_boundary() {
         iptlint::report::json::render(&reports);
     }
 }
+
+/// Found with real packets (tests/kernel_counters.rs): at POSTROUTING the
+/// kernel passes a forwarded packet's input device, so `-i` in a user chain
+/// that POSTROUTING reaches matches it. Such a rule is neither
+/// interface-never-matches nor unmatchable, and it does not make the rule
+/// after it look covered. Reached only from OUTPUT, `-i` still never matches.
+#[test]
+fn forwarded_packets_keep_their_input_device_at_postrouting() {
+    let from = |hook: &str| {
+        format!(
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n\
+             :OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:TAG - [0:0]\n-A {hook} -j TAG\n\
+             -A TAG -i eth0 -j MARK --set-xmark 0x1/0xffffffff\n-A TAG -j RETURN\nCOMMIT\n"
+        )
+    };
+    let names = |text: &str| -> Vec<(u32, &'static str)> {
+        check_source("t".into(), Arc::from(text), Some(Family::Ipv4))
+            .findings
+            .iter()
+            .map(|f| (f.span.line, f.lint.name))
+            .collect()
+    };
+    let post = names(&from("POSTROUTING"));
+    assert!(
+        post.iter().all(|(line, _)| *line != 9),
+        "the -i rule reached from POSTROUTING is live: {post:?}"
+    );
+    let out = names(&from("OUTPUT"));
+    assert!(
+        out.contains(&(9, "interface-never-matches")),
+        "reached only from OUTPUT, -i never matches: {out:?}"
+    );
+}

@@ -1,7 +1,10 @@
 //! `interface-never-matches`: `-o` in a chain that only PREROUTING or INPUT
 //! reach (routing has not chosen an output interface yet, or the packet is
-//! delivered locally), or `-i` in a chain that only OUTPUT or POSTROUTING
-//! reach (there, packets have no input interface).
+//! delivered locally), or `-i` in a chain that only OUTPUT reaches (locally
+//! sent packets have no input interface). POSTROUTING also sees forwarded
+//! packets, which keep their input interface there: `-i` in a user chain
+//! reached from POSTROUTING matches them (found with real packets by
+//! tests/kernel_counters.rs).
 //!
 //! In PREROUTING or INPUT themselves `-o` (and `-i` in OUTPUT or POSTROUTING),
 //! negated or not, is an error: iptables-restore refuses the rule with both
@@ -13,7 +16,7 @@
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::diagnostic::Severity;
-use crate::graph::{HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
+use crate::graph::{HookSet, INPUT, OUTPUT, PREROUTING};
 use crate::lints::LintContext;
 use crate::model::{Interface, Negatable, Rule, Span};
 
@@ -40,7 +43,7 @@ fn named(iface: &Option<Negatable<Interface>>) -> Option<&str> {
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let g = &cx.graph;
     let no_out = HookSet::of(&[PREROUTING, INPUT]);
-    let no_in = HookSet::of(&[OUTPUT, POSTROUTING]);
+    let no_in = HookSet::of(&[OUTPUT]);
     for (ti, table) in cx.ruleset.tables.iter().enumerate() {
         for (ci, chain) in table.chains.iter().enumerate() {
             let node = g.node(ti, ci);

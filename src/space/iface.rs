@@ -3,7 +3,8 @@
 //! The kernel compares `-i`/`-o` with the device name byte by byte under a
 //! mask: `eth0` must equal the name, `eth+` must equal its first three bytes,
 //! `+` compares nothing. A packet with no device (the input side in OUTPUT and
-//! POSTROUTING, the output side in PREROUTING and INPUT) carries the empty
+//! of locally sent packets in POSTROUTING, the output side in PREROUTING and
+//! INPUT) carries the empty
 //! name, so `-i eth0` never matches it and `! -i eth0` always does.
 //!
 //! Given the exact names `E` and the prefixes `P` a rule set mentions (`""`,

@@ -291,15 +291,22 @@ impl SpaceContext {
     }
 
     /// The packets that can traverse a builtin chain of this hook: no input
-    /// device in OUTPUT and POSTROUTING, no output device in PREROUTING and
-    /// INPUT, both in FORWARD. Any other name (a user chain) gives every packet.
+    /// device in OUTPUT, no output device in PREROUTING and INPUT, both in
+    /// FORWARD. POSTROUTING sees locally sent packets (no input device) and
+    /// forwarded ones, which keep the device they came in on (the kernel
+    /// passes `skb->dev` as the input device there), so any input side. Any
+    /// other name (a user chain) gives every packet.
     pub fn hook_universe(&self, hook: &str) -> PacketSet {
         let any = |d: Dim| Field::range(1, self.dom.max_of(d.ix()));
         let none = Some(Field::One((0, 0)));
         let (inp, out) = match hook {
             "PREROUTING" | "INPUT" => (any(Dim::InInterface), none),
             "FORWARD" => (any(Dim::InInterface), any(Dim::OutInterface)),
-            "OUTPUT" | "POSTROUTING" => (none, any(Dim::OutInterface)),
+            "OUTPUT" => (none, any(Dim::OutInterface)),
+            "POSTROUTING" => (
+                Field::range(0, self.dom.max_of(Dim::InInterface.ix())),
+                any(Dim::OutInterface),
+            ),
             _ => return self.universe(),
         };
         let mut set = self.universe();

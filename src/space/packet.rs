@@ -162,7 +162,7 @@ pub struct Packet {
     pub dport: u16,
     pub icmp_type: u8,
     pub icmp_code: u8,
-    /// `None`: no input device (OUTPUT, POSTROUTING).
+    /// `None`: no input device (OUTPUT; POSTROUTING for locally sent packets).
     pub in_interface: Option<String>,
     /// `None`: no output device (PREROUTING, INPUT).
     pub out_interface: Option<String>,

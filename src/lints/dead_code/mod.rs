@@ -34,7 +34,7 @@ use foldhash::HashMap;
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
-use crate::graph::{Flow, HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
+use crate::graph::{Flow, HookSet, INPUT, OUTPUT, PREROUTING};
 use crate::lints::{LintContext, RuleKey};
 use crate::model::{Chain, Interface, Negatable, Rule, TargetKind};
 use crate::space::{MatchSpace, PacketSet, SpaceContext, rule_match_space};
@@ -356,7 +356,7 @@ fn claimed_elsewhere(
 ) -> Vec<bool> {
     let exit = cx.graph.exit_rule(node);
     let no_out = hooks.is_subset(HookSet::of(&[PREROUTING, INPUT]));
-    let no_in = hooks.is_subset(HookSet::of(&[OUTPUT, POSTROUTING]));
+    let no_in = hooks.is_subset(HookSet::of(&[OUTPUT]));
     let mut first: HashMap<RuleKey<'_>, usize> =
         HashMap::with_capacity_and_hasher(chain.rules.len(), Default::default());
     chain
