@@ -765,3 +765,30 @@ fn graph_command_prints_dot_and_json() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a table the file lacks");
 }
+
+#[test]
+fn the_covering_set_takes_the_largest_overlaps_first() {
+    // Line 9 is covered by the four quarters (lines 3-6) and by the two
+    // halves (lines 7-8); the smaller cover is the one to show.
+    let text = dump(&[
+        "*filter",
+        ":INPUT ACCEPT [0:0]",
+        "-A INPUT -s 10.0.0.0/10 -j DROP",
+        "-A INPUT -s 10.64.0.0/10 -j DROP",
+        "-A INPUT -s 10.128.0.0/10 -j DROP",
+        "-A INPUT -s 10.192.0.0/10 -j DROP",
+        "-A INPUT -s 10.0.0.0/9 -j DROP",
+        "-A INPUT -s 10.128.0.0/9 -j DROP",
+        "-A INPUT -s 10.0.0.0/8 -j DROP",
+        "COMMIT",
+    ]);
+    let report = check_source("t".into(), Arc::from(text.as_str()), None);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.lint.name == "shadowed-rule" && f.span.line == 9)
+        .unwrap_or_else(|| panic!("line 9 is shadowed: {:?}", report.findings));
+    let related: Vec<u32> = f.related.iter().map(|r| r.span.line).collect();
+    assert_eq!(related, [7, 8], "{}", f.message);
+    assert!(f.message.contains("together"), "{}", f.message);
+}

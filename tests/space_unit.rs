@@ -562,3 +562,27 @@ fn sets_are_small_values() {
 fn a_flat_rule_is_a_few_hundred_bytes() {
     assert!(std::mem::size_of::<MatchSpace>() <= 64);
 }
+
+#[test]
+fn volumes_rank_sets_by_how_many_packets_they_hold() {
+    let (ctx, s) = spaces(
+        Family::Ipv4,
+        &[
+            "-A INPUT -s 10.0.0.0/8",
+            "-A INPUT -s 10.0.0.0/9",
+            "-A INPUT -m mark --mark 0x1/0x5",
+        ],
+    );
+    let all = ctx.universe().log2_volume();
+    let slash8 = s[0].must().log2_volume();
+    let slash9 = s[1].must().log2_volume();
+    // A /8 keeps 24 of the 32 source bits: 8 bits fewer than everything.
+    assert!((all - slash8 - 8.0).abs() < 1e-9, "{all} {slash8}");
+    assert!((slash8 - slash9 - 1.0).abs() < 1e-9, "{slash8} {slash9}");
+    // A mark pattern fixing two bits: a quarter of all packets.
+    assert!((all - s[2].must().log2_volume() - 2.0).abs() < 1e-9);
+    // Two disjoint halves add up to the whole.
+    let halves = s[1].must().union(&s[0].must().difference(s[1].must()));
+    assert!((halves.log2_volume() - slash8).abs() < 1e-9);
+    assert_eq!(ctx.empty().log2_volume(), f64::NEG_INFINITY);
+}

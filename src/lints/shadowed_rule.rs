@@ -19,9 +19,10 @@
 //! missed one).
 //!
 //! Related locations are a small covering set, Batfish style: a single rule
-//! that covers it when there is one, else the covering rules in file order
-//! with every rule the others already cover dropped; a covering rule with a
-//! different verdict (ACCEPT vs DROP) is always listed, and said so.
+//! that covers it when there is one, else a greedy cover taking the rule that
+//! decides the largest part of it first, then every chosen rule the others
+//! already cover dropped; a covering rule with a different verdict (ACCEPT vs
+//! DROP) is always listed, and said so. They are shown in file order.
 
 use crate::codes;
 use crate::diagnostic::Finding;
@@ -116,9 +117,15 @@ fn covering_set(
     let mut chosen = match single {
         Some(e) => vec![e],
         None => {
+            // Largest overlap with the rule first; ties in file order.
+            let mut by_overlap: Vec<(f64, usize)> = cands
+                .iter()
+                .map(|&e| (cs.spaces[e].must().intersect(target).log2_volume(), e))
+                .collect();
+            by_overlap.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut rest = target.clone();
             let mut chosen = Vec::new();
-            for &e in &cands {
+            for &(_, e) in &by_overlap {
                 let m = cs.spaces[e].must();
                 if !rest.overlaps(m) {
                     continue;
@@ -138,7 +145,11 @@ fn covering_set(
             if !rest.is_empty() {
                 return None;
             }
-            minimise(cs, target, chosen)
+            // Try to drop the smallest contributions first.
+            chosen.reverse();
+            let mut chosen = minimise(cs, target, chosen);
+            chosen.sort_unstable();
+            chosen
         }
     };
     // Always show a covering rule with a different verdict.

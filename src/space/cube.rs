@@ -198,6 +198,17 @@ impl Cube {
         }
     }
 
+    /// log2 of how many points the cube holds.
+    pub(crate) fn log2_volume(&self, dom: &Domain) -> f64 {
+        (0..DIMS)
+            .map(|d| {
+                let max = dom.max_of(d);
+                self.get(d)
+                    .map_or_else(|| (max as f64 + 1.0).log2(), |f| f.log2_len(max))
+            })
+            .sum()
+    }
+
     pub(crate) fn contains(&self, p: &Point) -> bool {
         each(self.dims).all(|d| self.get(d).is_some_and(|f| f.contains(p[d])))
     }

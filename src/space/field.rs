@@ -93,6 +93,19 @@ impl Field {
         }
     }
 
+    /// log2 of how many values the set holds (its patterns are disjoint).
+    pub(crate) fn log2_len(&self, max: u128) -> f64 {
+        let count: f64 = match self {
+            One((lo, hi)) => (hi - lo) as f64 + 1.0,
+            Ranges(v) => v.iter().map(|(lo, hi)| (hi - lo) as f64 + 1.0).sum(),
+            Bits(t) => t
+                .iter()
+                .map(|(_, mask)| 2f64.powi((max & !mask).count_ones() as i32))
+                .sum(),
+        };
+        count.log2()
+    }
+
     pub(crate) fn contains(&self, x: u128) -> bool {
         match self {
             One((lo, hi)) => *lo <= x && x <= *hi,

@@ -411,6 +411,21 @@ impl PacketSet {
         }
     }
 
+    /// log2 of how many packets the set holds (`-inf` when empty): a size
+    /// to rank sets by, as in "the rule that covers most of it first".
+    pub fn log2_volume(&self) -> f64 {
+        let logs: Vec<f64> = self
+            .cubes
+            .iter()
+            .map(|c| c.log2_volume(&self.dom))
+            .collect();
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if top == f64::NEG_INFINITY {
+            return top;
+        }
+        top + logs.iter().map(|l| (l - top).exp2()).sum::<f64>().log2()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cubes.is_empty()
     }
