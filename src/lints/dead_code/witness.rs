@@ -23,15 +23,23 @@
 //!   `R` matches, so every packet left in `rest` was not matched by `R` and
 //!   was neither decided, sent elsewhere nor rewritten by it.
 //! - A jump or goto `R` to a user chain enters that chain with `sure(R)`: a
-//!   jump does not change the packet, so the same walk applies there. What
-//!   happens after the jump returns is never needed: packets that went in are
-//!   no longer in `rest`.
+//!   jump does not change the packet, so the same walk applies there. The
+//!   walk of the user chain also gives the packets that surely come back
+//!   unchanged: those a RETURN surely matches, those left in its `rest` at
+//!   its end, and those that surely come back from a chain it goes to with
+//!   `-g`. After a jump (not a goto) they are added back to `rest`: they
+//!   surely matched `R`, went through the chain untouched and go on with the
+//!   rule after `R`.
 //!
 //! A rule with a condition iptlint does not model has an
 //! empty `must`, so it gets no sure packets, and its `may` still removes what
 //! it might match from `rest`.
 //!
 //! # What it assumes
+//!
+//! Targets that rewrite the packet (MARK, ...) end the walk for what they
+//! match: the packet that goes on is no longer the one that entered, and the
+//! walk only speaks of packets as they enter.
 //!
 //! Only the table walked is looked at: the packets are assumed to arrive at
 //! its builtin chain as the start set says, so other tables of the same hook
@@ -96,6 +104,7 @@ pub fn sure_reach(
         };
         let entry = set.intersect(&ctx.hook_universe(&chain.name));
         let mut path = vec![ci];
+        // What comes back to a builtin chain's end meets its policy.
         walker.walk(&chain.name, ci, entry, &mut path, &mut out);
     }
     out
@@ -122,7 +131,10 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// Walks chain `ci` with the packets `entry` that surely enter it from
-    /// `hook` unchanged.
+    /// `hook` unchanged. Returns the packets of `entry` that surely come back
+    /// from it unchanged, to the rule after the jump that called it: those
+    /// a RETURN surely matches, those that surely fall off its end, and those
+    /// that surely come back from a chain it goes to (`-g`).
     fn walk(
         &self,
         hook: &str,
@@ -130,36 +142,48 @@ impl Walker<'_> {
         entry: PacketSet,
         path: &mut Vec<usize>,
         out: &mut [Vec<Vec<Reach>>],
-    ) {
+    ) -> PacketSet {
         let chain = &self.table[ci];
+        let mut back = self.ctx.empty();
         let mut rest = entry;
         for (ri, rule) in chain.rules.iter().enumerate() {
             if rest.is_empty() {
-                return;
+                return back;
             }
             let space = rule_match_space(rule, self.ctx);
             let sure = rest.intersect(space.must());
+            // Packets the rule surely sends away and that surely come back
+            // unchanged to the next rule.
+            let mut returned = self.ctx.empty();
             if !sure.is_empty() {
                 record(&mut out[ci][ri], hook, &sure);
-                if let Some(to) = self.chain_target(rule)
+                let target = rule.target.as_ref();
+                if target.is_some_and(|t| t.kind == TargetKind::Return) {
+                    back = back.union(&sure);
+                } else if let Some(to) = self.chain_target(rule)
                     && !path.contains(&to)
                     && path.len() <= MAX_DEPTH
                 {
                     path.push(to);
-                    self.walk(hook, to, sure, path, out);
+                    let came_back = self.walk(hook, to, sure, path, out);
                     path.pop();
+                    match target.map(|t| t.jump) {
+                        Some(JumpKind::Goto) => back = back.union(&came_back),
+                        _ => returned = came_back,
+                    }
                 }
             }
             if !passes_unchanged(rule) {
-                rest = rest.difference(&space.may);
+                rest = rest.difference(&space.may).union(&returned);
                 if rest.cube_count() > MAX_PIECES {
                     rest.compact();
                     if rest.cube_count() > MAX_PIECES {
-                        return;
+                        return back;
                     }
                 }
             }
         }
+        back.union(&rest)
     }
 
     /// The user chain a `-j`/`-g` rule sends its packets to, if it exists.
@@ -298,6 +322,36 @@ mod tests {
             ..tcp
         };
         assert!(from_input.contains(&ctx, &udp));
+    }
+
+    #[test]
+    fn packets_that_surely_come_back_go_on() {
+        let (rs, ctx, all) = reaches(
+            "*filter\n:INPUT ACCEPT [0:0]\n:U - [0:0]\n:V - [0:0]\n\
+             -A INPUT -j U\n\
+             -A INPUT -j ACCEPT\n\
+             -A U -p tcp -j RETURN\n\
+             -A U -p udp -j DROP\n\
+             -A U -p icmp -g V\n\
+             -A V -s 10.0.0.0/8 -j DROP\n\
+             COMMIT\n",
+        );
+        let input = chain(&rs, "INPUT");
+        let sure = &all[input][1][0].packets;
+        let base = Packet {
+            in_interface: Some("eth0".into()),
+            ..Packet::default()
+        };
+        let with = |protocol: u8, src: u128| Packet {
+            protocol,
+            src,
+            ..base.clone()
+        };
+        assert!(sure.contains(&ctx, &with(6, 0)), "tcp returns");
+        assert!(!sure.contains(&ctx, &with(17, 0)), "udp is dropped");
+        assert!(sure.contains(&ctx, &with(1, 0)), "icmp falls off V");
+        assert!(!sure.contains(&ctx, &with(1, 0x0a00_0001)), "dropped in V");
+        assert!(sure.contains(&ctx, &with(47, 0)), "gre falls off U");
     }
 
     #[test]

@@ -1,0 +1,775 @@
+//! The kernel judges the dead-rule analysis by counting packets.
+//!
+//! For several seeded, generated filter tables (INPUT, FORWARD, OUTPUT and
+//! user chains with jumps, gotos, RETURN, MARK, LOG, negations, addresses,
+//! address ranges, ports, port lists, ICMP types, conntrack states and
+//! interfaces, with copies of earlier rules planted so that some rules are
+//! shadowed, duplicated or unmatchable), the test
+//!
+//! 1. runs iptlint on the dump and collects every rule a dead-rule lint
+//!    calls dead (`unreachable-chain`, `unreachable-rule`,
+//!    `interface-never-matches`, `unmatchable-rule`, `shadowed-rule`, and
+//!    `duplicate-rule` when the first copy decides the packet);
+//! 2. loads the dump into a router namespace of the packet lab
+//!    (`support::packets`: a real `iptables-restore`, veth links, nothing
+//!    outside namespaces the test made);
+//! 3. asks the engine ([`iptlint::lints::witness`]) for a packet that surely
+//!    reaches each live rule and matches it, among the packets the lab can
+//!    send, sends it alone and checks with `iptables-save -c` that the kernel
+//!    counted it on that rule;
+//! 4. sends a batch of random packets, one at a time;
+//! 5. checks after every packet that no rule called dead has a non-zero
+//!    counter.
+//!
+//! Packets the kernel makes by itself (resets, ICMP errors, echo replies,
+//! REJECT's answers) are dropped by the lab before any filter chain sees
+//! them, so every count is a test packet.
+//!
+//! Skips with a message when not root, without network namespaces, or
+//! without `ip`, `nsenter`, `iptables-restore`, `iptables-save` or `python3`.
+//! `KERNEL_COUNTERS_DUMPS` sets the number of dumps (default 8),
+//! `KERNEL_COUNTERS_SEED` the first seed, `KERNEL_COUNTERS_RANDOM` the random
+//! packets per dump (default 60).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use iptlint::check::check_source;
+use iptlint::lints::witness;
+use iptlint::model::{Family, TableName};
+use iptlint::space::{Packet, PacketDisplay};
+
+mod support;
+use support::Rng;
+use support::packets::{Counters, Hook, Lab, Probe};
+
+/// The router's interfaces.
+const LINKS: [&str; 4] = ["eth0", "eth1", "eth7", "wlan0"];
+/// Interface names rules use: links, a wildcard, names no packet has.
+const IFACES: [&str; 6] = ["eth0", "eth1", "eth+", "wlan0", "lo", "ppp0"];
+const PREFIXES: [&str; 7] = [
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "10.1.2.0/24",
+    "10.1.2.3/32",
+    "192.168.0.0/16",
+    "192.168.5.0/24",
+    "172.16.0.0/12",
+];
+const RANGES: [&str; 3] = [
+    "10.1.2.1-10.1.2.100",
+    "192.168.5.10-192.168.6.20",
+    "10.1.255.0-10.2.0.255",
+];
+/// Addresses random packets use: inside, at the edges of and outside the
+/// prefixes and ranges above.
+const ADDRS: [[u8; 4]; 14] = [
+    [10, 1, 2, 3],
+    [10, 1, 2, 4],
+    [10, 1, 2, 101],
+    [10, 1, 3, 1],
+    [10, 2, 0, 1],
+    [10, 200, 0, 1],
+    [11, 0, 0, 1],
+    [192, 168, 5, 5],
+    [192, 168, 5, 10],
+    [192, 168, 6, 21],
+    [192, 168, 9, 1],
+    [172, 16, 0, 1],
+    [172, 32, 0, 1],
+    [8, 8, 8, 8],
+];
+const DPORTS: [&str; 6] = ["22", "53", "80", "443", "1000:2000", "1024:65535"];
+const PORT_LISTS: [&str; 3] = ["22,80,443", "53,1000:1100", "8000:9000,25"];
+const PORTS: [u16; 12] = [
+    22, 53, 80, 443, 999, 1000, 1050, 2000, 2001, 1023, 8080, 60000,
+];
+const ICMP_TYPES: [&str; 3] = ["echo-request", "echo-reply", "destination-unreachable"];
+const STATES: [&str; 5] = [
+    "NEW",
+    "ESTABLISHED,RELATED",
+    "INVALID",
+    "NEW,ESTABLISHED",
+    "RELATED",
+];
+
+// ------------------------------------------------------------ generation --
+
+/// The generic options iptables takes once per rule.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Generic {
+    Src,
+    Dst,
+    Proto,
+    In,
+    Out,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cond {
+    text: String,
+    generic: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tgt {
+    Accept,
+    Drop,
+    Reject,
+    Return,
+    Jump(usize),
+    Goto(usize),
+    Mark(u32),
+    Log,
+    Nothing,
+}
+
+impl Tgt {
+    /// Every packet it matches leaves the chain for good.
+    fn decides(self) -> bool {
+        matches!(
+            self,
+            Tgt::Accept | Tgt::Drop | Tgt::Reject | Tgt::Return | Tgt::Goto(_)
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct GRule {
+    conds: Vec<Cond>,
+    tgt: Tgt,
+}
+
+struct GChain {
+    name: String,
+    builtin: bool,
+    policy: &'static str,
+    rules: Vec<GRule>,
+}
+
+fn bang(rng: &mut Rng, percent: u64) -> &'static str {
+    if rng.chance(percent) { "! " } else { "" }
+}
+
+fn cond(text: String, generic: &[Generic]) -> Cond {
+    Cond {
+        text,
+        generic: generic.iter().map(|g| *g as u8).collect(),
+    }
+}
+
+/// One random condition allowed in `chain` (no `-o` in INPUT, no `-i` in
+/// OUTPUT: iptables refuses them there).
+fn gen_cond(rng: &mut Rng, chain: &str) -> Cond {
+    use Generic::*;
+    loop {
+        let c = match rng.below(12) {
+            0 | 1 => cond(
+                format!("{}-s {}", bang(rng, 25), rng.pick(&PREFIXES)),
+                &[Src],
+            ),
+            2 | 3 => cond(
+                format!("{}-d {}", bang(rng, 25), rng.pick(&PREFIXES)),
+                &[Dst],
+            ),
+            4 => {
+                let (opt, dir) = *rng.pick(&[("--src-range", Src), ("--dst-range", Dst)]);
+                cond(
+                    format!("-m iprange {}{opt} {}", bang(rng, 25), rng.pick(&RANGES)),
+                    &[dir],
+                )
+            }
+            5 => cond(
+                format!("{}-p {}", bang(rng, 20), rng.pick(&["tcp", "udp", "icmp"])),
+                &[Proto],
+            ),
+            6 | 7 => {
+                let p = rng.pick(&["tcp", "udp"]);
+                let text = if rng.chance(30) {
+                    format!(
+                        "-p {p} -m multiport {}--dports {}",
+                        bang(rng, 20),
+                        rng.pick(&PORT_LISTS)
+                    )
+                } else if rng.chance(20) {
+                    format!("-p {p} -m {p} {}--sport 1024:65535", bang(rng, 20))
+                } else {
+                    format!(
+                        "-p {p} -m {p} {}--dport {}",
+                        bang(rng, 20),
+                        rng.pick(&DPORTS)
+                    )
+                };
+                cond(text, &[Proto])
+            }
+            8 => {
+                let text = if rng.chance(25) {
+                    format!("-p tcp -m tcp {}--syn", bang(rng, 30))
+                } else {
+                    format!(
+                        "-p icmp -m icmp {}--icmp-type {}",
+                        bang(rng, 20),
+                        rng.pick(&ICMP_TYPES)
+                    )
+                };
+                cond(text, &[Proto])
+            }
+            9 if chain != "OUTPUT" => {
+                cond(format!("{}-i {}", bang(rng, 25), rng.pick(&IFACES)), &[In])
+            }
+            10 if chain != "INPUT" => {
+                cond(format!("{}-o {}", bang(rng, 25), rng.pick(&IFACES)), &[Out])
+            }
+            11 => {
+                let (m, opt) = if rng.chance(30) {
+                    ("state", "--state")
+                } else {
+                    ("conntrack", "--ctstate")
+                };
+                cond(
+                    format!("-m {m} {}{opt} {}", bang(rng, 25), rng.pick(&STATES)),
+                    &[],
+                )
+            }
+            _ => continue,
+        };
+        return c;
+    }
+}
+
+/// Adds `c` unless the rule already has one of its generic options.
+fn push_cond(conds: &mut Vec<Cond>, c: Cond) -> bool {
+    let taken = conds
+        .iter()
+        .any(|o| o.generic.iter().any(|g| c.generic.contains(g)));
+    if !taken {
+        conds.push(c);
+    }
+    !taken
+}
+
+fn gen_target(rng: &mut Rng, chain: usize, nchains: usize, log: bool) -> Tgt {
+    // Chains 0..3 are builtin; a chain only jumps to later user chains.
+    let first_user = 3.max(chain + 1);
+    let can_jump = first_user < nchains;
+    loop {
+        return match rng.below(14) {
+            0..=2 => Tgt::Accept,
+            3 | 4 => Tgt::Drop,
+            5 => Tgt::Reject,
+            6 => Tgt::Return,
+            7..=9 if can_jump => Tgt::Jump(first_user + rng.below(nchains - first_user)),
+            10 if can_jump => Tgt::Goto(first_user + rng.below(nchains - first_user)),
+            11 => Tgt::Mark(1 + rng.below(3) as u32),
+            12 if log => Tgt::Log,
+            13 => Tgt::Nothing,
+            _ => continue,
+        };
+    }
+}
+
+fn gen_dump(rng: &mut Rng, log: bool) -> Vec<GChain> {
+    let users = 2 + rng.below(3);
+    let nchains = 3 + users;
+    let mut chains: Vec<GChain> = Vec::new();
+    for c in 0..nchains {
+        let (name, builtin) = match c {
+            0 => ("INPUT".to_string(), true),
+            1 => ("FORWARD".to_string(), true),
+            2 => ("OUTPUT".to_string(), true),
+            _ => (format!("U{}", c - 3), false),
+        };
+        let n = if builtin {
+            3 + rng.below(7)
+        } else {
+            2 + rng.below(5)
+        };
+        let mut rules: Vec<GRule> = Vec::new();
+        for _ in 0..n {
+            let earlier: Vec<&GRule> = rules.iter().filter(|r| r.tgt.decides()).collect();
+            let rule = if !earlier.is_empty() && rng.chance(20) {
+                // A narrower (or equal) copy of an earlier deciding rule:
+                // shadowed, or a duplicate, unless a barrier comes between.
+                let mut copy = (*rng.pick(&earlier)).clone();
+                if rng.chance(60) {
+                    push_cond(&mut copy.conds, gen_cond(rng, &name));
+                }
+                if rng.chance(50) {
+                    copy.tgt = gen_target(rng, c, nchains, log);
+                }
+                copy
+            } else {
+                let mut conds = Vec::new();
+                // Few unconditional rules: each one ends its chain.
+                let k = if rng.chance(8) { 0 } else { 1 + rng.below(3) };
+                for _ in 0..k {
+                    push_cond(&mut conds, gen_cond(rng, &name));
+                }
+                GRule {
+                    conds,
+                    tgt: gen_target(rng, c, nchains, log),
+                }
+            };
+            rules.push(rule);
+        }
+        chains.push(GChain {
+            name,
+            builtin,
+            policy: if rng.chance(50) { "ACCEPT" } else { "DROP" },
+            rules,
+        });
+    }
+    chains
+}
+
+fn print(chains: &[GChain]) -> String {
+    let mut s = String::from("*filter\n");
+    for c in chains {
+        let policy = if c.builtin { c.policy } else { "-" };
+        let _ = writeln!(s, ":{} {policy} [0:0]", c.name);
+    }
+    for c in chains {
+        for r in &c.rules {
+            s.push_str(&rule_text(chains, &c.name, r));
+            s.push('\n');
+        }
+    }
+    s.push_str("COMMIT\n");
+    s
+}
+
+fn rule_text(chains: &[GChain], chain: &str, r: &GRule) -> String {
+    let mut s = format!("-A {chain}");
+    for c in &r.conds {
+        s.push(' ');
+        s.push_str(&c.text);
+    }
+    match r.tgt {
+        Tgt::Accept => s.push_str(" -j ACCEPT"),
+        Tgt::Drop => s.push_str(" -j DROP"),
+        Tgt::Reject => s.push_str(" -j REJECT --reject-with icmp-port-unreachable"),
+        Tgt::Return => s.push_str(" -j RETURN"),
+        Tgt::Jump(u) => s.push_str(&format!(" -j {}", chains[u].name)),
+        Tgt::Goto(u) => s.push_str(&format!(" -g {}", chains[u].name)),
+        Tgt::Mark(v) => s.push_str(&format!(" -j MARK --set-xmark {v:#x}/0xffffffff")),
+        Tgt::Log => s.push_str(" -j LOG --log-prefix \"iptlint \""),
+        Tgt::Nothing => {}
+    }
+    s
+}
+
+// ------------------------------------------------------------ the check --
+
+#[derive(Default)]
+struct Stats {
+    dumps: usize,
+    rules: usize,
+    dead: HashMap<&'static str, usize>,
+    live: usize,
+    witnesses: usize,
+    confirmed: usize,
+    no_witness: usize,
+    random: usize,
+    refused: usize,
+    suppressed: u64,
+}
+
+/// Why iptlint calls a rule dead: the lint's name.
+type DeadClaims = Vec<Vec<Option<&'static str>>>;
+
+fn dead_claims(chains: &[GChain], text: &str) -> Result<DeadClaims, String> {
+    let report = check_source("dump.rules".into(), Arc::from(text), Some(Family::Ipv4));
+    let errors: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.lint.code.starts_with("IPT0") || f.lint.code.starts_with("IPT1"))
+        .map(|f| format!("{} {}: {}", f.lint.code, f.lint.name, f.message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!(
+            "the generated dump does not read cleanly: {errors:?}"
+        ));
+    }
+    let mut dead: DeadClaims = chains.iter().map(|c| vec![None; c.rules.len()]).collect();
+    for f in &report.findings {
+        let Some(ci) = f
+            .chain
+            .as_deref()
+            .and_then(|n| chains.iter().position(|c| c.name == n))
+        else {
+            continue;
+        };
+        let name = f.lint.name;
+        match (name, f.rule) {
+            ("unreachable-chain", _) => dead[ci].iter_mut().for_each(|d| *d = Some(name)),
+            (
+                "unreachable-rule"
+                | "interface-never-matches"
+                | "unmatchable-rule"
+                | "shadowed-rule",
+                Some(r),
+            ) => dead[ci][r - 1] = Some(name),
+            // A second copy is dead when the first decides every packet it
+            // matches (the generated matches are deterministic).
+            ("duplicate-rule", Some(r)) if chains[ci].rules[r - 1].tgt.decides() => {
+                dead[ci][r - 1] = Some(name)
+            }
+            _ => {}
+        }
+    }
+    Ok(dead)
+}
+
+fn describe_probe(p: &Probe, lab: &Lab) -> String {
+    let link = |l: Option<usize>| l.map_or("-".to_string(), |l| lab.links()[l].clone());
+    let proto = match p.protocol {
+        1 => "icmp echo-request".to_string(),
+        6 => format!("tcp SYN {} -> {}", p.sport, p.dport),
+        _ => format!("udp {} -> {}", p.sport, p.dport),
+    };
+    format!(
+        "{} {} -> {} {proto} in {} out {}",
+        p.hook.name(),
+        p.src,
+        p.dst,
+        link(p.in_link),
+        link(p.out_link)
+    )
+}
+
+fn random_probe(rng: &mut Rng, nlinks: usize) -> Probe {
+    let hook = *rng.pick(&Hook::ALL);
+    let addr = |rng: &mut Rng| {
+        if rng.chance(85) {
+            (*rng.pick(&ADDRS)).into()
+        } else {
+            std::net::Ipv4Addr::new(
+                1 + rng.below(120) as u8,
+                rng.below(256) as u8,
+                rng.below(256) as u8,
+                1 + rng.below(254) as u8,
+            )
+        }
+    };
+    let port = |rng: &mut Rng| {
+        if rng.chance(80) {
+            *rng.pick(&PORTS)
+        } else {
+            1 + rng.below(65535) as u16
+        }
+    };
+    Probe {
+        hook,
+        in_link: (hook != Hook::Output).then(|| rng.below(nlinks)),
+        out_link: (hook != Hook::Input).then(|| rng.below(nlinks)),
+        protocol: *rng.pick(&[1, 6, 6, 17, 17]),
+        src: addr(rng),
+        dst: addr(rng),
+        sport: if rng.chance(50) {
+            1024 + rng.below(60000) as u16
+        } else {
+            port(rng)
+        },
+        dport: port(rng),
+    }
+}
+
+struct DumpRun<'a> {
+    seed: u64,
+    chains: &'a [GChain],
+    text: &'a str,
+    dead: &'a DeadClaims,
+    /// Dead rules already reported as counted.
+    reported: Vec<Vec<bool>>,
+    problems: Vec<String>,
+}
+
+impl DumpRun<'_> {
+    /// Records every dead rule with packets on it (once per rule).
+    fn check_dead(&mut self, counters: &Counters, after: &str) {
+        for (ci, chain) in self.chains.iter().enumerate() {
+            let Some(cc) = counters.chain("filter", &chain.name) else {
+                continue;
+            };
+            for (ri, lint) in self.dead[ci].iter().enumerate() {
+                let Some(lint) = lint else { continue };
+                let n = cc.rules.get(ri).map_or(0, |r| r.0.packets);
+                if n > 0 && !self.reported[ci][ri] {
+                    self.reported[ci][ri] = true;
+                    self.problems.push(format!(
+                        "seed {}: {lint} calls rule {} of {} dead, but the kernel counted {n} packet(s) on it \
+                         (first seen after {after})\n  rule: {}\n--- dump ---\n{}",
+                        self.seed,
+                        ri + 1,
+                        chain.name,
+                        rule_text(self.chains, &chain.name, &chain.rules[ri]),
+                        self.text
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stats) -> Vec<String> {
+    let mut rng = Rng(seed);
+    let chains = gen_dump(&mut rng, log);
+    let text = print(&chains);
+    let verbose = std::env::var_os("KERNEL_COUNTERS_VERBOSE").is_some();
+    if verbose {
+        eprintln!("--- seed {seed} ---\n{text}");
+    }
+    let dead = match dead_claims(&chains, &text) {
+        Ok(d) => d,
+        Err(e) => return vec![format!("seed {seed}: {e}\n{text}")],
+    };
+    if let Err(e) = lab.load(&text) {
+        return vec![format!(
+            "seed {seed}: the kernel refuses the generated dump: {e}\n{text}"
+        )];
+    }
+    let mut run = DumpRun {
+        seed,
+        chains: &chains,
+        text: &text,
+        dead: &dead,
+        reported: chains.iter().map(|c| vec![false; c.rules.len()]).collect(),
+        problems: Vec::new(),
+    };
+    let mut counters = match lab.settle() {
+        Ok(c) => c,
+        Err(e) => return vec![format!("seed {seed}: {e}")],
+    };
+    // The kernel holds the rules in the dump's order, one per line.
+    for c in &chains {
+        let got = counters.chain("filter", &c.name).map(|cc| cc.rules.len());
+        if got != Some(c.rules.len()) {
+            return vec![format!(
+                "seed {seed}: chain {} has {} rules in the dump but {got:?} in the kernel\n{text}",
+                c.name,
+                c.rules.len()
+            )];
+        }
+    }
+    stats.dumps += 1;
+    stats.rules += chains.iter().map(|c| c.rules.len()).sum::<usize>();
+    for lint in dead.iter().flatten().flatten() {
+        *stats.dead.entry(lint).or_default() += 1;
+    }
+
+    // Witnesses: one packet per live rule, sent alone.
+    let ruleset = iptlint::syntax::parse(&text, Some(Family::Ipv4)).ruleset;
+    let filter = ruleset
+        .tables
+        .iter()
+        .position(|t| t.name == TableName::Filter)
+        .expect("a filter table");
+    let ctx = lab.context(&ruleset);
+    let sendable: Vec<_> = Hook::ALL.iter().map(|&h| lab.sendable(&ctx, h)).collect();
+    let sure = witness::sure_reach(&ruleset, filter, &ctx, |name| {
+        Hook::from_name(name).map(|h| sendable[h as usize].clone())
+    });
+    let model_chain = |name: &str| {
+        ruleset.tables[filter]
+            .chains
+            .iter()
+            .position(|c| c.name == name)
+            .expect("every generated chain is in the model")
+    };
+    let mut fresh_port = 20000u16;
+    for (ci, chain) in chains.iter().enumerate() {
+        let mi = model_chain(&chain.name);
+        for ri in 0..chain.rules.len() {
+            let reaches = &sure[mi][ri];
+            let lint = dead[ci][ri];
+            if lint.is_none() {
+                stats.live += 1;
+            }
+            let preferred = Packet {
+                src: u32::from_be_bytes(*rng.pick(&ADDRS)) as u128,
+                dst: u32::from_be_bytes(*rng.pick(&ADDRS)) as u128,
+                ..Packet::default()
+            };
+            let Some((hook, mut p)) = witness::witness(reaches, &ctx, &preferred) else {
+                if lint.is_none() {
+                    stats.no_witness += 1;
+                    if verbose {
+                        eprintln!(
+                            "seed {seed}: no sendable witness for live rule {} of {}: {}",
+                            ri + 1,
+                            chain.name,
+                            rule_text(&chains, &chain.name, &chain.rules[ri])
+                        );
+                    }
+                }
+                continue;
+            };
+            let set = &reaches
+                .iter()
+                .find(|r| r.hook == hook)
+                .expect("found")
+                .packets;
+            // A fresh flow when the rule allows it.
+            fresh_port = fresh_port.wrapping_add(1).max(20000);
+            let fresh = Packet {
+                sport: fresh_port,
+                ..p.clone()
+            };
+            if set.contains(&ctx, &fresh) {
+                p = fresh;
+            }
+            let hook = Hook::from_name(hook).expect("a filter hook");
+            let probe = match lab.probe(hook, &p) {
+                Ok(probe) => probe,
+                Err(e) => {
+                    run.problems.push(format!(
+                        "seed {seed}: rule {} of {}: {e}",
+                        ri + 1,
+                        chain.name
+                    ));
+                    continue;
+                }
+            };
+            let shown = PacketDisplay {
+                packet: &p,
+                family: Family::Ipv4,
+            };
+            if let Some(lint) = lint {
+                run.problems.push(format!(
+                    "seed {seed}: iptlint contradicts itself: {lint} calls rule {} of {} dead, \
+                     but the witness walk says {shown} reaches and matches it",
+                    ri + 1,
+                    chain.name
+                ));
+            }
+            let before = counters.rule("filter", &chain.name, ri).unwrap_or_default();
+            if let Err(e) = lab.send(&probe) {
+                run.problems.push(format!("seed {seed}: {e}"));
+                return run.problems;
+            }
+            counters = match lab.settle() {
+                Ok(c) => c,
+                Err(e) => {
+                    run.problems.push(format!("seed {seed}: {e}"));
+                    return run.problems;
+                }
+            };
+            stats.witnesses += 1;
+            let after = counters.rule("filter", &chain.name, ri).unwrap_or_default();
+            if after.packets > before.packets {
+                if lint.is_none() {
+                    stats.confirmed += 1;
+                }
+            } else {
+                run.problems.push(format!(
+                    "seed {seed}: the engine says {shown} (sent as {}) surely reaches rule {} of {} and matches it, \
+                     but the kernel did not count it there\n  rule: {}\n--- dump ---\n{text}",
+                    describe_probe(&probe, lab),
+                    ri + 1,
+                    chain.name,
+                    rule_text(&chains, &chain.name, &chain.rules[ri])
+                ));
+            }
+            run.check_dead(
+                &counters,
+                &format!("the witness of rule {} of {}", ri + 1, chain.name),
+            );
+        }
+    }
+
+    // Random packets, one at a time.
+    for _ in 0..random {
+        let probe = random_probe(&mut rng, lab.links().len());
+        match lab.send(&probe) {
+            Ok(true) => {}
+            Ok(false) => stats.refused += 1,
+            Err(e) => {
+                run.problems.push(format!("seed {seed}: {e}"));
+                return run.problems;
+            }
+        }
+        stats.random += 1;
+        counters = match lab.settle() {
+            Ok(c) => c,
+            Err(e) => {
+                run.problems.push(format!("seed {seed}: {e}"));
+                return run.problems;
+            }
+        };
+        run.check_dead(
+            &counters,
+            &format!("the random packet {}", describe_probe(&probe, lab)),
+        );
+    }
+    stats.suppressed = Lab::suppressed(&counters);
+    run.problems
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn kernel_counts_agree_with_dead_rule_claims() {
+    let started = Instant::now();
+    let mut lab = match Lab::start(&LINKS) {
+        Ok(lab) => lab,
+        Err(e) => {
+            eprintln!("skipping the kernel counter check: {e}");
+            return;
+        }
+    };
+    // LOG only where it stays quiet (a namespace other than the host's logs
+    // nothing unless nf_log_all_netns is set).
+    let log = std::fs::read_to_string("/proc/sys/net/netfilter/nf_log_all_netns")
+        .is_ok_and(|v| v.trim() == "0");
+    let dumps = env_or("KERNEL_COUNTERS_DUMPS", 8);
+    let seed = env_or("KERNEL_COUNTERS_SEED", 0xc0de_0001);
+    let random = env_or("KERNEL_COUNTERS_RANDOM", 60) as usize;
+    let mut stats = Stats::default();
+    let mut problems = Vec::new();
+    for i in 0..dumps {
+        problems.extend(run_dump(
+            &mut lab,
+            seed.wrapping_add(i),
+            random,
+            log,
+            &mut stats,
+        ));
+    }
+    let mut dead: Vec<_> = stats.dead.iter().collect();
+    dead.sort();
+    let dead_total: usize = stats.dead.values().sum();
+    println!(
+        "kernel counters: {} dumps, {} rules; dead {dead_total} {dead:?}, all at 0 after every packet; \
+         live {}: witnesses confirmed {} of {} sent, {} live without a sendable witness; \
+         {} random packets ({} refused at once by OUTPUT); {} kernel replies suppressed; {:.1?}",
+        stats.dumps,
+        stats.rules,
+        stats.live,
+        stats.confirmed,
+        stats.witnesses,
+        stats.no_witness,
+        stats.random,
+        stats.refused,
+        stats.suppressed,
+        started.elapsed()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} disagreement(s) between iptlint and the kernel:\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+    assert!(
+        stats.dumps as u64 == dumps && dead_total > 0 && stats.confirmed > 0,
+        "the check did not exercise both sides: {} dumps, {dead_total} dead, {} confirmed",
+        stats.dumps,
+        stats.confirmed
+    );
+}
