@@ -86,6 +86,9 @@ const PORT_LISTS: [&str; 3] = ["22,80,443", "53,1000:1100", "8000:9000,25"];
 const PORTS: [u16; 12] = [
     22, 53, 80, 443, 999, 1000, 1050, 2000, 2001, 1023, 8080, 60000,
 ];
+/// Witness packets take source ports from here up when their rule allows,
+/// so each is a flow of its own.
+const WITNESS_PORTS: u16 = 20000;
 const ICMP_TYPES: [&str; 3] = ["echo-request", "echo-reply", "destination-unreachable"];
 const STATES: [&str; 5] = [
     "NEW",
@@ -374,6 +377,11 @@ struct Stats {
     random: usize,
     refused: usize,
     suppressed: u64,
+    /// Live rules no packet of the run hit (the lab cannot make their
+    /// packets, or they are dead without a finding).
+    never_counted: usize,
+    /// Rules called dead that the kernel counted packets on.
+    dead_counted: usize,
 }
 
 /// Why iptlint calls a rule dead: the lint's name.
@@ -425,8 +433,8 @@ fn dead_claims(chains: &[GChain], text: &str) -> Result<DeadClaims, String> {
 fn describe_probe(p: &Probe, lab: &Lab) -> String {
     let link = |l: Option<usize>| l.map_or("-".to_string(), |l| lab.links()[l].clone());
     let proto = match p.protocol {
-        1 => "icmp echo-request".to_string(),
-        6 => format!("tcp SYN {} -> {}", p.sport, p.dport),
+        1 => format!("icmp {}/{}", p.icmp_type, p.icmp_code),
+        6 => format!("tcp {} -> {} flags {:#04x}", p.sport, p.dport, p.tcp_flags),
         _ => format!("udp {} -> {}", p.sport, p.dport),
     };
     format!(
@@ -445,8 +453,9 @@ fn random_probe(rng: &mut Rng, nlinks: usize) -> Probe {
         if rng.chance(85) {
             (*rng.pick(&ADDRS)).into()
         } else {
+            // Never the lab's own 100.64/16.
             std::net::Ipv4Addr::new(
-                1 + rng.below(120) as u8,
+                1 + rng.below(99) as u8,
                 rng.below(256) as u8,
                 rng.below(256) as u8,
                 1 + rng.below(254) as u8,
@@ -460,6 +469,7 @@ fn random_probe(rng: &mut Rng, nlinks: usize) -> Probe {
             1 + rng.below(65535) as u16
         }
     };
+    let (icmp_type, icmp_code) = *rng.pick(&[(8, 0), (0, 0), (3, 3), (13, 0), (11, 0)]);
     Probe {
         hook,
         in_link: (hook != Hook::Output).then(|| rng.below(nlinks)),
@@ -467,12 +477,12 @@ fn random_probe(rng: &mut Rng, nlinks: usize) -> Probe {
         protocol: *rng.pick(&[1, 6, 6, 17, 17]),
         src: addr(rng),
         dst: addr(rng),
-        sport: if rng.chance(50) {
-            1024 + rng.below(60000) as u16
-        } else {
-            port(rng)
-        },
+        // Below the witnesses' fresh ports.
+        sport: 1024 + rng.below(WITNESS_PORTS as usize - 1024) as u16,
         dport: port(rng),
+        icmp_type,
+        icmp_code,
+        tcp_flags: *rng.pick(&[0x02, 0x10, 0x12, 0x04, 0x11]),
     }
 }
 
@@ -578,7 +588,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
             .position(|c| c.name == name)
             .expect("every generated chain is in the model")
     };
-    let mut fresh_port = 20000u16;
+    let mut fresh = 0u32;
     for (ci, chain) in chains.iter().enumerate() {
         let mi = model_chain(&chain.name);
         for ri in 0..chain.rules.len() {
@@ -611,17 +621,20 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                 .find(|r| r.hook == hook)
                 .expect("found")
                 .packets;
-            // A fresh flow when the rule allows it.
-            fresh_port = fresh_port.wrapping_add(1).max(20000);
-            let fresh = Packet {
-                sport: fresh_port,
-                ..p.clone()
-            };
-            if set.contains(&ctx, &fresh) {
-                p = fresh;
+            // A flow of its own when the rule allows it: a fresh source port
+            // high up, else a fresh one below 1024.
+            fresh += 1;
+            let high = WITNESS_PORTS + (fresh % (65535 - WITNESS_PORTS as u32)) as u16;
+            let low = 1 + (fresh % 1023) as u16;
+            if let Some(q) = [high, low]
+                .into_iter()
+                .map(|sport| Packet { sport, ..p.clone() })
+                .find(|q| set.contains(&ctx, q))
+            {
+                p = q;
             }
             let hook = Hook::from_name(hook).expect("a filter hook");
-            let probe = match lab.probe(hook, &p) {
+            let probe = match lab.probe(&ctx, hook, &p) {
                 Ok(probe) => probe,
                 Err(e) => {
                     run.problems.push(format!(
@@ -704,6 +717,15 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
         );
     }
     stats.suppressed = Lab::suppressed(&counters);
+    for (ci, chain) in chains.iter().enumerate() {
+        for ri in 0..chain.rules.len() {
+            let n = counters.rule("filter", &chain.name, ri).unwrap_or_default();
+            if dead[ci][ri].is_none() && n.packets == 0 {
+                stats.never_counted += 1;
+            }
+        }
+    }
+    stats.dead_counted += run.reported.iter().flatten().filter(|r| **r).count();
     run.problems
 }
 
@@ -746,15 +768,17 @@ fn kernel_counts_agree_with_dead_rule_claims() {
     dead.sort();
     let dead_total: usize = stats.dead.values().sum();
     println!(
-        "kernel counters: {} dumps, {} rules; dead {dead_total} {dead:?}, all at 0 after every packet; \
-         live {}: witnesses confirmed {} of {} sent, {} live without a sendable witness; \
+        "kernel counters: {} dumps, {} rules; called dead {dead_total} {dead:?}, of which the kernel counted {}; \
+         live {}: witnesses confirmed {} of {} sent, {} without a sendable witness, {} never counted; \
          {} random packets ({} refused at once by OUTPUT); {} kernel replies suppressed; {:.1?}",
         stats.dumps,
         stats.rules,
+        stats.dead_counted,
         stats.live,
         stats.confirmed,
         stats.witnesses,
         stats.no_witness,
+        stats.never_counted,
         stats.random,
         stats.refused,
         stats.suppressed,
@@ -768,8 +792,47 @@ fn kernel_counts_agree_with_dead_rule_claims() {
     );
     assert!(
         stats.dumps as u64 == dumps && dead_total > 0 && stats.confirmed > 0,
-        "the check did not exercise both sides: {} dumps, {dead_total} dead, {} confirmed",
+        "the check did not exercise both sides: {} of {dumps} dumps, {dead_total} dead, {} confirmed",
         stats.dumps,
         stats.confirmed
     );
+}
+
+/// `Counters` reads what iptables-save prints (no kernel needed).
+#[test]
+fn counters_read_iptables_save_output() {
+    let text = "# Generated by iptables-save v1.8.9 (nf_tables) on Mon Dec  7 07:31:24 2026
+*raw
+:PREROUTING ACCEPT [5:190]
+:OUTPUT ACCEPT [2:75]
+[0:0] -A OUTPUT -m mark ! --mark 0x7e57 -j DROP
+COMMIT
+*filter
+:INPUT ACCEPT [3:110]
+:FORWARD DROP [0:0]
+:U0 - [0:0]
+[2:75] -A INPUT -i eth0 -j U0
+[1:35] -A INPUT -m comment --comment \"a b\"
+[7:420] -A U0 -p tcp -m tcp --dport 22 -j ACCEPT
+COMMIT
+";
+    let c = Counters::parse(text).expect("reads");
+    assert_eq!(
+        c.chain("raw", "PREROUTING").unwrap().policy_count.packets,
+        5
+    );
+    let input = c.chain("filter", "INPUT").unwrap();
+    assert_eq!(input.policy, "ACCEPT");
+    assert_eq!(input.policy_count.bytes, 110);
+    assert_eq!(input.rules.len(), 2);
+    assert_eq!(input.rules[1].1, "-A INPUT -m comment --comment \"a b\"");
+    assert_eq!(c.rule("filter", "U0", 0).unwrap().packets, 7);
+    assert_eq!(c.chain("filter", "U0").unwrap().policy, "-");
+    assert!(c.rule("filter", "FORWARD", 0).is_none());
+    assert!(
+        Counters::parse("-A INPUT -j ACCEPT\n").is_err(),
+        "a rule outside a table"
+    );
+    assert!(Counters::parse("*filter\n[1:2] -A NOPE -j ACCEPT\n").is_err());
+    assert!(Counters::parse("*filter\n:INPUT ACCEPT [x:2]\n").is_err());
 }

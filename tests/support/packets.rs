@@ -46,11 +46,12 @@
 //!
 //! # The packets
 //!
-//! IPv4 only: a TCP SYN (flags 0x02, no options), a UDP datagram with 7 bytes
-//! of data, or an ICMP echo request (type 8 code 0), TTL 64, no fragments, no
-//! IP options, correct checksums, a fresh IP id and echo id each time. No
-//! reply is ever seen, so conntrack calls each one NEW. [`Lab::sendable`] is
-//! that set as a [`PacketSet`], per hook.
+//! IPv4 only: TCP with any flags (no options, 20-byte header), UDP with 7
+//! bytes of data, ICMP of any type and code with 11 bytes after the type and
+//! code; TTL 64, no fragments, no IP options, correct checksums, a fresh IP
+//! id (and ICMP id) each time. No reply is ever seen. [`Lab::sendable`] is
+//! the part of that whose conntrack state is known, as a [`PacketSet`] per
+//! hook.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
@@ -72,10 +73,11 @@ const TOS_LOCAL: u8 = 0x1c;
 pub const MAX_LINKS: usize = 6;
 
 /// The Python sender, one per namespace. Commands on stdin, one per line:
-/// `proto src dst sport dport icmp_type icmp_code tos`; answers `ok` or
-/// `err ERRNO` (OUTPUT rules may drop the packet: EPERM).
+/// `proto src dst sport dport icmp_type icmp_code tcp_flags tos ident`;
+/// answers `ok` or `err ERRNO` (OUTPUT rules may drop the packet: EPERM).
+/// `ident` is the IP id, the ICMP id and the TCP sequence number.
 const SENDER: &str = r#"
-import os, socket, struct, sys
+import socket, struct, sys
 mark = int(sys.argv[1], 0)
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.setsockopt(socket.SOL_SOCKET, 36, mark)  # SO_MARK
@@ -88,18 +90,17 @@ def csum(b):
         t = (t & 0xffff) + (t >> 16)
     return ~t & 0xffff
 
-n = os.getpid() & 0x3fff
 print('ready', flush=True)
 for line in sys.stdin:
     w = line.split()
     if not w:
         continue
     proto, src, dst = int(w[0]), w[1], w[2]
-    sport, dport, itype, icode, tos = map(int, w[3:8])
-    n = (n + 1) & 0xffff
+    sport, dport, itype, icode, flags, tos, n = map(int, w[3:10])
     sa, da = socket.inet_aton(src), socket.inet_aton(dst)
     if proto == 6:
-        l4 = struct.pack('!HHIIBBHHH', sport, dport, n << 8, 0, 5 << 4, 0x02, 64240, 0, 0)
+        ack = 0x1000 if flags & 0x10 else 0
+        l4 = struct.pack('!HHIIBBHHH', sport, dport, n << 8, ack, 5 << 4, flags, 64240, 0, 0)
         c = csum(sa + da + struct.pack('!BBH', 0, 6, len(l4)) + l4)
         l4 = l4[:16] + struct.pack('!H', c) + l4[18:]
     elif proto == 17:
@@ -150,12 +151,18 @@ pub struct Probe {
     pub in_link: Option<usize>,
     /// The link it leaves by (FORWARD, OUTPUT).
     pub out_link: Option<usize>,
-    /// 1 (ICMP echo request), 6 (TCP SYN) or 17 (UDP).
+    /// 1 (ICMP), 6 (TCP) or 17 (UDP).
     pub protocol: u8,
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
+    /// TCP and UDP.
     pub sport: u16,
     pub dport: u16,
+    /// ICMP.
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    /// TCP: byte 13 of the header (0x02 SYN, 0x10 ACK, ...).
+    pub tcp_flags: u8,
 }
 
 /// `[packets:bytes]`.
@@ -352,6 +359,9 @@ pub struct Lab {
     nsenter: PathBuf,
     /// Packets the peers sent (each enters the router once).
     sent_in: u64,
+    /// IP id, ICMP id and TCP sequence of the next packet: no two packets
+    /// of a lab share one, so ICMP never looks like an answer to another.
+    ident: u16,
 }
 
 /// Why the lab cannot run here (for the skip message), or the tools it uses.
@@ -390,6 +400,7 @@ impl Lab {
             peers,
             nsenter,
             sent_in: 0,
+            ident: 1,
         };
         lab.configure()?;
         Ok(lab)
@@ -423,7 +434,9 @@ impl Lab {
              ip route add local 0.0.0.0/0 dev lo table 200\n\
              for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done\n\
              for f in /proc/sys/net/ipv4/conf/*/accept_local; do echo 1 > $f; done\n\
-             for f in /proc/sys/net/ipv4/conf/*/send_redirects; do echo 0 > $f; done\n"
+             for f in /proc/sys/net/ipv4/conf/*/send_redirects; do echo 0 > $f; done\n\
+             loose=/proc/sys/net/netfilter/nf_conntrack_tcp_loose\n\
+             if [ -e $loose ]; then echo 1 > $loose; fi\n"
         ));
         self.script(&self.router, &router, None)?;
         self.restore_in(&self.router, &guard)?;
@@ -508,9 +521,18 @@ impl Lab {
             return Err(format!("the lab sends TCP, UDP and ICMP only: {probe:?}"));
         }
         let line = format!(
-            "{} {} {} {} {} 8 0 {}",
-            probe.protocol, probe.src, probe.dst, probe.sport, probe.dport, tos
+            "{} {} {} {} {} {} {} {} {tos} {}",
+            probe.protocol,
+            probe.src,
+            probe.dst,
+            probe.sport,
+            probe.dport,
+            probe.icmp_type,
+            probe.icmp_code,
+            probe.tcp_flags,
+            self.ident
         );
+        self.ident = self.ident.wrapping_add(1);
         match sender {
             Some(i) => {
                 let sent = self.peers[i].send(&line)?;
@@ -579,20 +601,49 @@ impl Lab {
     }
 
     /// Every packet the lab can make the router's `hook` chain see, in the
-    /// packet space of `ctx` (from [`Lab::context`]): TCP SYN, UDP or ICMP
-    /// echo request, unicast addresses outside 0/8, 100.64/16, 127/8 and
-    /// 224/3, ports 1-65535, conntrack NEW, mark 0 (TEST_MARK in OUTPUT),
-    /// connmark 0, not a fragment, the lab's links as interfaces, address
-    /// types UNICAST (the lab does not model `addrtype`: a rule set that uses
-    /// it needs its own care).
+    /// packet space of `ctx` (from [`Lab::context`]), with the conntrack
+    /// state the kernel gives it (each one a fresh flow, no reply ever seen):
+    ///
+    /// - TCP with flags SYN or ACK (conntrack picks a lone ACK up: NEW; the
+    ///   lab turns `nf_conntrack_tcp_loose` on), UDP, ICMP echo or timestamp
+    ///   request: NEW;
+    /// - ICMP echo reply, or port unreachable with no packet inside: INVALID;
+    ///
+    /// unicast addresses outside 0/8, 100.64/16, 127/8 and 224/3, ports
+    /// 1-65535, mark 0 (TEST_MARK in OUTPUT), connmark 0, not a fragment, the
+    /// lab's links as interfaces, address types UNICAST (the lab does not
+    /// model `addrtype`: a rule set that uses it needs its own care).
+    ///
+    /// A witness is sent as a fresh flow only if its ports or ICMP id are new;
+    /// [`Lab::send`] makes the ICMP id new, the caller picks the ports.
     pub fn sendable(&self, ctx: &SpaceContext, hook: Hook) -> PacketSet {
         let any = ctx.universe();
         let one = |d: Dim, v: u128| any.restrict_range(d, v, v);
-        let mut set = ctx.hook_universe(hook.name());
-        let protos = one(Dim::Protocol, 1)
-            .union(&one(Dim::Protocol, 6))
-            .union(&one(Dim::Protocol, 17));
-        set = set.intersect(&protos);
+        let ct = |state: CtBase| {
+            let atom = conntrack_atom(ctx, Conntrack::new(state));
+            one(Dim::Conntrack, atom)
+        };
+        let icmp = |t: u128, c: u128| one(Dim::Icmp, t << 8 | c);
+        let syn = one(Dim::TcpFlags, 0x02);
+        let tcp = one(Dim::Protocol, 6)
+            .intersect(&syn.union(&one(Dim::TcpFlags, 0x10)))
+            .intersect(&icmp(8, 0))
+            .intersect(&ct(CtBase::New));
+        let udp = one(Dim::Protocol, 17)
+            .intersect(&syn)
+            .intersect(&icmp(8, 0))
+            .intersect(&ct(CtBase::New));
+        let icmp_new = one(Dim::Protocol, 1)
+            .intersect(&syn)
+            .intersect(&icmp(8, 0).union(&icmp(13, 0)))
+            .intersect(&ct(CtBase::New));
+        let icmp_invalid = one(Dim::Protocol, 1)
+            .intersect(&syn)
+            .intersect(&icmp(0, 0).union(&icmp(3, 3)))
+            .intersect(&ct(CtBase::Invalid));
+        let mut set = ctx
+            .hook_universe(hook.name())
+            .intersect(&tcp.union(&udp).union(&icmp_new).union(&icmp_invalid));
         let v4 = |a: [u8; 4]| u32::from_be_bytes(a) as u128;
         for d in [Dim::Src, Dim::Dst] {
             let unicast = any
@@ -604,14 +655,10 @@ impl Lab {
         set = set
             .restrict_range(Dim::SrcPort, 1, 65535)
             .restrict_range(Dim::DstPort, 1, 65535)
-            .restrict_range(Dim::Icmp, 8 << 8, 8 << 8)
-            .restrict_range(Dim::TcpFlags, 0x02, 0x02)
             .restrict_range(Dim::Fragment, 0, 0)
             .restrict_range(Dim::Connmark, 0, 0);
         let mark = if hook == Hook::Output { TEST_MARK } else { 0 } as u128;
         set = set.restrict_range(Dim::Mark, mark, mark);
-        let new = conntrack_atom(ctx, Conntrack::new(CtBase::New));
-        set = set.restrict_range(Dim::Conntrack, new, new);
         let unicast = AddrType::ALL
             .iter()
             .position(|t| *t == AddrType::Unicast)
@@ -636,40 +683,31 @@ impl Lab {
         set
     }
 
-    /// The probe that sends `p` to `hook`; `Err` when `p` is not something
-    /// the lab sends (see [`Lab::sendable`]).
-    pub fn probe(&self, hook: Hook, p: &Packet) -> Result<Probe, String> {
-        let link = |name: &Option<String>| {
-            name.as_ref()
-                .and_then(|n| self.links.iter().position(|l| l == n))
-        };
-        let in_link = link(&p.in_interface);
-        let out_link = link(&p.out_interface);
-        let ok_links = match hook {
-            Hook::Input => in_link.is_some() && p.out_interface.is_none(),
-            Hook::Forward => in_link.is_some() && out_link.is_some(),
-            Hook::Output => p.in_interface.is_none() && out_link.is_some(),
-        };
-        let ok = ok_links
-            && matches!(p.protocol, 1 | 6 | 17)
-            && (p.protocol != 1 || (p.icmp_type, p.icmp_code) == (8, 0))
-            && (p.protocol != 6 || p.tcp_flags == 0x02)
-            && !p.later_fragment;
-        if !ok {
+    /// The probe that sends `p` to `hook`; `Err` when `p` is not in
+    /// [`Lab::sendable`].
+    pub fn probe(&self, ctx: &SpaceContext, hook: Hook, p: &Packet) -> Result<Probe, String> {
+        if !self.sendable(ctx, hook).contains(ctx, p) {
             return Err(format!(
                 "the lab cannot send this to {}: {p:?}",
                 hook.name()
             ));
         }
+        let link = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| self.links.iter().position(|l| l == n))
+        };
         Ok(Probe {
             hook,
-            in_link,
-            out_link,
+            in_link: link(&p.in_interface),
+            out_link: link(&p.out_interface),
             protocol: p.protocol,
             src: Ipv4Addr::from(p.src as u32),
             dst: Ipv4Addr::from(p.dst as u32),
             sport: p.sport,
             dport: p.dport,
+            icmp_type: p.icmp_type,
+            icmp_code: p.icmp_code,
+            tcp_flags: p.tcp_flags,
         })
     }
 }
