@@ -717,10 +717,10 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
         );
     }
     stats.suppressed = Lab::suppressed(&counters);
-    for (ci, chain) in chains.iter().enumerate() {
-        for ri in 0..chain.rules.len() {
+    for (chain, claims) in chains.iter().zip(&dead) {
+        for (ri, claim) in claims.iter().enumerate() {
             let n = counters.rule("filter", &chain.name, ri).unwrap_or_default();
-            if dead[ci][ri].is_none() && n.packets == 0 {
+            if claim.is_none() && n.packets == 0 {
                 stats.never_counted += 1;
             }
         }
