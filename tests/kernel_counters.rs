@@ -17,19 +17,27 @@
 //!    reaches each live rule and matches it, among the packets the lab can
 //!    send, sends it alone and checks with `iptables-save -c` that the kernel
 //!    counted it on that rule;
-//! 4. sends a batch of random packets, one at a time;
-//! 5. checks after every packet that no rule called dead has a non-zero
-//!    counter.
+//! 4. sends packets aimed at every rule called dead (packets of its `may`
+//!    set, from each hook that can reach its chain: the rules before it must
+//!    take them all) and random packets, a few at a time;
+//! 5. checks after every witness and every batch that no rule called dead
+//!    has a non-zero counter.
 //!
 //! Packets the kernel makes by itself (resets, ICMP errors, echo replies,
 //! REJECT's answers) are dropped by the lab before any filter chain sees
 //! them, so every count is a test packet.
 //!
+//! Witnesses rely on the conntrack state the lab promises (NEW or INVALID),
+//! which holds for a flow of its own: witnesses take fresh source ports
+//! (20000 and up, else below 1024) and fresh ICMP ids, random packets use
+//! source ports 1024-19999. Everything is seeded, so a run is the same every
+//! time.
+//!
 //! Skips with a message when not root, without network namespaces, or
 //! without `ip`, `nsenter`, `iptables-restore`, `iptables-save` or `python3`.
-//! `KERNEL_COUNTERS_DUMPS` sets the number of dumps (default 8),
+//! `KERNEL_COUNTERS_DUMPS` sets the number of dumps (default 10),
 //! `KERNEL_COUNTERS_SEED` the first seed, `KERNEL_COUNTERS_RANDOM` the random
-//! packets per dump (default 60).
+//! packets per dump (default 100).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -39,7 +47,7 @@ use std::time::Instant;
 use iptlint::check::check_source;
 use iptlint::lints::witness;
 use iptlint::model::{Family, TableName};
-use iptlint::space::{Packet, PacketDisplay};
+use iptlint::space::{Packet, PacketDisplay, rule_match_space};
 
 mod support;
 use support::Rng;
@@ -382,7 +390,13 @@ struct Stats {
     never_counted: usize,
     /// Rules called dead that the kernel counted packets on.
     dead_counted: usize,
+    /// Packets aimed at rules called dead.
+    aimed: usize,
 }
+
+/// Packets aimed at dead rules and random packets go out this many at a
+/// time between two readings of the counters.
+const BATCH: usize = 8;
 
 /// Why iptlint calls a rule dead: the lint's name.
 type DeadClaims = Vec<Vec<Option<&'static str>>>;
@@ -692,18 +706,64 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
         }
     }
 
-    // Random packets, one at a time.
-    for _ in 0..random {
-        let probe = random_probe(&mut rng, lab.links().len());
-        match lab.send(&probe) {
-            Ok(true) => {}
-            Ok(false) => stats.refused += 1,
-            Err(e) => {
-                run.problems.push(format!("seed {seed}: {e}"));
-                return run.problems;
+    // Packets aimed at each rule called dead: packets it could match, as
+    // they enter a hook that reaches its chain (the rules before it must
+    // take them all); then random packets. Sent in small batches.
+    let mut batch: Vec<(Probe, String)> = Vec::new();
+    let mut aimed = std::collections::HashSet::new();
+    for (ci, chain) in chains.iter().enumerate() {
+        let mi = model_chain(&chain.name);
+        let hooks: Vec<Hook> = if chain.builtin {
+            Hook::from_name(&chain.name).into_iter().collect()
+        } else {
+            Hook::ALL.to_vec()
+        };
+        for (ri, lint) in dead[ci].iter().enumerate() {
+            let Some(lint) = lint else { continue };
+            let may = rule_match_space(&ruleset.tables[filter].chains[mi].rules[ri], &ctx).may;
+            for &hook in &hooks {
+                let target = may.intersect(&sendable[hook as usize]);
+                for protocol in [6, 17, 1] {
+                    let preferred = Packet {
+                        protocol,
+                        src: u32::from_be_bytes(*rng.pick(&ADDRS)) as u128,
+                        dst: u32::from_be_bytes(*rng.pick(&ADDRS)) as u128,
+                        ..Packet::default()
+                    };
+                    let Some(p) = target.witness_near(&ctx, &preferred) else {
+                        break;
+                    };
+                    if !aimed.insert((hook, p.clone())) {
+                        continue;
+                    }
+                    match lab.probe(&ctx, hook, &p) {
+                        Ok(probe) => {
+                            let what =
+                                format!("aimed at rule {} of {} ({lint})", ri + 1, chain.name);
+                            batch.push((probe, what));
+                            stats.aimed += 1;
+                        }
+                        Err(e) => run.problems.push(format!("seed {seed}: {e}")),
+                    }
+                }
             }
         }
+    }
+    for _ in 0..random {
+        batch.push((random_probe(&mut rng, lab.links().len()), "random".into()));
         stats.random += 1;
+    }
+    for chunk in batch.chunks(BATCH) {
+        for (probe, _) in chunk {
+            match lab.send(probe) {
+                Ok(true) => {}
+                Ok(false) => stats.refused += 1,
+                Err(e) => {
+                    run.problems.push(format!("seed {seed}: {e}"));
+                    return run.problems;
+                }
+            }
+        }
         counters = match lab.settle() {
             Ok(c) => c,
             Err(e) => {
@@ -711,10 +771,11 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                 return run.problems;
             }
         };
-        run.check_dead(
-            &counters,
-            &format!("the random packet {}", describe_probe(&probe, lab)),
-        );
+        let sent: Vec<String> = chunk
+            .iter()
+            .map(|(probe, what)| format!("    {} ({what})", describe_probe(probe, lab)))
+            .collect();
+        run.check_dead(&counters, &format!("one of\n{}", sent.join("\n")));
     }
     stats.suppressed = Lab::suppressed(&counters);
     for (chain, claims) in chains.iter().zip(&dead) {
@@ -750,9 +811,9 @@ fn kernel_counts_agree_with_dead_rule_claims() {
     // nothing unless nf_log_all_netns is set).
     let log = std::fs::read_to_string("/proc/sys/net/netfilter/nf_log_all_netns")
         .is_ok_and(|v| v.trim() == "0");
-    let dumps = env_or("KERNEL_COUNTERS_DUMPS", 8);
+    let dumps = env_or("KERNEL_COUNTERS_DUMPS", 10);
     let seed = env_or("KERNEL_COUNTERS_SEED", 0xc0de_0001);
-    let random = env_or("KERNEL_COUNTERS_RANDOM", 60) as usize;
+    let random = env_or("KERNEL_COUNTERS_RANDOM", 100) as usize;
     let mut stats = Stats::default();
     let mut problems = Vec::new();
     for i in 0..dumps {
@@ -768,12 +829,13 @@ fn kernel_counts_agree_with_dead_rule_claims() {
     dead.sort();
     let dead_total: usize = stats.dead.values().sum();
     println!(
-        "kernel counters: {} dumps, {} rules; called dead {dead_total} {dead:?}, of which the kernel counted {}; \
+        "kernel counters: {} dumps, {} rules; called dead {dead_total} {dead:?}, of which the kernel counted {} ({} packets aimed at them); \
          live {}: witnesses confirmed {} of {} sent, {} without a sendable witness, {} never counted; \
          {} random packets ({} refused at once by OUTPUT); {} kernel replies suppressed; {:.1?}",
         stats.dumps,
         stats.rules,
         stats.dead_counted,
+        stats.aimed,
         stats.live,
         stats.confirmed,
         stats.witnesses,

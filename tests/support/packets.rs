@@ -120,7 +120,7 @@ for line in sys.stdin:
 "#;
 
 /// The builtin chain of the filter table a probe is meant for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Hook {
     Input,
     Forward,
