@@ -2,8 +2,8 @@
 //!
 //! For several seeded, generated filter tables (INPUT, FORWARD, OUTPUT and
 //! user chains with jumps, gotos, RETURN, MARK, LOG, negations, addresses,
-//! address ranges, ports, port lists, ICMP types, conntrack states and
-//! interfaces, with copies of earlier rules planted so that some rules are
+//! address ranges, ports, port lists, TCP flags, ICMP types, conntrack
+//! states, marks and interfaces, with copies of earlier rules planted so that some rules are
 //! shadowed, duplicated or unmatchable), the test
 //!
 //! 1. runs iptlint on the dump and collects every rule a dead-rule lint
@@ -176,7 +176,7 @@ fn cond(text: String, generic: &[Generic]) -> Cond {
 fn gen_cond(rng: &mut Rng, chain: &str) -> Cond {
     use Generic::*;
     loop {
-        let c = match rng.below(12) {
+        let c = match rng.below(14) {
             0 | 1 => cond(
                 format!("{}-s {}", bang(rng, 25), rng.pick(&PREFIXES)),
                 &[Src],
@@ -216,8 +216,12 @@ fn gen_cond(rng: &mut Rng, chain: &str) -> Cond {
                 cond(text, &[Proto])
             }
             8 => {
-                let text = if rng.chance(25) {
+                let text = if rng.chance(20) {
                     format!("-p tcp -m tcp {}--syn", bang(rng, 30))
+                } else if rng.chance(20) {
+                    let (mask, comp) =
+                        *rng.pick(&[("SYN,ACK", "SYN"), ("ALL", "ACK"), ("SYN,RST", "NONE")]);
+                    format!("-p tcp -m tcp {}--tcp-flags {mask} {comp}", bang(rng, 30))
                 } else {
                     format!(
                         "-p icmp -m icmp {}--icmp-type {}",
@@ -244,6 +248,11 @@ fn gen_cond(rng: &mut Rng, chain: &str) -> Cond {
                     &[],
                 )
             }
+            12 => {
+                let m = rng.pick(&["0x1/0x1", "0x0", "0x2"]);
+                cond(format!("-m mark {}--mark {m}", bang(rng, 30)), &[])
+            }
+            13 => cond("-m comment --comment \"iptlint test\"".into(), &[]),
             _ => continue,
         };
         return c;
@@ -324,6 +333,14 @@ fn gen_dump(rng: &mut Rng, log: bool) -> Vec<GChain> {
                 }
             };
             rules.push(rule);
+        }
+        if !builtin && rng.chance(25) {
+            // A user chain that always decides: jumps to it decide too.
+            let tgt = *rng.pick(&[Tgt::Accept, Tgt::Drop, Tgt::Reject]);
+            rules.push(GRule {
+                conds: Vec::new(),
+                tgt,
+            });
         }
         chains.push(GChain {
             name,
