@@ -688,6 +688,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                     chain.name
                 ));
             }
+            let previous = counters.clone();
             let before = counters.rule("filter", &chain.name, ri).unwrap_or_default();
             if let Err(e) = lab.send(&probe) {
                 run.problems.push(format!("seed {seed}: {e}"));
@@ -707,12 +708,18 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                     stats.confirmed += 1;
                 }
             } else {
+                let path: Vec<String> = counters
+                    .hits_since(&previous)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 run.problems.push(format!(
                     "seed {seed}: the engine says {shown} (sent as {}) surely reaches rule {} of {} and matches it, \
-                     but the kernel did not count it there\n  rule: {}\n--- dump ---\n{text}",
+                     but the kernel did not count it there (it counted it on: {})\n  rule: {}\n--- dump ---\n{text}",
                     describe_probe(&probe, lab),
                     ri + 1,
                     chain.name,
+                    if path.is_empty() { "nothing".to_string() } else { path.join(", ") },
                     rule_text(&chains, &chain.name, &chain.rules[ri])
                 ));
             }

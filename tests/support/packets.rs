@@ -259,6 +259,62 @@ impl Counters {
     pub fn rule(&self, table: &str, chain: &str, index: usize) -> Option<Count> {
         Some(self.chain(table, chain)?.rules.get(index)?.0)
     }
+
+    /// Every rule and policy whose packet count grew since `before`, in
+    /// `iptables-save` order: for one packet sent alone, the rules it
+    /// matched and the policy that decided it, if one did (the lab's own
+    /// raw table left out). What `trace` can be compared with.
+    pub fn hits_since(&self, before: &Counters) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        for table in self.tables.iter().filter(|t| t.name != "raw") {
+            for chain in &table.chains {
+                let old = before.chain(&table.name, &chain.name);
+                let grew = |now: Count, then: Option<Count>| {
+                    now.packets.saturating_sub(then.map_or(0, |c| c.packets))
+                };
+                let n = grew(chain.policy_count, old.map(|c| c.policy_count));
+                let mut hit = |rule: Option<usize>, packets: u64| {
+                    if packets > 0 {
+                        hits.push(Hit {
+                            table: table.name.clone(),
+                            chain: chain.name.clone(),
+                            rule,
+                            packets,
+                        });
+                    }
+                };
+                for (i, (count, _)) in chain.rules.iter().enumerate() {
+                    let then = old.and_then(|c| c.rules.get(i)).map(|r| r.0);
+                    hit(Some(i), grew(*count, then));
+                }
+                hit(None, n);
+            }
+        }
+        hits
+    }
+}
+
+/// A rule (or a chain's policy) that counted packets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub table: String,
+    pub chain: String,
+    /// 0-based; `None`: the chain's policy.
+    pub rule: Option<usize>,
+    pub packets: u64,
+}
+
+impl std::fmt::Display for Hit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rule {
+            Some(i) => write!(f, "{} rule {}", self.chain, i + 1)?,
+            None => write!(f, "{} policy", self.chain)?,
+        }
+        if self.packets > 1 {
+            write!(f, " ({} packets)", self.packets)?;
+        }
+        Ok(())
+    }
 }
 
 fn parse_count(word: &str) -> Result<Count, String> {
