@@ -47,11 +47,27 @@
 //! # The packets
 //!
 //! IPv4 only: TCP with any flags (no options, 20-byte header), UDP with 7
-//! bytes of data, ICMP of any type and code with 11 bytes after the type and
-//! code; TTL 64, no fragments, no IP options, correct checksums, a fresh IP
+//! bytes of data, ICMP of any type and code (then id, sequence and 7 bytes of
+//! data); TTL 64, no fragments, no IP options, correct checksums, a fresh IP
 //! id (and ICMP id) each time. No reply is ever seen. [`Lab::sendable`] is
 //! the part of that whose conntrack state is known, as a [`PacketSet`] per
 //! hook.
+//!
+//! # Use
+//!
+//! ```text
+//! let mut lab = match Lab::start(&["eth0", "eth1"]) {
+//!     Ok(lab) => lab,
+//!     Err(why) => { eprintln!("skipping: {why}"); return; }
+//! };
+//! lab.load(dump)?;                                  // iptables-restore in the router
+//! let ctx = lab.context(&ruleset);                  // knows the link names
+//! let p = lab.sendable(&ctx, Hook::Forward)         // what the lab can send ...
+//!     .intersect(&some_set).witness(&ctx)?;         // ... that a test wants
+//! let before = lab.settle()?;
+//! lab.send(&lab.probe(&ctx, Hook::Forward, &p)?)?;
+//! let hits = lab.settle()?.hits_since(&before);     // rules and policies that counted it
+//! ```
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
