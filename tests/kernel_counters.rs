@@ -171,8 +171,8 @@ fn cond(text: String, generic: &[Generic]) -> Cond {
     }
 }
 
-/// One random condition allowed in `chain` (no `-o` in INPUT, no `-i` in
-/// OUTPUT: iptables refuses them there).
+/// One random condition allowed in `chain` (no `-o` in PREROUTING and
+/// INPUT, no `-i` in OUTPUT and POSTROUTING: iptables refuses them there).
 fn gen_cond(rng: &mut Rng, chain: &str) -> Cond {
     use Generic::*;
     loop {
@@ -231,10 +231,10 @@ fn gen_cond(rng: &mut Rng, chain: &str) -> Cond {
                 };
                 cond(text, &[Proto])
             }
-            9 if chain != "OUTPUT" => {
+            9 if !matches!(chain, "OUTPUT" | "POSTROUTING") => {
                 cond(format!("{}-i {}", bang(rng, 25), rng.pick(&IFACES)), &[In])
             }
-            10 if chain != "INPUT" => {
+            10 if !matches!(chain, "PREROUTING" | "INPUT") => {
                 cond(format!("{}-o {}", bang(rng, 25), rng.pick(&IFACES)), &[Out])
             }
             11 => {
@@ -270,36 +270,63 @@ fn push_cond(conds: &mut Vec<Cond>, c: Cond) -> bool {
     !taken
 }
 
-fn gen_target(rng: &mut Rng, chain: usize, nchains: usize, log: bool) -> Tgt {
-    // Chains 0..3 are builtin; a chain only jumps to later user chains.
-    let first_user = 3.max(chain + 1);
+/// What a generated dump may hold besides its rules.
+#[derive(Clone, Copy)]
+struct Kind {
+    table: TableName,
+    /// LOG targets (only where they log nothing).
+    log: bool,
+}
+
+impl Kind {
+    fn builtins(self) -> &'static [&'static str] {
+        self.table.builtin_chains()
+    }
+
+    /// REJECT is a filter-table target.
+    fn reject(self) -> bool {
+        self.table == TableName::Filter
+    }
+
+    /// The builtin chains that see the lab's packets exactly as sent: no
+    /// chain of this table comes before them on the packet's way.
+    fn starts(self) -> &'static [&'static str] {
+        match self.table {
+            TableName::Mangle => &["PREROUTING", "OUTPUT"],
+            _ => self.builtins(),
+        }
+    }
+}
+
+fn gen_target(rng: &mut Rng, kind: Kind, chain: usize, nchains: usize) -> Tgt {
+    // The builtin chains come first; a chain only jumps to later user chains.
+    let first_user = kind.builtins().len().max(chain + 1);
     let can_jump = first_user < nchains;
     loop {
         return match rng.below(14) {
             0..=2 => Tgt::Accept,
             3 | 4 => Tgt::Drop,
-            5 => Tgt::Reject,
+            5 if kind.reject() => Tgt::Reject,
             6 => Tgt::Return,
             7..=9 if can_jump => Tgt::Jump(first_user + rng.below(nchains - first_user)),
             10 if can_jump => Tgt::Goto(first_user + rng.below(nchains - first_user)),
             11 => Tgt::Mark(1 + rng.below(3) as u32),
-            12 if log => Tgt::Log,
+            12 if kind.log => Tgt::Log,
             13 => Tgt::Nothing,
             _ => continue,
         };
     }
 }
 
-fn gen_dump(rng: &mut Rng, log: bool) -> Vec<GChain> {
+fn gen_dump(rng: &mut Rng, kind: Kind) -> Vec<GChain> {
+    let builtins = kind.builtins();
     let users = 2 + rng.below(3);
-    let nchains = 3 + users;
+    let nchains = builtins.len() + users;
     let mut chains: Vec<GChain> = Vec::new();
     for c in 0..nchains {
-        let (name, builtin) = match c {
-            0 => ("INPUT".to_string(), true),
-            1 => ("FORWARD".to_string(), true),
-            2 => ("OUTPUT".to_string(), true),
-            _ => (format!("U{}", c - 3), false),
+        let (name, builtin) = match builtins.get(c) {
+            Some(b) => (b.to_string(), true),
+            None => (format!("U{}", c - builtins.len()), false),
         };
         let n = if builtin {
             3 + rng.below(7)
@@ -317,7 +344,7 @@ fn gen_dump(rng: &mut Rng, log: bool) -> Vec<GChain> {
                     push_cond(&mut copy.conds, gen_cond(rng, &name));
                 }
                 if rng.chance(50) {
-                    copy.tgt = gen_target(rng, c, nchains, log);
+                    copy.tgt = gen_target(rng, kind, c, nchains);
                 }
                 copy
             } else {
@@ -329,14 +356,15 @@ fn gen_dump(rng: &mut Rng, log: bool) -> Vec<GChain> {
                 }
                 GRule {
                     conds,
-                    tgt: gen_target(rng, c, nchains, log),
+                    tgt: gen_target(rng, kind, c, nchains),
                 }
             };
             rules.push(rule);
         }
         if !builtin && rng.chance(25) {
             // A user chain that always decides: jumps to it decide too.
-            let tgt = *rng.pick(&[Tgt::Accept, Tgt::Drop, Tgt::Reject]);
+            let verdicts = [Tgt::Accept, Tgt::Drop, Tgt::Reject];
+            let tgt = *rng.pick(&verdicts[..if kind.reject() { 3 } else { 2 }]);
             rules.push(GRule {
                 conds: Vec::new(),
                 tgt,
@@ -352,8 +380,8 @@ fn gen_dump(rng: &mut Rng, log: bool) -> Vec<GChain> {
     chains
 }
 
-fn print(chains: &[GChain]) -> String {
-    let mut s = String::from("*filter\n");
+fn print(table: TableName, chains: &[GChain]) -> String {
+    let mut s = format!("*{table}\n");
     for c in chains {
         let policy = if c.builtin { c.policy } else { "-" };
         let _ = writeln!(s, ":{} {policy} [0:0]", c.name);
@@ -393,6 +421,7 @@ fn rule_text(chains: &[GChain], chain: &str, r: &GRule) -> String {
 #[derive(Default)]
 struct Stats {
     dumps: usize,
+    tables: std::collections::BTreeMap<&'static str, usize>,
     rules: usize,
     dead: HashMap<&'static str, usize>,
     live: usize,
@@ -519,6 +548,7 @@ fn random_probe(rng: &mut Rng, nlinks: usize) -> Probe {
 
 struct DumpRun<'a> {
     seed: u64,
+    table: &'a str,
     chains: &'a [GChain],
     text: &'a str,
     dead: &'a DeadClaims,
@@ -531,7 +561,7 @@ impl DumpRun<'_> {
     /// Records every dead rule with packets on it (once per rule).
     fn check_dead(&mut self, counters: &Counters, after: &str) {
         for (ci, chain) in self.chains.iter().enumerate() {
-            let Some(cc) = counters.chain("filter", &chain.name) else {
+            let Some(cc) = counters.chain(self.table, &chain.name) else {
                 continue;
             };
             for (ri, lint) in self.dead[ci].iter().enumerate() {
@@ -554,10 +584,11 @@ impl DumpRun<'_> {
     }
 }
 
-fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stats) -> Vec<String> {
+fn run_dump(lab: &mut Lab, seed: u64, random: usize, kind: Kind, stats: &mut Stats) -> Vec<String> {
     let mut rng = Rng(seed);
-    let chains = gen_dump(&mut rng, log);
-    let text = print(&chains);
+    let chains = gen_dump(&mut rng, kind);
+    let table = kind.table.as_str();
+    let text = print(kind.table, &chains);
     let verbose = std::env::var_os("KERNEL_COUNTERS_VERBOSE").is_some();
     if verbose {
         eprintln!("--- seed {seed} ---\n{text}");
@@ -573,6 +604,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
     }
     let mut run = DumpRun {
         seed,
+        table,
         chains: &chains,
         text: &text,
         dead: &dead,
@@ -585,7 +617,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
     };
     // The kernel holds the rules in the dump's order, one per line.
     for c in &chains {
-        let got = counters.chain("filter", &c.name).map(|cc| cc.rules.len());
+        let got = counters.chain(table, &c.name).map(|cc| cc.rules.len());
         if got != Some(c.rules.len()) {
             return vec![format!(
                 "seed {seed}: chain {} has {} rules in the dump but {got:?} in the kernel\n{text}",
@@ -595,6 +627,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
         }
     }
     stats.dumps += 1;
+    *stats.tables.entry(table).or_default() += 1;
     stats.rules += chains.iter().map(|c| c.rules.len()).sum::<usize>();
     for lint in dead.iter().flatten().flatten() {
         *stats.dead.entry(lint).or_default() += 1;
@@ -602,18 +635,24 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
 
     // Witnesses: one packet per live rule, sent alone.
     let ruleset = iptlint::syntax::parse(&text, Some(Family::Ipv4)).ruleset;
-    let filter = ruleset
+    let ti = ruleset
         .tables
         .iter()
-        .position(|t| t.name == TableName::Filter)
-        .expect("a filter table");
+        .position(|t| t.name == kind.table)
+        .expect("the generated table");
     let ctx = lab.context(&ruleset);
-    let sendable: Vec<_> = Hook::ALL.iter().map(|&h| lab.sendable(&ctx, h)).collect();
-    let sure = witness::sure_reach(&ruleset, filter, &ctx, |name| {
-        Hook::from_name(name).map(|h| sendable[h as usize].clone())
+    let sendable: HashMap<&str, _> = kind
+        .builtins()
+        .iter()
+        .map(|&h| (h, lab.sendable_at(&ctx, h).expect("a hook")))
+        .collect();
+    let sure = witness::sure_reach(&ruleset, ti, &ctx, |name| {
+        kind.starts()
+            .contains(&name)
+            .then(|| sendable[name].clone())
     });
     let model_chain = |name: &str| {
-        ruleset.tables[filter]
+        ruleset.tables[ti]
             .chains
             .iter()
             .position(|c| c.name == name)
@@ -664,8 +703,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
             {
                 p = q;
             }
-            let hook = Hook::from_name(hook).expect("a filter hook");
-            let probe = match lab.probe(&ctx, hook, &p) {
+            let probe = match lab.probe_at(&ctx, hook, &p) {
                 Ok(probe) => probe,
                 Err(e) => {
                     run.problems.push(format!(
@@ -689,7 +727,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                 ));
             }
             let previous = counters.clone();
-            let before = counters.rule("filter", &chain.name, ri).unwrap_or_default();
+            let before = counters.rule(table, &chain.name, ri).unwrap_or_default();
             if let Err(e) = lab.send(&probe) {
                 run.problems.push(format!("seed {seed}: {e}"));
                 return run.problems;
@@ -702,7 +740,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                 }
             };
             stats.witnesses += 1;
-            let after = counters.rule("filter", &chain.name, ri).unwrap_or_default();
+            let after = counters.rule(table, &chain.name, ri).unwrap_or_default();
             if after.packets > before.packets {
                 if lint.is_none() {
                     stats.confirmed += 1;
@@ -737,16 +775,16 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
     let mut aimed = std::collections::HashSet::new();
     for (ci, chain) in chains.iter().enumerate() {
         let mi = model_chain(&chain.name);
-        let hooks: Vec<Hook> = if chain.builtin {
-            Hook::from_name(&chain.name).into_iter().collect()
+        let hooks: Vec<&str> = if chain.builtin {
+            vec![chain.name.as_str()]
         } else {
-            Hook::ALL.to_vec()
+            kind.builtins().to_vec()
         };
         for (ri, lint) in dead[ci].iter().enumerate() {
             let Some(lint) = lint else { continue };
-            let may = rule_match_space(&ruleset.tables[filter].chains[mi].rules[ri], &ctx).may;
+            let may = rule_match_space(&ruleset.tables[ti].chains[mi].rules[ri], &ctx).may;
             for &hook in &hooks {
-                let target = may.intersect(&sendable[hook as usize]);
+                let target = may.intersect(&sendable[hook]);
                 for protocol in [6, 17, 1] {
                     let preferred = Packet {
                         protocol,
@@ -760,7 +798,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
                     if !aimed.insert((hook, p.clone())) {
                         continue;
                     }
-                    match lab.probe(&ctx, hook, &p) {
+                    match lab.probe_at(&ctx, hook, &p) {
                         Ok(probe) => {
                             let what =
                                 format!("aimed at rule {} of {} ({lint})", ri + 1, chain.name);
@@ -804,7 +842,7 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, log: bool, stats: &mut Stat
     stats.suppressed = Lab::suppressed(&counters);
     for (chain, claims) in chains.iter().zip(&dead) {
         for (ri, claim) in claims.iter().enumerate() {
-            let n = counters.rule("filter", &chain.name, ri).unwrap_or_default();
+            let n = counters.rule(table, &chain.name, ri).unwrap_or_default();
             if claim.is_none() && n.packets == 0 {
                 stats.never_counted += 1;
             }
@@ -860,11 +898,18 @@ fn kernel_counts_agree_with_dead_rule_claims() {
     let mut stats = Stats::default();
     let mut problems = Vec::new();
     for i in 0..dumps {
+        // Every third dump is a mangle table: five hooks, no REJECT.
+        let table = if i % 3 == 2 {
+            TableName::Mangle
+        } else {
+            TableName::Filter
+        };
+        let kind = Kind { table, log };
         problems.extend(run_dump(
             &mut lab,
             seed.wrapping_add(i),
             random,
-            log,
+            kind,
             &mut stats,
         ));
     }
@@ -872,10 +917,11 @@ fn kernel_counts_agree_with_dead_rule_claims() {
     dead.sort();
     let dead_total: usize = stats.dead.values().sum();
     println!(
-        "kernel counters: {} dumps, {} rules; called dead {dead_total} {dead:?}, of which the kernel counted {} ({} packets aimed at them); \
+        "kernel counters: {} dumps {:?}, {} rules; called dead {dead_total} {dead:?}, of which the kernel counted {} ({} packets aimed at them); \
          live {}: witnesses confirmed {} of {} sent, {} without a sendable witness, {} never counted; \
          {} random packets ({} refused at once by OUTPUT); {} kernel replies suppressed; {:.1?}",
         stats.dumps,
+        stats.tables,
         stats.rules,
         stats.dead_counted,
         stats.aimed,

@@ -135,7 +135,9 @@ for line in sys.stdin:
         print('err', e.errno, flush=True)
 "#;
 
-/// The builtin chain of the filter table a probe is meant for.
+/// The way a probe goes through the router: delivered to it (INPUT),
+/// forwarded by it (FORWARD) or sent by it (OUTPUT). An INPUT or FORWARD
+/// packet also passes PREROUTING, a FORWARD or OUTPUT packet POSTROUTING.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Hook {
     Input,
@@ -156,6 +158,16 @@ impl Hook {
 
     pub fn from_name(name: &str) -> Option<Hook> {
         Hook::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// The way the lab sends packets that a builtin chain of hook `name`
+    /// sees: PREROUTING as INPUT packets, POSTROUTING as OUTPUT packets.
+    pub fn path_to(name: &str) -> Option<Hook> {
+        match name {
+            "PREROUTING" => Some(Hook::Input),
+            "POSTROUTING" => Some(Hook::Output),
+            _ => Hook::from_name(name),
+        }
     }
 }
 
@@ -553,13 +565,26 @@ impl Lab {
         &self.links
     }
 
-    /// Loads a dump into the router with `iptables-restore` (each table in
-    /// the dump replaced, counters from zero; tables not in it stay).
+    /// Loads a dump into the router with `iptables-restore`: afterwards the
+    /// router's tables are the dump's (counters from zero), and a table the
+    /// router has but the dump lacks is left empty with ACCEPT policies.
     pub fn load(&self, dump: &str) -> Result<(), String> {
-        if dump.lines().any(|l| l.trim_end() == "*raw") {
+        let has = |name: &str| dump.lines().any(|l| l.trim_end() == format!("*{name}"));
+        if has("raw") {
             return Err("the raw table is the lab's own; load dumps without it".into());
         }
-        self.restore_in(&self.router, dump)
+        let mut text = dump.to_string();
+        for table in self.counters()?.tables {
+            if table.name == "raw" || has(&table.name) {
+                continue;
+            }
+            text.push_str(&format!("*{}\n", table.name));
+            for chain in table.chains.iter().filter(|c| c.policy != "-") {
+                text.push_str(&format!(":{} ACCEPT [0:0]\n", chain.name));
+            }
+            text.push_str("COMMIT\n");
+        }
+        self.restore_in(&self.router, &text)
     }
 
     /// The router's `iptables-save -c`, as printed.
@@ -753,6 +778,21 @@ impl Lab {
             set = set.intersect(&links(Dim::OutInterface));
         }
         set
+    }
+
+    /// What the lab can make a builtin chain of any table see, by hook:
+    /// PREROUTING gets the INPUT packets (none has an output device yet),
+    /// POSTROUTING the OUTPUT packets (none has an input device any more);
+    /// `None` for a name that is not a hook.
+    pub fn sendable_at(&self, ctx: &SpaceContext, hook: &str) -> Option<PacketSet> {
+        Some(self.sendable(ctx, Hook::path_to(hook)?))
+    }
+
+    /// The probe that makes the builtin chain `hook` (of any table) see `p`
+    /// (see [`Lab::sendable_at`]).
+    pub fn probe_at(&self, ctx: &SpaceContext, hook: &str, p: &Packet) -> Result<Probe, String> {
+        let path = Hook::path_to(hook).ok_or_else(|| format!("{hook} is not a hook"))?;
+        self.probe(ctx, path, p)
     }
 
     /// The probe that sends `p` to `hook`; `Err` when `p` is not in
