@@ -91,7 +91,9 @@ pub const MAX_LINKS: usize = 6;
 /// The Python sender, one per namespace. Commands on stdin, one per line:
 /// `proto src dst sport dport icmp_type icmp_code tcp_flags tos ident`;
 /// answers `ok` or `err ERRNO` (OUTPUT rules may drop the packet: EPERM).
-/// `ident` is the IP id, the ICMP id and the TCP sequence number.
+/// `ident` is the IP id, the ICMP id and the TCP sequence number. `flush`
+/// empties the namespace's conntrack table (ctnetlink `IPCTNL_MSG_CT_DELETE`
+/// without attributes) and answers `ok` or `err ERRNO`.
 const SENDER: &str = r#"
 import socket, struct, sys
 mark = int(sys.argv[1], 0)
@@ -106,10 +108,28 @@ def csum(b):
         t = (t & 0xffff) + (t >> 16)
     return ~t & 0xffff
 
+def flush():
+    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+    try:
+        # nlmsghdr (CTNETLINK << 8 | CT_DELETE, REQUEST | ACK), nfgenmsg (AF_INET)
+        nl.send(struct.pack('=IHHII', 20, (1 << 8) | 2, 1 | 4, 1, 0)
+                + struct.pack('=BBH', socket.AF_INET, 0, 0))
+        answer = nl.recv(4096)
+        return -struct.unpack('=i', answer[16:20])[0]
+    finally:
+        nl.close()
+
 print('ready', flush=True)
 for line in sys.stdin:
     w = line.split()
     if not w:
+        continue
+    if w[0] == 'flush':
+        try:
+            e = flush()
+        except OSError as x:
+            e = x.errno or 1
+        print('ok' if e == 0 else 'err %d' % e, flush=True)
         continue
     proto, src, dst = int(w[0]), w[1], w[2]
     sport, dport, itype, icode, flags, tos, n = map(int, w[3:10])
@@ -642,6 +662,16 @@ impl Lab {
         }
     }
 
+    /// Empties the router's conntrack table: the next packet of any flow is
+    /// the first one the router sees (NEW, or INVALID for what cannot start
+    /// a connection), whatever was sent before.
+    pub fn forget_connections(&mut self) -> Result<(), String> {
+        match self.router.send("flush")? {
+            true => Ok(()),
+            false => Err("the router could not empty its conntrack table".into()),
+        }
+    }
+
     /// Waits until every packet the peers sent has entered the router, then
     /// returns the counters. `Err` when packets went missing after two
     /// seconds, or when packets nobody sent entered the router.
@@ -699,7 +729,8 @@ impl Lab {
 
     /// Every packet the lab can make the router's `hook` chain see, in the
     /// packet space of `ctx` (from [`Lab::context`]), with the conntrack
-    /// state the kernel gives it (each one a fresh flow, no reply ever seen):
+    /// state the kernel gives it when it is the first packet of its flow the
+    /// router sees (see [`Lab::forget_connections`]; no reply is ever seen):
     ///
     /// - TCP with flags SYN or ACK (conntrack picks a lone ACK up: NEW; the
     ///   lab turns `nf_conntrack_tcp_loose` on), UDP, ICMP echo or timestamp
@@ -711,8 +742,8 @@ impl Lab {
     /// lab's links as interfaces, address types UNICAST (the lab does not
     /// model `addrtype`: a rule set that uses it needs its own care).
     ///
-    /// A witness is sent as a fresh flow only if its ports or ICMP id are new;
-    /// [`Lab::send`] makes the ICMP id new, the caller picks the ports.
+    /// [`Lab::send`] gives every ICMP packet an id of its own; for TCP and
+    /// UDP the caller picks fresh ports or empties the conntrack table first.
     pub fn sendable(&self, ctx: &SpaceContext, hook: Hook) -> PacketSet {
         let any = ctx.universe();
         let one = |d: Dim, v: u128| any.restrict_range(d, v, v);
@@ -782,8 +813,9 @@ impl Lab {
 
     /// What the lab can make a builtin chain of any table see, by hook:
     /// PREROUTING gets the INPUT packets (none has an output device yet),
-    /// POSTROUTING the OUTPUT packets (none has an input device any more);
-    /// `None` for a name that is not a hook.
+    /// POSTROUTING the OUTPUT packets (no input device; forwarded packets
+    /// pass POSTROUTING too, with their input device, but are not offered
+    /// here); `None` for a name that is not a hook.
     pub fn sendable_at(&self, ctx: &SpaceContext, hook: &str) -> Option<PacketSet> {
         Some(self.sendable(ctx, Hook::path_to(hook)?))
     }
