@@ -31,15 +31,13 @@
 //!   surely matched `R`, went through the chain untouched and go on with the
 //!   rule after `R`.
 //!
-//! A rule with a condition iptlint does not model has an
-//! empty `must`, so it gets no sure packets, and its `may` still removes what
-//! it might match from `rest`.
+//! A rule with a condition iptlint does not model has an empty `must`, so it
+//! gets no sure packets, and its `may` still removes what it might match
+//! from `rest`. A target that rewrites the packet (MARK, ...) ends the walk
+//! for what it may match: the packet that goes on is no longer the one that
+//! entered, and the walk only speaks of packets as they entered.
 //!
 //! # What it assumes
-//!
-//! Targets that rewrite the packet (MARK, ...) end the walk for what they
-//! match: the packet that goes on is no longer the one that entered, and the
-//! walk only speaks of packets as they enter.
 //!
 //! Only the table walked is looked at: the packets are assumed to arrive at
 //! its builtin chain as the start set says, so other tables of the same hook
@@ -52,6 +50,10 @@
 //! into more than [`MAX_PIECES`] pieces, the rest of that chain gets no sure
 //! packets on this path. Both only make the result smaller: a rule without
 //! sure packets may still be live; a rule with sure packets is live.
+//!
+//! A user chain is walked once per path that surely reaches it, so the cost
+//! grows with the number of jump sites along the paths, not only with the
+//! number of rules.
 
 use crate::model::{JumpKind, Ruleset, TargetKind};
 use crate::space::{Packet, PacketSet, SpaceContext, rule_match_space};
