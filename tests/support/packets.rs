@@ -820,6 +820,19 @@ impl Lab {
         Some(self.sendable(ctx, Hook::path_to(hook)?))
     }
 
+    /// What the lab can make builtin chain `hook` of `table` see: as
+    /// [`Lab::sendable_at`], but the nat table only sees the first packet of
+    /// a connection, and never one conntrack calls INVALID, so there only
+    /// the NEW ones (first in their flow: see [`Lab::forget_connections`]).
+    pub fn sendable_in(&self, ctx: &SpaceContext, table: &str, hook: &str) -> Option<PacketSet> {
+        let set = self.sendable_at(ctx, hook)?;
+        if table != "nat" {
+            return Some(set);
+        }
+        let new = conntrack_atom(ctx, Conntrack::new(CtBase::New));
+        Some(set.restrict_range(Dim::Conntrack, new, new))
+    }
+
     /// The probe that makes the builtin chain `hook` (of any table) see `p`
     /// (see [`Lab::sendable_at`]).
     pub fn probe_at(&self, ctx: &SpaceContext, hook: &str, p: &Packet) -> Result<Probe, String> {
