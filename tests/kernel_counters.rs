@@ -1,11 +1,13 @@
 //! The kernel judges the dead-rule analysis by counting packets.
 //!
-//! For several seeded, generated filter tables (INPUT, FORWARD, OUTPUT and
-//! user chains with jumps, gotos, RETURN, MARK, LOG, negations, addresses,
-//! address ranges, ports, port lists, TCP flags, ICMP types, conntrack
-//! states, marks, interfaces and, in a quarter of them, matches iptlint
-//! does not model (statistic, limit), with copies of earlier rules planted so that some rules are
-//! shadowed, duplicated or unmatchable), the test
+//! For several seeded, generated dumps of one table each (half filter, the
+//! rest mangle or nat: every builtin chain of the table and up to four user
+//! chains, with jumps, gotos, RETURN, ACCEPT, DROP, REJECT, MARK, DNAT,
+//! SNAT, LOG, negations, addresses, address ranges, ports, port lists, TCP
+//! flags, ICMP types, conntrack states, marks, interfaces and, in a third of
+//! them, matches iptlint does not model (statistic, limit); with copies of
+//! earlier rules planted so that some rules are shadowed, duplicated or
+//! unmatchable), the test
 //!
 //! 1. runs iptlint on the dump and collects every rule a dead-rule lint
 //!    calls dead (`unreachable-chain`, `unreachable-rule`,
@@ -16,8 +18,9 @@
 //!    outside namespaces the test made);
 //! 3. asks the engine ([`iptlint::lints::witness`]) for a packet that surely
 //!    reaches each live rule and matches it, among the packets the lab can
-//!    send, sends it alone and checks with `iptables-save -c` that the kernel
-//!    counted it on that rule;
+//!    send to the builtin chains that see them as sent (all of filter's;
+//!    PREROUTING and OUTPUT of mangle and nat), sends it alone and checks
+//!    with `iptables-save -c` that the kernel counted it on that rule;
 //! 4. sends packets aimed at every rule called dead (packets of its `may`
 //!    set, from each hook that can reach its chain: the rules before it must
 //!    take them all) and random packets, a few at a time;
@@ -32,7 +35,10 @@
 //! which holds for the first packet of a flow: the router's conntrack table
 //! is emptied before each witness, which also takes a fresh source port
 //! (20000 and up, else below 1024) when its rule allows and a fresh ICMP id.
-//! Everything is seeded, so a run is the same every time.
+//! Everything is seeded, so a run is the same every time; one seed is one
+//! dump (`KERNEL_COUNTERS_SEED=S KERNEL_COUNTERS_DUMPS=1` replays it, and
+//! `KERNEL_COUNTERS_VERBOSE=1` prints it and the live rules without a
+//! witness).
 //!
 //! Skips with a message when not root, without network namespaces, or
 //! without `ip`, `nsenter`, `iptables-restore`, `iptables-save` or `python3`.
