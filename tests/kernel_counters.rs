@@ -18,9 +18,9 @@
 //!    outside namespaces the test made);
 //! 3. asks the engine ([`iptlint::lints::witness`]) for a packet that surely
 //!    reaches each live rule and matches it, among the packets the lab can
-//!    send to the builtin chains that see them as sent (all of filter's;
-//!    PREROUTING and OUTPUT of mangle and nat), sends it alone and checks
-//!    with `iptables-save -c` that the kernel counted it on that rule;
+//!    send (to the later hooks of mangle and nat: among those the earlier
+//!    hook surely accepts unchanged), sends it alone and checks with
+//!    `iptables-save -c` that the kernel counted it on that rule;
 //! 4. sends packets aimed at every rule called dead (packets of its `may`
 //!    set, from each hook that can reach its chain: the rules before it must
 //!    take them all) and random packets, a few at a time;
@@ -54,7 +54,7 @@ use std::time::Instant;
 use iptlint::check::check_source;
 use iptlint::lints::witness;
 use iptlint::model::{Family, TableName};
-use iptlint::space::{Packet, PacketDisplay, rule_match_space};
+use iptlint::space::{Dim, Packet, PacketDisplay, rule_match_space};
 
 mod support;
 use support::Rng;
@@ -331,7 +331,8 @@ impl Kind {
     }
 
     /// The builtin chains that see the lab's packets exactly as sent: no
-    /// chain of this table comes before them on the packet's way.
+    /// chain of this table comes before them on the packet's way. (The
+    /// others start with what these surely accept unchanged.)
     fn starts(self) -> &'static [&'static str] {
         match self.table {
             TableName::Mangle | TableName::Nat => &["PREROUTING", "OUTPUT"],
@@ -706,11 +707,6 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, kind: Kind, stats: &mut Sta
         .iter()
         .map(|&h| (h, lab.sendable_in(&ctx, table, h).expect("a hook")))
         .collect();
-    let sure = witness::sure_reach(&ruleset, ti, &ctx, |name| {
-        kind.starts()
-            .contains(&name)
-            .then(|| sendable[name].clone())
-    });
     let model_chain = |name: &str| {
         ruleset.tables[ti]
             .chains
@@ -718,6 +714,29 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, kind: Kind, stats: &mut Sta
             .position(|c| c.name == name)
             .expect("every generated chain is in the model")
     };
+    // The first chains of the packet's way see it as sent; a later hook of
+    // mangle or nat sees what the first one surely accepted unchanged (a
+    // forwarded packet has no output device yet at PREROUTING).
+    let first = |name: &str| {
+        kind.starts()
+            .contains(&name)
+            .then(|| sendable[name].clone())
+    };
+    let early = witness::sure_reach(&ruleset, ti, &ctx, first).accepted;
+    let took = |hook: &str| early[model_chain(hook)].clone();
+    let sure = witness::sure_reach(&ruleset, ti, &ctx, |name| {
+        if let Some(set) = first(name) {
+            return Some(set);
+        }
+        let before = match name {
+            "INPUT" => took("PREROUTING")?,
+            "FORWARD" => took("PREROUTING")?.forget(Dim::OutInterface),
+            "POSTROUTING" => took("OUTPUT")?,
+            _ => return None,
+        };
+        Some(sendable[name].intersect(&before))
+    })
+    .rules;
     for (ci, chain) in chains.iter().enumerate() {
         let mi = model_chain(&chain.name);
         for ri in 0..chain.rules.len() {

@@ -30,6 +30,10 @@
 //!   `-g`. After a jump (not a goto) they are added back to `rest`: they
 //!   surely matched `R`, went through the chain untouched and go on with the
 //!   rule after `R`.
+//! - Packets an ACCEPT rule surely matches, and those that surely reach the
+//!   end of the builtin chain (or a RETURN in it) when its policy is ACCEPT,
+//!   leave the table accepted and unchanged: [`SureReach::accepted`]. A
+//!   caller can start the next table or hook of their way with them.
 //!
 //! A rule with a condition iptlint does not model has an empty `must`, so it
 //! gets no sure packets, and its `may` still removes what it might match
@@ -55,7 +59,7 @@
 //! grows with the number of jump sites along the paths, not only with the
 //! number of rules.
 
-use crate::model::{JumpKind, Ruleset, TargetKind};
+use crate::model::{JumpKind, Policy, Ruleset, TargetKind};
 use crate::space::{Packet, PacketSet, SpaceContext, rule_match_space};
 
 /// User-chain jumps followed at most from a builtin chain.
@@ -73,9 +77,23 @@ pub struct Reach {
     pub packets: PacketSet,
 }
 
-/// For every chain of table `table` of the ruleset (indexes as in
-/// `Table::chains`) and every rule of it, the packets that surely reach the
-/// rule and match it, one [`Reach`] per hook they can come from.
+/// What [`sure_reach`] finds in one table.
+#[derive(Clone, Debug)]
+pub struct SureReach {
+    /// Per chain of the table (indexes as in `Table::chains`) and rule: the
+    /// packets that surely reach the rule and match it, one [`Reach`] per
+    /// hook they can come from.
+    pub rules: Vec<Vec<Vec<Reach>>>,
+    /// Per chain: for a builtin chain that was walked, the start packets
+    /// that surely leave the table accepted and unchanged (an ACCEPT rule
+    /// in it or in a chain it sends them to surely matches them, or they
+    /// surely meet its ACCEPT policy). They go on to the next table or hook
+    /// exactly as they came, so they can start the walk there.
+    pub accepted: Vec<Option<PacketSet>>,
+}
+
+/// The packets that surely reach each rule of table `table` of the ruleset
+/// and match it, and those each builtin chain surely accepts unchanged.
 ///
 /// `start` gives, per builtin chain, the packets to start with (`None`: the
 /// chain is not walked); they are intersected with the hook's packets.
@@ -86,13 +104,14 @@ pub fn sure_reach(
     table: usize,
     ctx: &SpaceContext,
     start: impl Fn(&str) -> Option<PacketSet>,
-) -> Vec<Vec<Vec<Reach>>> {
+) -> SureReach {
     let table = &ruleset.tables[table];
     let mut out: Vec<Vec<Vec<Reach>>> = table
         .chains
         .iter()
         .map(|c| vec![Vec::new(); c.rules.len()])
         .collect();
+    let mut accepted: Vec<Option<PacketSet>> = vec![None; table.chains.len()];
     let walker = Walker {
         table: &table.chains,
         ctx,
@@ -106,10 +125,18 @@ pub fn sure_reach(
         };
         let entry = set.intersect(&ctx.hook_universe(&chain.name));
         let mut path = vec![ci];
+        let mut took = ctx.empty();
         // What comes back to a builtin chain's end meets its policy.
-        walker.walk(&chain.name, ci, entry, &mut path, &mut out);
+        let policy = walker.walk(&chain.name, ci, entry, &mut path, &mut out, &mut took);
+        if chain.policy == Some(Policy::Accept) {
+            took = took.union(&policy);
+        }
+        accepted[ci] = Some(took);
     }
-    out
+    SureReach {
+        rules: out,
+        accepted,
+    }
 }
 
 /// A packet of `reaches` (the first hook that has one), as close to
@@ -136,7 +163,8 @@ impl Walker<'_> {
     /// `hook` unchanged. Returns the packets of `entry` that surely come back
     /// from it unchanged, to the rule after the jump that called it: those
     /// a RETURN surely matches, those that surely fall off its end, and those
-    /// that surely come back from a chain it goes to (`-g`).
+    /// that surely come back from a chain it goes to (`-g`). Adds the
+    /// packets an ACCEPT rule surely matches to `accepted`.
     fn walk(
         &self,
         hook: &str,
@@ -144,6 +172,7 @@ impl Walker<'_> {
         entry: PacketSet,
         path: &mut Vec<usize>,
         out: &mut [Vec<Vec<Reach>>],
+        accepted: &mut PacketSet,
     ) -> PacketSet {
         let chain = &self.table[ci];
         let mut back = self.ctx.empty();
@@ -162,12 +191,14 @@ impl Walker<'_> {
                 let target = rule.target.as_ref();
                 if target.is_some_and(|t| t.kind == TargetKind::Return) {
                     back = back.union(&sure);
+                } else if target.is_some_and(|t| t.kind == TargetKind::Accept) {
+                    *accepted = accepted.union(&sure);
                 } else if let Some(to) = self.chain_target(rule)
                     && !path.contains(&to)
                     && path.len() <= MAX_DEPTH
                 {
                     path.push(to);
-                    let came_back = self.walk(hook, to, sure, path, out);
+                    let came_back = self.walk(hook, to, sure, path, out, accepted);
                     path.pop();
                     match target.map(|t| t.jump) {
                         Some(JumpKind::Goto) => back = back.union(&came_back),
@@ -241,7 +272,7 @@ mod tests {
     fn reaches(text: &str) -> (Ruleset, SpaceContext, Vec<Vec<Vec<Reach>>>) {
         let rs = parse(text);
         let ctx = SpaceContext::for_ruleset(&rs);
-        let all = sure_reach(&rs, 0, &ctx, |_| Some(ctx.universe()));
+        let all = sure_reach(&rs, 0, &ctx, |_| Some(ctx.universe())).rules;
         (rs, ctx, all)
     }
 
@@ -354,6 +385,47 @@ mod tests {
         assert!(sure.contains(&ctx, &with(1, 0)), "icmp falls off V");
         assert!(!sure.contains(&ctx, &with(1, 0x0a00_0001)), "dropped in V");
         assert!(sure.contains(&ctx, &with(47, 0)), "gre falls off U");
+    }
+
+    #[test]
+    fn accepted_packets_leave_unchanged() {
+        let rs = parse(
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT DROP [0:0]\n:U - [0:0]\n\
+             -A PREROUTING -p tcp -j U\n\
+             -A PREROUTING -p udp -j DROP\n\
+             -A PREROUTING -p icmp -j MARK --set-xmark 0x1/0xffffffff\n\
+             -A U -s 10.0.0.0/8 -j ACCEPT\n\
+             -A INPUT -p tcp -j ACCEPT\n\
+             COMMIT\n",
+        );
+        let ctx = SpaceContext::for_ruleset(&rs);
+        let found = sure_reach(&rs, 0, &ctx, |_| Some(ctx.universe()));
+        let pre = chain(&rs, "PREROUTING");
+        let took = found.accepted[pre].as_ref().expect("walked");
+        let with = |protocol: u8, src: u128| Packet {
+            protocol,
+            src,
+            in_interface: Some("eth0".into()),
+            ..Packet::default()
+        };
+        assert!(took.contains(&ctx, &with(6, 0x0a00_0001)), "accepted in U");
+        assert!(
+            took.contains(&ctx, &with(6, 0x0b00_0001)),
+            "back from U, policy"
+        );
+        assert!(!took.contains(&ctx, &with(17, 0)), "dropped");
+        assert!(!took.contains(&ctx, &with(1, 0)), "marked: changed");
+        assert!(took.contains(&ctx, &with(47, 0)), "policy ACCEPT");
+        // INPUT's policy is DROP: only its ACCEPT rule lets packets go on.
+        let input = found.accepted[chain(&rs, "INPUT")]
+            .as_ref()
+            .expect("walked");
+        assert!(input.contains(&ctx, &with(6, 0)));
+        assert!(!input.contains(&ctx, &with(17, 0)));
+        assert!(
+            found.accepted[chain(&rs, "U")].is_none(),
+            "user chains start nothing"
+        );
     }
 
     #[test]
