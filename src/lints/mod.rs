@@ -6,6 +6,7 @@
 mod chain_loop;
 mod chain_too_deep;
 pub(crate) mod dead_code;
+pub use dead_code::witness;
 mod duplicate_rule;
 mod empty_chain;
 mod interface_never_matches;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kernel;
+pub mod packets;
 
 /// splitmix64: a tiny seeded generator, so every random test reproduces
 /// from its seed.

@@ -29,6 +29,7 @@
 //! rewrite iptlint did not track.
 
 pub mod index;
+pub mod witness;
 
 use foldhash::HashMap;
 use petgraph::graph::NodeIndex;
