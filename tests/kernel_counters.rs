@@ -1076,13 +1076,12 @@ COMMIT
 /// kernel's `ip_output()` hands `skb->dev` (the device it came in on) to the
 /// hook as `in`, so `-i` in a user chain reached from POSTROUTING matches it
 /// (iptables refuses `-i` in POSTROUTING itself, not in a user chain).
-/// iptlint's model gives packets no input device at POSTROUTING, and so calls
-/// live rules dead: `-i eth0` "never matches" (`interface-never-matches`),
+/// iptlint's model once gave packets no input device at POSTROUTING, and so
+/// called live rules dead: `-i eth0` "never matches" (`interface-never-matches`),
 /// and a rule after `! -i eth0 -j ACCEPT` is "shadowed" (`shadowed-rule`).
-/// Found by this test's generator on mangle dumps. Ignored until the engine
-/// models it; run with `cargo test --test kernel_counters -- --ignored`.
+/// Found by this test's generator on mangle dumps; the engine now leaves the
+/// input side free at POSTROUTING.
 #[test]
-#[ignore = "engine bug: POSTROUTING packets modelled without an input device"]
 fn postrouting_user_chains_see_the_input_device_of_forwarded_packets() {
     let mut lab = match Lab::start(&LINKS[..2]) {
         Ok(lab) => lab,
