@@ -792,3 +792,34 @@ fn the_covering_set_takes_the_largest_overlaps_first() {
     assert_eq!(related, [7, 8], "{}", f.message);
     assert!(f.message.contains("together"), "{}", f.message);
 }
+
+#[test]
+fn a_duplicate_statistic_rule_is_not_called_pointless() {
+    let text = dump(&[
+        "*filter",
+        ":INPUT ACCEPT [0:0]",
+        "-A INPUT -p udp -m statistic --mode random --probability 0.5 -j DROP",
+        "-A INPUT -p udp -m statistic --mode random --probability 0.5 -j DROP",
+        "-A INPUT -p tcp -j DROP",
+        "-A INPUT -p tcp -j DROP",
+        "COMMIT",
+    ]);
+    let report = check_source("t".into(), Arc::from(text.as_str()), None);
+    let dups: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.lint.name == "duplicate-rule")
+        .collect();
+    assert_eq!(dups.len(), 2, "{:?}", report.findings);
+    assert!(
+        dups[0].message.contains("draws again"),
+        "{}",
+        dups[0].message
+    );
+    assert!(
+        !dups[1].message.contains("draws again"),
+        "{}",
+        dups[1].message
+    );
+    assert_eq!(dups[1].help.as_deref(), Some("delete one of the copies"));
+}

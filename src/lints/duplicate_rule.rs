@@ -29,18 +29,28 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                     continue; // unreachable-rule
                 }
                 let before = &chain.rules[earlier];
-                let finding = Finding::new(
-                    &codes::DUPLICATE_RULE,
-                    rule.span,
-                    format!(
-                        "this rule repeats rule {} of `{}` (line {})",
-                        earlier + 1,
-                        chain.name,
-                        before.span.line
-                    ),
-                )
-                .related(before.span, "the same rule first appears here")
-                .help("delete one of the copies");
+                let mut message = format!(
+                    "this rule repeats rule {} of `{}` (line {})",
+                    earlier + 1,
+                    chain.name,
+                    before.span.line
+                );
+                // `-m statistic` draws again for each copy: the second copy
+                // matches some of the packets the first let through, so
+                // deleting it changes how many match (measured with real
+                // packets by tests/kernel_counters.rs).
+                let draws = rule.find_match("statistic").is_some();
+                let help = if draws {
+                    message.push_str(
+                        "; `-m statistic` draws again in each copy, so the two together match more packets than one",
+                    );
+                    "write one rule with the probability (or `--every`) the two give together"
+                } else {
+                    "delete one of the copies"
+                };
+                let finding = Finding::new(&codes::DUPLICATE_RULE, rule.span, message)
+                    .related(before.span, "the same rule first appears here")
+                    .help(help);
                 out.push(cx.at_rule(finding, node, ri));
             }
         }
