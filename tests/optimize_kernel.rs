@@ -168,3 +168,35 @@ fn optimized_generator_dumps_load() {
         }
     }
 }
+
+#[test]
+fn optimized_fixtures_load() {
+    if let Err(why) = kernel::tools(&["iptables-restore", "ip6tables-restore", "ipset"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/optimize");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4);
+    for path in names {
+        let family = if path.to_string_lossy().contains("v6") {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
+        loads(family, &path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let opts = Options {
+            ipsets: true,
+            remove_dead: true,
+        };
+        let (b, a) = optimized_loads(&text, family, opts, tmp.path())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(a < b, "{}: {b} → {a}", path.display());
+    }
+}

@@ -175,11 +175,16 @@ pub fn run_pass(
         };
         if let Some((key_rule, member)) = split {
             let key_text = key_rule.spec_text();
+            // A target that lets the packet go on (LOG, a jump that may
+            // return) acts once per matching rule: members must not share
+            // a packet, or the fused rule would act fewer times.
+            let once = decides(rule);
             let joined = open.get(&key_text).copied().filter(|&g| {
                 let start = groups[g].start;
                 last_barrier.is_none_or(|b| b < start)
+                    && (once || !spaces[start].overlaps(&spaces[j]))
                     && index.none_between(start, &spaces[j], |x| {
-                        group_of[x] != Some(g) && spaces[x].overlaps(&spaces[j])
+                        (!once || group_of[x] != Some(g)) && spaces[x].overlaps(&spaces[j])
                     })
             });
             let g = match joined {
@@ -550,6 +555,18 @@ pub fn continues_changed(rule: &Rule, impure: &dyn Fn(&str) -> bool) -> bool {
             // The packet never comes back to this chain.
             crate::model::JumpKind::Goto => false,
         },
+    }
+}
+
+/// True when every packet the rule matches leaves the chain: matching it
+/// twice or once is the same.
+fn decides(rule: &Rule) -> bool {
+    let Some(t) = &rule.target else { return false };
+    match &t.kind {
+        TargetKind::Accept | TargetKind::Drop | TargetKind::Return | TargetKind::Queue => true,
+        TargetKind::Extension => t.kind.is_terminal_verdict(&t.name),
+        TargetKind::Chain(_) => t.jump == crate::model::JumpKind::Goto,
+        TargetKind::Other => false,
     }
 }
 
