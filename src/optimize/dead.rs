@@ -51,8 +51,11 @@ pub fn remove_dead(rs: &mut Ruleset, changes: &mut Vec<Change>) {
         let mut remove: HashMap<At, &'static str> = HashMap::new();
         let ctx = SpaceContext::for_ruleset(rs);
         let mut redundant: Vec<(At, Vec<usize>)> = Vec::new();
+        let places = Places::new(rs);
         for f in &findings {
-            let Some(at) = locate(rs, f) else { continue };
+            let Some(at) = places.locate(rs, f) else {
+                continue;
+            };
             let rule = rule_at(rs, at);
             match f.lint.name {
                 "unreachable-rule" | "shadowed-rule" | "interface-never-matches" => {
@@ -65,7 +68,7 @@ pub fn remove_dead(rs: &mut Ruleset, changes: &mut Vec<Change>) {
                     let first = f
                         .related
                         .first()
-                        .and_then(|r| index_by_span(rs, at, r.span.start));
+                        .and_then(|r| places.by_span(at, r.span.start));
                     if let Some(first) = first
                         && decides_for_good(rule_at(rs, (at.0, at.1, first)))
                         && exact_and_stateless(rule, &ctx)
@@ -77,7 +80,7 @@ pub fn remove_dead(rs: &mut Ruleset, changes: &mut Vec<Change>) {
                     let deciders = f
                         .related
                         .iter()
-                        .filter_map(|r| index_by_span(rs, at, r.span.start))
+                        .filter_map(|r| places.by_span(at, r.span.start))
                         .collect();
                     redundant.push((at, deciders));
                 }
@@ -100,12 +103,16 @@ pub fn remove_dead(rs: &mut Ruleset, changes: &mut Vec<Change>) {
         }
         // Jumps to empty chains.
         for (ti, table) in rs.tables.iter().enumerate() {
+            let empty: HashSet<&str> = table
+                .chains
+                .iter()
+                .filter(|c| !c.builtin && c.rules.is_empty())
+                .map(|c| c.name.as_str())
+                .collect();
             for (ci, chain) in table.chains.iter().enumerate() {
                 for (ri, rule) in chain.rules.iter().enumerate() {
                     if let Some((to, JumpKind::Jump)) = rule.jump_chain()
-                        && table
-                            .chain(to)
-                            .is_some_and(|c| !c.builtin && c.rules.is_empty())
+                        && empty.contains(to)
                         && !has_stateful_match(rule)
                     {
                         remove.entry((ti, ci, ri)).or_insert("jump-to-empty-chain");
@@ -121,29 +128,48 @@ pub fn remove_dead(rs: &mut Ruleset, changes: &mut Vec<Change>) {
     remove_unreachable_chains(rs, &reachable_before, changes);
 }
 
-/// The rule a finding is about, checked against its span.
-fn locate(rs: &Ruleset, f: &Finding) -> Option<At> {
-    let table = f.table?;
-    let ti = rs.tables.iter().position(|t| t.name == table)?;
-    let chain = f.chain.as_deref()?;
-    let ci = rs.tables[ti].chains.iter().position(|c| c.name == chain)?;
-    let ri = f.rule?.checked_sub(1)?;
-    let rule = rs.tables[ti].chains[ci].rules.get(ri)?;
-    // The finding points at the rule or inside it.
-    (rule.span.start <= f.span.start && f.span.start < rule.span.end.max(rule.span.start + 1))
-        .then_some((ti, ci, ri))
+/// Where chains and rules are, for mapping findings back to rules.
+struct Places<'a> {
+    chains: HashMap<(usize, &'a str), usize>,
+    /// `(table, chain, span start)` → rule index.
+    rules: HashMap<(usize, usize, u32), usize>,
+}
+
+impl<'a> Places<'a> {
+    fn new(rs: &'a Ruleset) -> Places<'a> {
+        let mut chains = HashMap::new();
+        let mut rules = HashMap::new();
+        for (ti, t) in rs.tables.iter().enumerate() {
+            for (ci, c) in t.chains.iter().enumerate() {
+                chains.insert((ti, c.name.as_str()), ci);
+                for (ri, r) in c.rules.iter().enumerate() {
+                    rules.insert((ti, ci, r.span.start), ri);
+                }
+            }
+        }
+        Places { chains, rules }
+    }
+
+    /// The rule a finding is about, checked against its span.
+    fn locate(&self, rs: &Ruleset, f: &Finding) -> Option<At> {
+        let table = f.table?;
+        let ti = rs.tables.iter().position(|t| t.name == table)?;
+        let ci = *self.chains.get(&(ti, f.chain.as_deref()?))?;
+        let ri = f.rule?.checked_sub(1)?;
+        let rule = rs.tables[ti].chains[ci].rules.get(ri)?;
+        // The finding points at the rule or inside it.
+        (rule.span.start <= f.span.start && f.span.start < rule.span.end.max(rule.span.start + 1))
+            .then_some((ti, ci, ri))
+    }
+
+    /// The index of the rule of the same chain that starts at `start`.
+    fn by_span(&self, (ti, ci, _): At, start: u32) -> Option<usize> {
+        self.rules.get(&(ti, ci, start)).copied()
+    }
 }
 
 fn rule_at(rs: &Ruleset, (ti, ci, ri): At) -> &Rule {
     &rs.tables[ti].chains[ci].rules[ri]
-}
-
-/// The index of the rule of the same chain that starts at `start`.
-fn index_by_span(rs: &Ruleset, (ti, ci, _): At, start: u32) -> Option<usize> {
-    rs.tables[ti].chains[ci]
-        .rules
-        .iter()
-        .position(|r| r.span.start == start)
 }
 
 /// True when every packet the rule matches leaves the chain for good.
@@ -192,6 +218,12 @@ fn apply(rs: &mut Ruleset, remove: &HashMap<At, &'static str>, changes: &mut Vec
 fn reachable_chains(rs: &Ruleset) -> HashSet<(usize, String)> {
     let mut seen = HashSet::new();
     for (ti, table) in rs.tables.iter().enumerate() {
+        let by_name: HashMap<&str, usize> = table
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| (c.name.as_str(), ci))
+            .collect();
         let mut work: Vec<&str> = table
             .chains
             .iter()
@@ -202,9 +234,10 @@ fn reachable_chains(rs: &Ruleset) -> HashSet<(usize, String)> {
             if !seen.insert((ti, name.to_string())) {
                 continue;
             }
-            let Some(chain) = table.chain(name) else {
+            let Some(&ci) = by_name.get(name) else {
                 continue;
             };
+            let chain = &table.chains[ci];
             for r in &chain.rules {
                 if let Some((to, _)) = r.jump_chain() {
                     work.push(to);

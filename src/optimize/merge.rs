@@ -156,6 +156,27 @@ pub fn run_pass(
     env: &PassEnv<'_>,
 ) -> (Vec<WorkRule>, Vec<Merged>, Vec<IpSet>) {
     let n = rules.len();
+    // Most chains have no two rules with the same key: nothing to gather,
+    // and no packet space to compute.
+    let splits: Vec<Option<(Rule, Varying, String)>> = rules
+        .iter()
+        .map(|w| {
+            if is_barrier(&w.rule, env.impure) {
+                return None;
+            }
+            let (key, member) = split(&w.rule, pass, env.family)?;
+            let text = key.spec_text();
+            Some((key, member, text))
+        })
+        .collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (_, _, text) in splits.iter().flatten() {
+        *seen.entry(text.as_str()).or_default() += 1;
+    }
+    if seen.values().all(|&count| count < 2) {
+        return (rules, Vec::new(), Vec::new());
+    }
+    drop(seen);
     let spaces: Vec<PacketSet> = rules
         .iter()
         .map(|w| rule_match_space(&w.rule, env.ctx).may)
@@ -165,16 +186,10 @@ pub fn run_pass(
     let mut open: HashMap<String, usize> = HashMap::new();
     let mut group_of: Vec<Option<usize>> = vec![None; n];
     let mut last_barrier: Option<usize> = None;
-    for j in 0..n {
+    for (j, split) in splits.into_iter().enumerate() {
         let rule = &rules[j].rule;
         let barrier = is_barrier(rule, env.impure);
-        let split = if barrier {
-            None
-        } else {
-            split(rule, pass, env.family)
-        };
-        if let Some((key_rule, member)) = split {
-            let key_text = key_rule.spec_text();
+        if let Some((key_rule, member, key_text)) = split {
             // A target that lets the packet go on (LOG, a jump that may
             // return) acts once per matching rule: members must not share
             // a packet, or the fused rule would act fewer times.

@@ -188,12 +188,13 @@ pub fn optimize(input: &Ruleset, opts: &Options) -> Optimized {
     }
     passes.extend([Pass::Ports(Dir::Dst), Pass::Ports(Dir::Src)]);
     let mut sets: Vec<IpSet> = Vec::new();
+    // Merging changes no target: what is impure stays so.
+    let impure: Vec<HashSet<String>> = rs.tables.iter().map(impure_chains).collect();
+    let ctx = SpaceContext::for_ruleset(&rs);
     for pass in passes {
-        let ctx = SpaceContext::for_ruleset(&rs);
         let family = rs.family;
         for (ti, table) in rs.tables.iter_mut().enumerate() {
-            let impure = impure_chains(table);
-            let is_impure = |name: &str| impure.contains(name);
+            let is_impure = |name: &str| impure[ti].contains(name);
             for (ci, chain) in table.chains.iter_mut().enumerate() {
                 if chain.rules.len() < 2 {
                     continue;
@@ -247,6 +248,7 @@ pub fn optimize(input: &Ruleset, opts: &Options) -> Optimized {
 /// comes back through the caller). A target chain the table does not have
 /// counts as impure.
 fn impure_chains(table: &Table) -> HashSet<String> {
+    let names: HashSet<&str> = table.chains.iter().map(|c| c.name.as_str()).collect();
     let mut impure: HashSet<String> = HashSet::new();
     loop {
         let mut changed = false;
@@ -255,7 +257,7 @@ fn impure_chains(table: &Table) -> HashSet<String> {
                 continue;
             }
             let bad = chain.rules.iter().any(|r| {
-                let unknown_target = |c: &str| table.chain(c).is_none() || impure.contains(c);
+                let unknown_target = |c: &str| !names.contains(c) || impure.contains(c);
                 merge::continues_changed(r, &unknown_target)
                     || matches!(r.jump_chain(), Some((to, JumpKind::Goto)) if unknown_target(to))
             });
