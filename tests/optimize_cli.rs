@@ -288,3 +288,24 @@ fn a_dump_iptables_cannot_read_exits_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn address_lists_of_deciding_rules_go_into_sets() {
+    let (dump, sets, _) = optimize("lists.rules", &[]);
+    let sets = sets_of(&sets.unwrap());
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    assert_eq!(
+        sets[0].1,
+        ["192.0.2.1,tcp:25", "192.0.2.2,tcp:25", "192.0.2.3,tcp:25"]
+    );
+    assert_eq!(
+        rules(&dump),
+        [
+            "-A INPUT -s 10.0.0.0/24,10.0.0.1/32 -j LOG --log-prefix \"twice \"".to_string(),
+            format!(
+                "-A INPUT -p tcp -m set --match-set {} src,dst -j DROP",
+                sets[0].0
+            ),
+        ]
+    );
+}

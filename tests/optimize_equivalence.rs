@@ -117,18 +117,19 @@ fn ports_match(value: &Value, port: u16) -> bool {
     ranges.iter().any(|r| r.lo <= port && port <= r.hi)
 }
 
-fn rule_matches(rule: &Rule, p: &Pkt, sets: &Sets) -> bool {
-    if let Some(s) = &rule.source {
-        assert_eq!(s.value.len(), 1, "lists are not generated");
-        if addr_matches(&s.value[0], p.src) == s.negated {
-            return false;
-        }
+/// Whether kernel rule (`si`, `di`) of `rule` matches: iptables makes a
+/// rule per source address (outer) and destination address (inner), each
+/// with the rule's `!`.
+fn rule_matches(rule: &Rule, (si, di): (usize, usize), p: &Pkt, sets: &Sets) -> bool {
+    if let Some(s) = &rule.source
+        && addr_matches(&s.value[si], p.src) == s.negated
+    {
+        return false;
     }
-    if let Some(d) = &rule.destination {
-        assert_eq!(d.value.len(), 1);
-        if addr_matches(&d.value[0], p.dst) == d.negated {
-            return false;
-        }
+    if let Some(d) = &rule.destination
+        && addr_matches(&d.value[di], p.dst) == d.negated
+    {
+        return false;
     }
     if let Some(proto) = &rule.protocol {
         let n = proto.value.number.expect("known protocol");
@@ -189,8 +190,13 @@ enum Walk {
 
 fn walk(rs: &Ruleset, chain: &Chain, p: &mut Pkt, sets: &Sets, logs: &mut Vec<String>) -> Walk {
     let table = &rs.tables[0];
-    for rule in &chain.rules {
-        if !rule_matches(rule, p, sets) {
+    let kernel_rules = chain.rules.iter().flat_map(|rule| {
+        let ns = rule.source.as_ref().map_or(1, |s| s.value.len());
+        let nd = rule.destination.as_ref().map_or(1, |d| d.value.len());
+        (0..ns).flat_map(move |si| (0..nd).map(move |di| (rule, (si, di))))
+    });
+    for (rule, at) in kernel_rules {
+        if !rule_matches(rule, at, p, sets) {
             continue;
         }
         let Some(t) = &rule.target else { continue };
@@ -253,7 +259,11 @@ fn random_rule(rng: &mut Rng, user_chain: bool, jumps: &[&str], log_id: &mut usi
     let mut r = String::new();
     if rng.chance(75) {
         let neg = if rng.chance(10) { "! " } else { "" };
-        r += &format!("{neg}-s {} ", rng.pick(NETS));
+        let mut list = rng.pick(NETS).to_string();
+        while rng.chance(15) {
+            list = format!("{list},{}", rng.pick(NETS));
+        }
+        r += &format!("{neg}-s {list} ");
     }
     if rng.chance(25) {
         let neg = if rng.chance(10) { "! " } else { "" };

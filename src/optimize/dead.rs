@@ -77,12 +77,16 @@ pub fn remove_dead(rs: &mut Ruleset, changes: &mut Vec<Change>) {
                     }
                 }
                 "redundant-rule" if exact_and_stateless(rule, &ctx) => {
-                    let deciders = f
+                    // Every related location must be a rule we know, or the
+                    // pairing below could miss a dependency.
+                    let deciders: Option<Vec<usize>> = f
                         .related
                         .iter()
-                        .filter_map(|r| places.by_span(at, r.span.start))
+                        .map(|r| places.by_span(at, r.span.start))
                         .collect();
-                    redundant.push((at, deciders));
+                    if let Some(deciders) = deciders {
+                        redundant.push((at, deciders));
+                    }
                 }
                 _ => {}
             }

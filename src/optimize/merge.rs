@@ -120,7 +120,8 @@ pub struct WorkRule {
 /// What a group varies in.
 #[derive(Clone, Debug)]
 enum Varying {
-    Set(Member),
+    /// One or more (an address list is a kernel rule per address).
+    Set(Vec<Member>),
     Port(PortRange),
 }
 
@@ -269,9 +270,9 @@ fn fuse_set(
     let members: Vec<Member> = g
         .members
         .iter()
-        .filter_map(|(_, v)| match v {
-            Varying::Set(m) => Some(m.clone()),
-            Varying::Port(_) => None,
+        .flat_map(|(_, v)| match v {
+            Varying::Set(m) => m.clone(),
+            Varying::Port(_) => Vec::new(),
         })
         .collect();
     let mut distinct = members.clone();
@@ -409,17 +410,19 @@ fn split(rule: &Rule, pass: Pass, family: Family) -> Option<(Rule, Varying)> {
     let mut key = rule.clone();
     match pass {
         Pass::Addr(dir) => {
-            let net = take_addr(&mut key, dir, family)?;
-            Some((key, Varying::Set(net)))
+            let nets = take_addr(&mut key, dir, family)?;
+            Some((key, Varying::Set(nets)))
         }
         Pass::AddrPort(dir) => {
-            let mut member = take_addr(&mut key, dir, family)?;
+            let mut members = take_addr(&mut key, dir, family)?;
             let (proto, port) = take_port(&mut key, Dir::Dst, &[6, 17, 132])?;
             if port.lo != port.hi {
                 return None;
             }
-            member.port = Some((proto, port.lo));
-            Some((key, Varying::Set(member)))
+            for m in &mut members {
+                m.port = Some((proto, port.lo));
+            }
+            Some((key, Varying::Set(members)))
         }
         Pass::Ports(dir) => {
             if rule.find_match("multiport").is_some() {
@@ -431,20 +434,27 @@ fn split(rule: &Rule, pass: Pass, family: Family) -> Option<(Rule, Varying)> {
     }
 }
 
-/// Takes out a single, positive, contiguous address of the family.
-fn take_addr(rule: &mut Rule, dir: Dir, family: Family) -> Option<Member> {
+/// Takes out a positive address, or list of addresses, of the family, each
+/// one a set can hold. A list (`-s a,b`: a kernel rule per address) only
+/// for a rule that decides: a packet two of its addresses match is acted on
+/// twice otherwise, and once by a set.
+fn take_addr(rule: &mut Rule, dir: Dir, family: Family) -> Option<Vec<Member>> {
+    let once = decides(rule);
     let slot = match dir {
         Dir::Src => &mut rule.source,
         Dir::Dst => &mut rule.destination,
     };
-    let member = match slot.as_ref()? {
+    let members = match slot.as_ref()? {
         Negatable {
             negated: false,
             value,
-        } => match value.as_slice() {
-            [AddrSpec::Net(n)] if n.family() == family => Member::net(n)?,
-            _ => return None,
-        },
+        } if !value.is_empty() && (value.len() == 1 || once) => value
+            .iter()
+            .map(|a| match a {
+                AddrSpec::Net(n) if n.family() == family => Member::net(n),
+                _ => None,
+            })
+            .collect::<Option<Vec<Member>>>()?,
         _ => return None,
     };
     *slot = None;
@@ -452,7 +462,7 @@ fn take_addr(rule: &mut Rule, dir: Dir, family: Family) -> Option<Member> {
         Dir::Src => rule.generic_spans.source = None,
         Dir::Dst => rule.generic_spans.destination = None,
     }
-    Some(member)
+    Some(members)
 }
 
 /// Takes `--dport`/`--sport` (positive, one port or range) out of the match
