@@ -214,7 +214,7 @@ fn json_report_lists_every_change() {
     assert_eq!(changes[0]["action"], "merged");
     assert_eq!(changes[0]["lines"], serde_json::json!([7, 8, 10]));
     assert_eq!(changes[0]["how"], "source-address-port-set");
-    assert_eq!(changes[2]["how"], "multiport-destination");
+    assert_eq!(changes[2]["how"], "destination-ports");
     assert!(changes[2]["set"].is_null());
     let sets = report["sets"].as_array().unwrap();
     assert_eq!(sets.len(), 2);
@@ -307,5 +307,39 @@ fn address_lists_of_deciding_rules_go_into_sets() {
                 sets[0].0
             ),
         ]
+    );
+}
+
+#[test]
+fn many_ports_become_a_bitmap_port_set_or_several_multiport_rules() {
+    let (dump, sets, _) = optimize("ports.rules", &[]);
+    let script = sets.unwrap();
+    assert!(script.contains(" bitmap:port range 0-65535\n"), "{script}");
+    let sets = sets_of(&script);
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].1.len(), 20);
+    assert_eq!(sets[0].1[0], "20");
+    assert_eq!(sets[0].1[19], "1000-2000");
+    assert_eq!(
+        rules(&dump),
+        [
+            format!(
+                "-A INPUT -p tcp -m set --match-set {} dst -j ACCEPT",
+                sets[0].0
+            ),
+            "-A INPUT -p udp -m udp --dport 53 -j ACCEPT".to_string(),
+        ]
+    );
+    // Without sets: 21 slots make two multiport rules, 15 and 6.
+    let (dump, _, _) = optimize("ports.rules", &["--no-sets"]);
+    let r = rules(&dump);
+    assert_eq!(r.len(), 3, "{dump}");
+    assert_eq!(
+        r[0],
+        "-A INPUT -p tcp -m multiport --dports 20,21,22,23,24,25,26,27,28,29,30,31,32,33,34 -j ACCEPT"
+    );
+    assert_eq!(
+        r[1],
+        "-A INPUT -p tcp -m multiport --dports 35,36,80,443,1000:2000 -j ACCEPT"
     );
 }

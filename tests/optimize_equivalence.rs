@@ -47,6 +47,8 @@ struct SetMember {
     net: u32,
     prefix: u32,
     port: Option<(u8, u16)>,
+    /// A `bitmap:port` member: a port range, TCP or UDP.
+    ports: Option<(u16, u16)>,
 }
 
 type Sets = HashMap<String, Vec<SetMember>>;
@@ -56,6 +58,18 @@ fn parse_sets(script: &str) -> Sets {
     for line in script.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
+            ["create", name, "bitmap:port", "range", "0-65535"] => {
+                sets.insert(name.to_string(), Vec::new());
+            }
+            ["add", name, member] if member.bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
+                let (lo, hi) = member.split_once('-').unwrap_or((member, member));
+                sets.get_mut(*name).expect("created first").push(SetMember {
+                    net: 0,
+                    prefix: 0,
+                    port: None,
+                    ports: Some((lo.parse().unwrap(), hi.parse().unwrap())),
+                });
+            }
             ["create", name, ty, "family", "inet", ..] => {
                 assert!(
                     ["hash:ip", "hash:net", "hash:ip,port", "hash:net,port"].contains(ty),
@@ -83,9 +97,12 @@ fn parse_sets(script: &str) -> Sets {
                     None => (addr, 32),
                 };
                 let net = u32::from(ip.parse::<Ipv4Addr>().unwrap());
-                sets.get_mut(*name)
-                    .expect("created first")
-                    .push(SetMember { net, prefix, port });
+                sets.get_mut(*name).expect("created first").push(SetMember {
+                    net,
+                    prefix,
+                    port,
+                    ports: None,
+                });
             }
             _ => panic!("unexpected sets line: {line}"),
         }
@@ -162,6 +179,13 @@ fn rule_matches(rule: &Rule, (si, di): (usize, usize), p: &Pkt, sets: &Sets) -> 
                 let dirs: Vec<&str> = dirs.text.split(',').collect();
                 let addr = if dirs[0] == "src" { p.src } else { p.dst };
                 let hit = members.iter().any(|mem| {
+                    if let Some((lo, hi)) = mem.ports {
+                        let port = if dirs[0] == "src" { p.sport } else { p.dport };
+                        return !p.later_fragment
+                            && matches!(p.proto, 6 | 17)
+                            && lo <= port
+                            && port <= hi;
+                    }
                     in_prefix(addr, mem.net, mem.prefix)
                         && match mem.port {
                             None => true,
@@ -519,4 +543,20 @@ fn overlapping_log_rules_are_not_fused() {
             remove_dead: true,
         },
     );
+}
+
+#[test]
+fn a_bitmap_port_set_matches_what_the_port_rules_did() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/optimize/ports.rules");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let out = assert_same_fates(
+        &text,
+        Options {
+            ipsets: true,
+            remove_dead: false,
+        },
+    );
+    assert!(out.contains("-m set --match-set iptl-port-"), "{out}");
+    assert_same_fates(&text, Options::default());
 }

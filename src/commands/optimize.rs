@@ -83,7 +83,7 @@ pub fn run(args: &OptimizeArgs) -> ExitCode {
                     loaded.path,
                     s.name,
                     s.kind.as_str(),
-                    s.members.len()
+                    s.len()
                 );
             }
             eprintln!(

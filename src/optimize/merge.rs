@@ -94,8 +94,8 @@ impl Pass {
             Pass::AddrPort(Dir::Dst) => "destination-address-port-set",
             Pass::Addr(Dir::Src) => "source-set",
             Pass::Addr(Dir::Dst) => "destination-set",
-            Pass::Ports(Dir::Dst) => "multiport-destination",
-            Pass::Ports(Dir::Src) => "multiport-source",
+            Pass::Ports(Dir::Dst) => "destination-ports",
+            Pass::Ports(Dir::Src) => "source-ports",
         }
     }
 
@@ -147,6 +147,8 @@ pub struct PassEnv<'a> {
     pub impure: &'a dyn Fn(&str) -> bool,
     /// `table/chain`, for set names.
     pub place: String,
+    /// Sets may be used (`--ipsets`).
+    pub ipsets: bool,
 }
 
 /// Runs one pass over a chain: returns the new rules, the merges made and
@@ -232,7 +234,7 @@ pub fn run_pass(
     let mut sets: Vec<IpSet> = Vec::new();
     for g in &groups {
         let out = match pass {
-            Pass::Ports(dir) => fuse_ports(g, dir, &rules),
+            Pass::Ports(dir) => fuse_ports(g, dir, env, &rules, &mut sets),
             Pass::Addr(_) | Pass::AddrPort(_) => fuse_set(g, pass, env, &rules, &mut sets),
         };
         let Some(out) = out else { continue };
@@ -304,9 +306,48 @@ fn fuse_set(
 }
 
 /// The group as `-m multiport` rules of at most 15 slots each.
-fn fuse_ports(g: &Group, dir: Dir, rules: &[WorkRule]) -> Option<Vec<(WorkRule, Option<String>)>> {
+fn fuse_ports(
+    g: &Group,
+    dir: Dir,
+    env: &PassEnv<'_>,
+    rules: &[WorkRule],
+    sets: &mut Vec<IpSet>,
+) -> Option<Vec<(WorkRule, Option<String>)>> {
     if g.members.len() < 2 {
         return None;
+    }
+    let ports: Vec<PortRange> = g
+        .members
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Varying::Port(p) => Some(*p),
+            Varying::Set(_) => None,
+        })
+        .collect();
+    let slots: usize = ports.iter().map(|p| if p.lo == p.hi { 1 } else { 2 }).sum();
+    // More than one multiport rule's worth: one bitmap:port set instead,
+    // where the kernel's set can tell (it reads TCP and UDP ports only).
+    let tcp_or_udp = g
+        .key_rule
+        .protocol
+        .as_ref()
+        .is_some_and(|p| matches!(p.value.number, Some(6 | 17)));
+    if env.ipsets && tcp_or_udp && slots > MULTIPORT_SLOTS {
+        let context = format!("{}/{}/{}", env.place, dir.word(), g.key_text);
+        let set = IpSet::ports("port", env.family, ports, &context);
+        let mut rule = g.key_rule.clone();
+        rule.matches.push(set_match(&set.name, dir.word()));
+        let positions: Vec<usize> = g.members.iter().map(|(p, _)| *p).collect();
+        rule.counters = summed_counters(rules, &positions);
+        let name = set.name.clone();
+        if !sets.iter().any(|s| s.name == set.name) {
+            sets.push(set);
+        }
+        let lines = positions
+            .iter()
+            .flat_map(|&p| rules[p].lines.iter().copied())
+            .collect();
+        return Some(vec![(WorkRule { rule, lines }, Some(name))]);
     }
     let mut chunks: Vec<Vec<(usize, PortRange)>> = vec![Vec::new()];
     let mut used = 0;

@@ -204,6 +204,7 @@ pub fn optimize(input: &Ruleset, opts: &Options) -> Optimized {
                     family,
                     impure: &is_impure,
                     place: format!("{}/{}", table.name, chain.name),
+                    ipsets: opts.ipsets,
                 };
                 let work: Vec<WorkRule> = std::mem::take(&mut chain.rules)
                     .into_iter()
@@ -406,7 +407,7 @@ impl Optimized {
                         Family::Ipv4 => "inet",
                         Family::Ipv6 => "inet6",
                     },
-                    members: s.members.len(),
+                    members: s.len(),
                 })
                 .collect(),
             changes: &self.changes,

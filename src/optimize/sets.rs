@@ -11,7 +11,7 @@
 use std::fmt::Write;
 use std::net::IpAddr;
 
-use crate::model::{Family, Net};
+use crate::model::{Family, Net, PortRange};
 
 /// What a set holds, and how `-m set` looks it up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,6 +24,8 @@ pub enum SetType {
     HashIpPort,
     /// Network with protocol and port.
     HashNetPort,
+    /// TCP or UDP ports (ranges allowed), either protocol.
+    BitmapPort,
 }
 
 impl SetType {
@@ -33,6 +35,7 @@ impl SetType {
             SetType::HashNet => "hash:net",
             SetType::HashIpPort => "hash:ip,port",
             SetType::HashNetPort => "hash:net,port",
+            SetType::BitmapPort => "bitmap:port",
         }
     }
 }
@@ -96,8 +99,10 @@ pub struct IpSet {
     pub name: String,
     pub kind: SetType,
     pub family: Family,
-    /// Sorted, without repeats.
+    /// Sorted, without repeats (empty for `bitmap:port`).
     pub members: Vec<Member>,
+    /// The ports of a `bitmap:port` set, sorted, without repeats.
+    pub ports: Vec<PortRange>,
 }
 
 impl IpSet {
@@ -128,12 +133,46 @@ impl IpSet {
             kind,
             family,
             members,
+            ports: Vec::new(),
         }
+    }
+
+    /// A `bitmap:port` set of these ports (the rule keeps its `-p tcp` or
+    /// `-p udp`: the set itself matches either).
+    pub fn ports(prefix: &str, family: Family, mut ports: Vec<PortRange>, context: &str) -> IpSet {
+        ports.sort_by_key(|p| (p.lo, p.hi));
+        ports.dedup();
+        let mut h = Fnv::new();
+        h.write(context.as_bytes());
+        h.write(SetType::BitmapPort.as_str().as_bytes());
+        for p in &ports {
+            h.write(port_text(p).as_bytes());
+            h.write(b"\n");
+        }
+        IpSet {
+            name: format!("iptl-{prefix}-{:016x}", h.finish()),
+            kind: SetType::BitmapPort,
+            family,
+            members: Vec::new(),
+            ports,
+        }
+    }
+
+    /// How many members (`ipset add` lines) the set has.
+    pub fn len(&self) -> usize {
+        self.members.len() + self.ports.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The member lines as `ipset add` takes them.
     pub fn member_texts(&self) -> impl Iterator<Item = String> + '_ {
-        self.members.iter().map(|m| m.text(self.family))
+        self.members
+            .iter()
+            .map(|m| m.text(self.family))
+            .chain(self.ports.iter().map(port_text))
     }
 
     /// `create` and `add` lines for `ipset restore`.
@@ -149,15 +188,28 @@ impl IpSet {
         let n = self.members.len();
         let maxelem = n.next_power_of_two().max(65536);
         let hashsize = n.next_power_of_two().max(1024);
-        let _ = writeln!(
-            out,
-            "create {} {} family {family} hashsize {hashsize} maxelem {maxelem}",
-            self.name,
-            self.kind.as_str()
-        );
+        if self.kind == SetType::BitmapPort {
+            let _ = writeln!(out, "create {} bitmap:port range 0-65535", self.name);
+        } else {
+            let _ = writeln!(
+                out,
+                "create {} {} family {family} hashsize {hashsize} maxelem {maxelem}",
+                self.name,
+                self.kind.as_str()
+            );
+        }
         for m in self.member_texts() {
             let _ = writeln!(out, "add {} {m}", self.name);
         }
+    }
+}
+
+/// `80` or `1000-2000`, as ipset writes a port range.
+fn port_text(p: &PortRange) -> String {
+    if p.lo == p.hi {
+        p.lo.to_string()
+    } else {
+        format!("{}-{}", p.lo, p.hi)
     }
 }
 
