@@ -47,7 +47,8 @@ pub fn run(args: &OptimizeArgs) -> ExitCode {
         ipsets: args.ipsets.is_some(),
         remove_dead: args.remove_dead,
     };
-    let result = optimize::optimize(&loaded.ruleset, &opts);
+    let shown = loaded.path;
+    let result = optimize::optimize_owned(loaded.ruleset, &opts);
     let dump = result.ruleset.to_string();
     match &args.output {
         Some(path) => {
@@ -64,7 +65,7 @@ pub fn run(args: &OptimizeArgs) -> ExitCode {
     }
     match args.report {
         ReportFormat::Json => {
-            let report = result.json_report(&loaded.path);
+            let report = result.json_report(&shown);
             match serde_json::to_string_pretty(&report) {
                 Ok(text) => eprintln!("{text}"),
                 Err(e) => {
@@ -75,12 +76,12 @@ pub fn run(args: &OptimizeArgs) -> ExitCode {
         }
         ReportFormat::Human => {
             for c in &result.changes {
-                eprintln!("iptlint: {}: {}", loaded.path, c.describe());
+                eprintln!("iptlint: {}: {}", shown, c.describe());
             }
             for s in &result.sets {
                 eprintln!(
                     "iptlint: {}: set {} ({}, {} members)",
-                    loaded.path,
+                    shown,
                     s.name,
                     s.kind.as_str(),
                     s.len()
@@ -88,7 +89,7 @@ pub fn run(args: &OptimizeArgs) -> ExitCode {
             }
             eprintln!(
                 "iptlint: {}: {} rules before, {} after; worst case {} → {} rules compared, mean {:.1} → {:.1}",
-                loaded.path,
+                shown,
                 result.before.rules,
                 result.after.rules,
                 result.before.worst,

@@ -160,7 +160,11 @@ pub struct Optimized {
 
 /// Rewrites `input` into an equivalent rule set with fewer rules.
 pub fn optimize(input: &Ruleset, opts: &Options) -> Optimized {
-    let mut rs = input.clone();
+    optimize_owned(input.clone(), opts)
+}
+
+/// [`optimize`], consuming the input (no copy of a large rule set).
+pub fn optimize_owned(mut rs: Ruleset, opts: &Options) -> Optimized {
     let before = cost(&rs, None);
     let mut changes = Vec::new();
     if opts.remove_dead {
