@@ -1,5 +1,7 @@
 //! Merging rules that differ in one field into one rule: over an ipset
-//! (`-m set --match-set NAME src`) or a `-m multiport` list.
+//! (`-m set --match-set NAME src`: `hash:ip`/`hash:net` for addresses,
+//! `hash:ip,port`/`hash:net,port` for address and port, `bitmap:port` for
+//! more ports than one multiport rule holds) or a `-m multiport` list.
 //!
 //! One pass handles one kind of merge over one chain. Every rule is split
 //! into a *key* (the rule with the varying field taken out, printed: every

@@ -9,7 +9,9 @@
 //! 2. with `ipsets`, rules that differ only in an address and destination
 //!    port become one rule over a `hash:ip,port`/`hash:net,port` set, then
 //!    rules that differ only in an address one over `hash:ip`/`hash:net`;
-//! 3. rules that differ only in a port become `-m multiport` rules.
+//! 3. rules that differ only in a port become `-m multiport` rules (15
+//!    ports each), or with `ipsets` one rule over a `bitmap:port` set when
+//!    they need more than one.
 //!
 //! Merges gather rules from non-adjacent positions only when the rules in
 //! between provably cannot tell (module `merge`). The result is printed with
