@@ -180,6 +180,7 @@ fn optimized_fixtures_load() {
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
         .collect();
     names.sort();
     assert!(names.len() >= 4);
