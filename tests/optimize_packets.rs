@@ -125,3 +125,72 @@ fn optimized_rules_let_the_same_packets_through() {
     // tell the rule sets apart from "accept all" and "drop all".
     assert_eq!(informative, 4);
 }
+
+fn gen_dump(args: &[&str]) -> String {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .args(["--example", "gen-dump", "--"])
+        .args(args)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "gen-dump {args:?} failed");
+    String::from_utf8(out.stdout).expect("UTF-8 dump")
+}
+
+#[test]
+fn the_flat_generator_dump_lets_the_same_packets_through_its_sets() {
+    if let Err(why) = kernel::tools(&["iptables-restore", "ipset", "ip", "python3"]) {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    // Without its `-i lo -j ACCEPT` (the probes travel over loopback).
+    let text: String = gen_dump(&["flat", "--rules", "2000"])
+        .lines()
+        .filter(|l| *l != "-A INPUT -i lo -j ACCEPT")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let input = iptlint::syntax::parse(&text, Some(Family::Ipv4)).ruleset;
+    // Probes from the rules themselves: each sampled rule's source and port,
+    // the next port, and UDP to the same port.
+    let mut probes = String::new();
+    let chain = input.tables[0].chain("INPUT").unwrap();
+    for rule in chain.rules.iter().step_by(7) {
+        let (Some(src), Some(port)) = (&rule.source, rule.match_option("tcp", "--dport")) else {
+            continue;
+        };
+        let src = src.value[0].to_string();
+        let src = src.trim_end_matches("/32");
+        let iptlint::model::Value::Ports(p) = &port.value else {
+            continue;
+        };
+        let port = p[0].lo;
+        for (proto, dport) in [(6, port), (6, port.wrapping_add(1)), (17, port)] {
+            probes.push_str(&format!("{src} 10.99.0.1 {proto} 40000 {dport}\n"));
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let probe_file = tmp.path().join("probes");
+    std::fs::write(&probe_file, &probes).unwrap();
+    let orig = tmp.path().join("in.rules");
+    std::fs::write(&orig, &text).unwrap();
+    let want = delivered(&orig, None, &probe_file);
+    let result = optimize(
+        &input,
+        &Options {
+            ipsets: true,
+            remove_dead: false,
+        },
+    );
+    assert!(result.after.rules < 30, "{} rules left", result.after.rules);
+    let out = tmp.path().join("out.rules");
+    let sets = tmp.path().join("out.sets");
+    std::fs::write(&out, result.ruleset.to_string()).unwrap();
+    std::fs::write(&sets, restore_script(&result.sets)).unwrap();
+    let got = delivered(&out, Some(&sets), &probe_file);
+    let total = probes.lines().count();
+    println!("flat 2000: {} of {total} probes got through", want.len());
+    assert!(total > 600 && !want.is_empty() && want.len() < total);
+    assert_eq!(got, want, "different packets got through");
+}
