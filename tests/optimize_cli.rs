@@ -58,7 +58,7 @@ fn sets_of(script: &str) -> Vec<(String, Vec<String>)> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["create", name, ..] => out.push((name.to_string(), Vec::new())),
-            ["add", name, member] => {
+            ["add", name, member, "-exist"] => {
                 let set = out.iter_mut().find(|(n, _)| n == name).expect("created");
                 set.1.push(member.to_string());
             }
@@ -314,7 +314,10 @@ fn address_lists_of_deciding_rules_go_into_sets() {
 fn many_ports_become_a_bitmap_port_set_or_several_multiport_rules() {
     let (dump, sets, _) = optimize("ports.rules", &[]);
     let script = sets.unwrap();
-    assert!(script.contains(" bitmap:port range 0-65535\n"), "{script}");
+    assert!(
+        script.contains(" bitmap:port range 0-65535 -exist\n"),
+        "{script}"
+    );
     let sets = sets_of(&script);
     assert_eq!(sets.len(), 1);
     assert_eq!(sets[0].1.len(), 20);

@@ -58,10 +58,12 @@ fn parse_sets(script: &str) -> Sets {
     for line in script.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["create", name, "bitmap:port", "range", "0-65535"] => {
+            ["create", name, "bitmap:port", "range", "0-65535", "-exist"] => {
                 sets.insert(name.to_string(), Vec::new());
             }
-            ["add", name, member] if member.bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
+            ["add", name, member, "-exist"]
+                if member.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
+            {
                 let (lo, hi) = member.split_once('-').unwrap_or((member, member));
                 sets.get_mut(*name).expect("created first").push(SetMember {
                     net: 0,
@@ -78,7 +80,7 @@ fn parse_sets(script: &str) -> Sets {
                 assert!(name.len() <= 31);
                 sets.insert(name.to_string(), Vec::new());
             }
-            ["add", name, member] => {
+            ["add", name, member, "-exist"] => {
                 let (addr, port) = match member.split_once(',') {
                     Some((a, p)) => {
                         let (proto, port) = p.split_once(':').expect("proto:port");

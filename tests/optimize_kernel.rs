@@ -46,8 +46,9 @@ fn restore_tool(family: Family) -> &'static str {
 fn loads(family: Family, dump: &Path, sets: Option<&Path>) -> Result<(), String> {
     let tool = restore_tool(family);
     let out = match sets {
+        // Twice: loading the sets file again must be no error.
         Some(sets) => kernel::in_netns(
-            &format!("ipset restore < \"$2\" && {tool} < \"$1\""),
+            &format!("ipset restore < \"$2\" && ipset restore < \"$2\" && {tool} < \"$1\""),
             &[dump, sets],
         ),
         None => kernel::in_netns(&format!("{tool} < \"$1\""), &[dump]),

@@ -175,7 +175,9 @@ impl IpSet {
             .chain(self.ports.iter().map(port_text))
     }
 
-    /// `create` and `add` lines for `ipset restore`.
+    /// `create` and `add` lines for `ipset restore`. Each carries `-exist`,
+    /// so loading the file again is no error: a name is a hash of the
+    /// content, so a set of that name already there holds the same members.
     pub fn write_restore(&self, out: &mut String) {
         let family = match self.family {
             Family::Ipv4 => "inet",
@@ -189,17 +191,17 @@ impl IpSet {
         let maxelem = n.next_power_of_two().max(65536);
         let hashsize = n.next_power_of_two().max(1024);
         if self.kind == SetType::BitmapPort {
-            let _ = writeln!(out, "create {} bitmap:port range 0-65535", self.name);
+            let _ = writeln!(out, "create {} bitmap:port range 0-65535 -exist", self.name);
         } else {
             let _ = writeln!(
                 out,
-                "create {} {} family {family} hashsize {hashsize} maxelem {maxelem}",
+                "create {} {} family {family} hashsize {hashsize} maxelem {maxelem} -exist",
                 self.name,
                 self.kind.as_str()
             );
         }
         for m in self.member_texts() {
-            let _ = writeln!(out, "add {} {m}", self.name);
+            let _ = writeln!(out, "add {} {m} -exist", self.name);
         }
     }
 }
@@ -307,7 +309,10 @@ mod tests {
         v6.write_restore(&mut script);
         assert!(script.contains("hash:net,port family inet6"), "{script}");
         assert!(script.contains("add iptl-s-"), "{script}");
-        assert!(script.ends_with(" 2001:db8::/32,tcp:443\n"), "{script}");
+        assert!(
+            script.ends_with(" 2001:db8::/32,tcp:443 -exist\n"),
+            "{script}"
+        );
     }
 
     #[test]
