@@ -112,6 +112,11 @@ pub use packet::{AddrType, Conntrack, CtBase, Display as PacketDisplay, Packet, 
 use cube::Cube;
 use field::Field;
 
+/// What one cube allows on one dimension (see [`PacketSet::describe_parts`]):
+/// the dimension, whether the items are `(value, mask)` patterns (`true`) or
+/// inclusive intervals, and the items.
+pub type FieldShape = (Dim, bool, Vec<(u128, u128)>);
+
 /// The number of dimensions of the space.
 pub const DIMS: usize = 15;
 
@@ -649,7 +654,7 @@ impl PacketSet {
     /// What each cube allows on each dimension it restricts: the values as
     /// intervals (`false`) or as `(value, mask)` patterns (`true`), for
     /// describing a set to a person.
-    pub fn describe_parts(&self) -> Vec<Vec<(Dim, bool, Vec<(u128, u128)>)>> {
+    pub fn describe_parts(&self) -> Vec<Vec<FieldShape>> {
         self.cubes
             .iter()
             .map(|c| {
