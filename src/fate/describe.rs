@@ -33,7 +33,7 @@ pub fn interface_names(ctx: &SpaceContext, lo: u128, hi: u128) -> Vec<String> {
             x[Dim::InInterface as usize] = a;
             match ctx.packet(&x).in_interface {
                 Some(n) => n,
-                None => "(none)".to_string(),
+                None => "-".to_string(),
             }
         })
         .collect()
@@ -98,9 +98,18 @@ fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Stri
             .collect();
         return format!("{name} {}", pats.join(","));
     }
-    // Print the shorter of the set and its complement.
+    // Print the shorter of the set and its complement (interfaces: the
+    // names, unless there are many).
     let comp = complement(items, max);
-    let (neg, show) = if comp.len() < items.len()
+    let count = |v: &[(u128, u128)]| v.iter().map(|r| r.1 - r.0 + 1).sum::<u128>();
+    let iface = matches!(d, Dim::InInterface | Dim::OutInterface);
+    let (neg, show) = if iface {
+        if count(items) > 8 && count(&comp) < count(items) {
+            (true, comp)
+        } else {
+            (false, items.to_vec())
+        }
+    } else if comp.len() < items.len()
         || (comp.len() == items.len() && items.first().is_some_and(|r| r.0 == 0))
     {
         (true, comp)

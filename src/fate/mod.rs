@@ -69,11 +69,14 @@
 
 mod compare;
 mod describe;
+mod query;
+pub mod render;
 mod rewrite;
 mod walk;
 
 pub use compare::{Difference, Side, compare};
 pub use describe::{describe_set, interface_names};
+pub use query::PacketQuery;
 pub use rewrite::{FieldRewrite, Rewrites};
 pub use walk::{Assumption, Conditions, Decision, Fate, Leaf, RuleOutcome, Step, Verdict, Walker};
 

@@ -73,6 +73,8 @@ pub struct Decision {
     pub line: u32,
     /// `-A ...` text of the rule, or `policy ACCEPT`.
     pub text: String,
+    /// The chain's policy decided, not a rule.
+    pub by_policy: bool,
 }
 
 /// An unknown condition taken to hold or not on a branch.
@@ -187,8 +189,15 @@ pub struct Leaf {
 }
 
 impl Leaf {
-    /// The decision that settled the fate: the last table's.
+    /// The decision that settled the fate: the one that ended the path, or
+    /// for a packet every table let through, the last rule that accepted it
+    /// (a policy only when no rule did).
     pub fn deciding(&self) -> Option<&Decision> {
+        if self.fate.verdict == Verdict::Accept
+            && let Some(d) = self.decisions.iter().rev().find(|d| !d.by_policy)
+        {
+            return Some(d);
+        }
         self.decisions.last()
     }
 }
@@ -283,6 +292,8 @@ pub struct Walker<'a> {
     tables: Vec<(TableName, TableIx<'a>)>,
     /// Rules one branch may meet in one table before the walk gives up.
     budget: usize,
+    /// The line of each builtin chain's `:NAME POLICY` declaration.
+    policy_lines: HashMap<(TableName, &'a str), u32>,
 }
 
 enum End {
@@ -332,6 +343,7 @@ impl<'a> Walker<'a> {
             record,
             tables,
             budget: rules.saturating_mul(16).max(100_000),
+            policy_lines: policy_lines(source),
         }
     }
 
@@ -693,7 +705,13 @@ impl<'a> Walker<'a> {
         }
         let base = &chains[it.base];
         let policy = base.policy.unwrap_or(Policy::Accept);
-        let policy_line = base.span.line;
+        // The parser places builtin chains at the table header; the policy
+        // is on the `:NAME` line.
+        let policy_line = self
+            .policy_lines
+            .get(&(tix.table.name, base.name.as_str()))
+            .copied()
+            .unwrap_or(base.span.line);
         self.note(&mut it.b, || Step::Policy {
             chain: base.name.clone(),
             policy,
@@ -719,6 +737,7 @@ impl<'a> Walker<'a> {
                 hook: stage.hook,
                 table: stage.table,
                 chain: chain.to_string(),
+                by_policy: text.starts_with("policy "),
                 line,
                 text,
             },
@@ -954,6 +973,22 @@ impl<'a> Walker<'a> {
             what: rw.describe(family),
         });
     }
+}
+
+/// Where each table's `:NAME POLICY` lines are (1-based line numbers).
+fn policy_lines(source: &str) -> HashMap<(TableName, &str), u32> {
+    let mut out = HashMap::new();
+    let mut table = None;
+    for (i, line) in source.lines().enumerate() {
+        let line = line.trim_start();
+        if let Some(name) = line.strip_prefix('*') {
+            table = TableName::parse(name.trim());
+        } else if let (Some(t), Some(decl)) = (table, line.strip_prefix(':')) {
+            let name = decl.split_whitespace().next().unwrap_or_default();
+            out.entry((t, name)).or_insert(i as u32 + 1);
+        }
+    }
+    out
 }
 
 /// `(mask, value)` of a MARK/CONNMARK option, as libxt_MARK turns it into
