@@ -322,6 +322,12 @@ impl SpaceContext {
         Some(self.universe().restrict_range(dim, lo as u128, hi as u128))
     }
 
+    /// An interface atom for a person: `-` (no device), a name the rule set
+    /// mentions, or `(other)` / `eth+ (other)` for the names it does not.
+    pub fn interface_label(&self, atom: u128) -> String {
+        self.ifaces.label(atom as u32)
+    }
+
     pub(crate) fn domain(&self) -> Domain {
         self.dom
     }
