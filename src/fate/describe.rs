@@ -25,18 +25,9 @@ pub fn describe_set(ctx: &SpaceContext, set: &PacketSet, limit: usize) -> Vec<St
     out
 }
 
-/// The interface names of atoms `lo..=hi` of a context (`None`: no device).
+/// The labels of interface atoms `lo..=hi` (see [`SpaceContext::interface_label`]).
 pub fn interface_names(ctx: &SpaceContext, lo: u128, hi: u128) -> Vec<String> {
-    (lo..=hi.min(lo + 64))
-        .map(|a| {
-            let mut x = ctx.point(&crate::space::Packet::default());
-            x[Dim::InInterface as usize] = a;
-            match ctx.packet(&x).in_interface {
-                Some(n) => n,
-                None => "-".to_string(),
-            }
-        })
-        .collect()
+    (lo..=hi).map(|a| ctx.interface_label(a)).collect()
 }
 
 fn max_of(ctx: &SpaceContext, d: Dim) -> u128 {
@@ -104,10 +95,22 @@ fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Stri
     let count = |v: &[(u128, u128)]| v.iter().map(|r| r.1 - r.0 + 1).sum::<u128>();
     let iface = matches!(d, Dim::InInterface | Dim::OutInterface);
     let (neg, show) = if iface {
-        if count(items) > 8 && count(&comp) < count(items) {
-            (true, comp)
-        } else {
+        // Prefer the side that names real interfaces, not "(other)" classes;
+        // "no device" is left out of a negation (the path implies it).
+        let has_class = |v: &[(u128, u128)]| {
+            v.iter()
+                .flat_map(|&(lo, hi)| lo..=hi)
+                .any(|a| ctx.interface_label(a).contains("(other)"))
+        };
+        let comp: Vec<(u128, u128)> = comp
+            .into_iter()
+            .filter_map(|(lo, hi)| (lo.max(1) <= hi).then_some((lo.max(1), hi)))
+            .collect();
+        let positive = !has_class(items) || (has_class(&comp) && count(items) <= count(&comp));
+        if positive || comp.is_empty() {
             (false, items.to_vec())
+        } else {
+            (true, comp)
         }
     } else if comp.len() < items.len()
         || (comp.len() == items.len() && items.first().is_some_and(|r| r.0 == 0))
