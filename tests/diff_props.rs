@@ -459,9 +459,8 @@ fn cond_holds(c: &Cond, s: &State, val: &[(&str, bool)]) -> bool {
 /// Runs one table's chain for `hook`: `None` when the table lets the
 /// packet through, else the final verdict.
 fn run_table(t: &GTable, hook: &str, s: &mut State, val: &[(&str, bool)]) -> Option<BVerdict> {
-    let Some(start) = t.chains.iter().position(|c| c.builtin && c.name == hook) else {
-        return None;
-    };
+    // No chain for the hook: the table lets the packet through.
+    let start = t.chains.iter().position(|c| c.builtin && c.name == hook)?;
     let mut stack: Vec<(usize, usize)> = Vec::new();
     let (mut chain, mut i) = (start, 0usize);
     loop {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use iptlint::fate::render::{leaf_json, verdict_text};
 use iptlint::fate::{Conditions, Difference, Leaf, Path, Walker, compare, describe_set};
-use iptlint::space::{PacketDisplay, SpaceContext};
+use iptlint::space::{Dim, PacketDisplay, SpaceContext};
 
 use super::Loaded;
 use crate::{EXIT_FINDINGS, EXIT_INPUT_ERROR};
@@ -54,7 +54,6 @@ pub struct DiffArgs {
 /// Differences with the same deciding rules and fates, shown as one.
 struct Group {
     diff: Difference,
-    pieces: usize,
 }
 
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -108,7 +107,11 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         all.push((la, lb, groups));
     }
     let total: usize = all.iter().map(|x| x.2.len()).sum();
-    let certain = all.iter().flat_map(|x| &x.2).filter(|g| g.diff.certain).count();
+    let certain = all
+        .iter()
+        .flat_map(|x| &x.2)
+        .filter(|g| g.diff.certain)
+        .count();
     match args.format {
         DiffFormat::Json => {
             let mut out = Vec::new();
@@ -159,7 +162,15 @@ pub fn run(args: &DiffArgs) -> ExitCode {
                             break;
                         }
                         shown += 1;
-                        s.push_str(&render(&ctx, &conds, &a, &b, &la[g.diff.a], &lb[g.diff.b], g));
+                        s.push_str(&render(
+                            &ctx,
+                            &conds,
+                            &a,
+                            &b,
+                            &la[g.diff.a],
+                            &lb[g.diff.b],
+                            g,
+                        ));
                     }
                 }
                 if total > shown {
@@ -194,8 +205,8 @@ fn group(la: &[Leaf], lb: &[Leaf], diffs: Vec<Difference>) -> Vec<Group> {
     let key = |d: &Difference| {
         let (x, y) = (&la[d.a], &lb[d.b]);
         (
-            x.deciding().map(|d| d.line),
-            y.deciding().map(|d| d.line),
+            blame(x, y),
+            blame(y, x),
             x.fate.clone(),
             y.fate.clone(),
             d.certain,
@@ -209,31 +220,78 @@ fn group(la: &[Leaf], lb: &[Leaf], diffs: Vec<Difference>) -> Vec<Group> {
             Some(i) => {
                 let g: &mut Group = &mut out[i];
                 g.diff.region = g.diff.region.union(&d.region);
-                g.pieces += 1;
+                g.diff.region.compact();
             }
             None => {
                 keys.push(k);
-                out.push(Group { diff: d, pieces: 1 });
+                let mut d = d;
+                d.region.compact();
+                out.push(Group { diff: d });
             }
         }
     }
     out
 }
 
-fn side(l: &Loaded, leaf: &Leaf) -> String {
+/// The lines to point at on the side of `x`: the deciding rule when the
+/// verdicts differ; when only the rewrites differ, the rules that last made
+/// each differing rewrite (`None`: the field was not rewritten).
+fn blame(x: &Leaf, y: &Leaf) -> Vec<Option<u32>> {
+    if x.fate.verdict != y.fate.verdict {
+        return vec![x.deciding().map(|d| d.line)];
+    }
+    differing_dims(x, y)
+        .into_iter()
+        .map(|d| x.rewritten_at(d))
+        .collect()
+}
+
+fn differing_dims(x: &Leaf, y: &Leaf) -> Vec<Dim> {
+    let mut dims: Vec<Dim> = x
+        .fate
+        .rewrites
+        .entries()
+        .iter()
+        .chain(y.fate.rewrites.entries())
+        .map(|(d, _)| *d)
+        .filter(|d| x.fate.rewrites.get(*d) != y.fate.rewrites.get(*d))
+        .collect();
+    dims.sort();
+    dims.dedup();
+    dims
+}
+
+fn side(l: &Loaded, leaf: &Leaf, other: &Leaf) -> String {
     let mut s = leaf.fate.verdict.verb();
-    let rw = leaf.fate.rewrites.describe(l.ruleset.family);
-    if !rw.is_empty() && matches!(leaf.fate.verdict, iptlint::fate::Verdict::Accept | iptlint::fate::Verdict::Queue(_)) {
-        s.push_str(&format!(" with {}", rw.join(", ")));
+    if leaf.fate.verdict != other.fate.verdict {
+        match leaf.deciding() {
+            Some(d) if d.by_policy => s.push_str(&format!(
+                " ({}:{}, {} {} policy)",
+                l.path, d.line, d.table, d.chain
+            )),
+            Some(d) => s.push_str(&format!(" ({}:{})", l.path, d.line)),
+            None => {}
+        }
+        return s;
     }
-    match leaf.deciding() {
-        Some(d) if d.by_policy => s.push_str(&format!(
-            " ({}:{}, {} {} policy)",
-            l.path, d.line, d.table, d.chain
-        )),
-        Some(d) => s.push_str(&format!(" ({}:{})", l.path, d.line)),
-        None => {}
+    // Same verdict: the rewrites differ; name each with the rule that made it.
+    let family = l.ruleset.family;
+    let mut parts = Vec::new();
+    for d in differing_dims(leaf, other) {
+        let mut one = iptlint::fate::Rewrites::default();
+        if let Some(r) = leaf.fate.rewrites.get(d) {
+            one.set_field(d, r.clone());
+        }
+        let text = one
+            .describe(family)
+            .pop()
+            .unwrap_or_else(|| format!("{} unchanged", iptlint::fate::field_name(d)));
+        match leaf.rewritten_at(d) {
+            Some(line) => parts.push(format!("{text} ({}:{line})", l.path)),
+            None => parts.push(text),
+        }
     }
+    s.push_str(&format!(" with {}", parts.join(", ")));
     s
 }
 
@@ -253,8 +311,8 @@ fn render(
     let mut s = format!(
         "{} on {hooks}: {may}A {}, B {}\n",
         pieces[0],
-        side(a, x),
-        side(b, y)
+        side(a, x, y),
+        side(b, y, x)
     );
     for p in pieces.iter().skip(1) {
         s.push_str(&format!("  also: {p}\n"));
@@ -272,8 +330,23 @@ fn render(
             family: ctx.family()
         }
     ));
-    for (name, l, leaf) in [("A", a, x), ("B", b, y)] {
-        if let Some(dec) = leaf.deciding() {
+    for (name, l, leaf, other) in [("A", a, x, y), ("B", b, y, x)] {
+        if leaf.fate.verdict == other.fate.verdict {
+            // Only the rewrites differ: show the rules that made them.
+            let mut lines: Vec<u32> = differing_dims(leaf, other)
+                .into_iter()
+                .filter_map(|d| leaf.rewritten_at(d))
+                .collect();
+            lines.sort();
+            lines.dedup();
+            if lines.is_empty() {
+                s.push_str(&format!("  {name}: no rule rewrites these fields\n"));
+            }
+            for line in lines {
+                let text = l.source.lines().nth(line as usize - 1).unwrap_or_default();
+                s.push_str(&format!("  {name}: {}:{line}: {}\n", l.path, text.trim()));
+            }
+        } else if let Some(dec) = leaf.deciding() {
             s.push_str(&format!(
                 "  {name}: {} at {}:{}: {}\n",
                 verdict_text(&leaf.fate.verdict),

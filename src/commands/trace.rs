@@ -227,6 +227,7 @@ fn group(leaves: Vec<Leaf>, file: &str) -> Vec<Outcome> {
                     .all(|(a, b)| a.condition == b.condition && a.holds == b.holds)
         }) {
             o.leaf.region = o.leaf.region.union(&leaf.region);
+            o.leaf.region.compact();
             continue;
         }
         out.push(Outcome { leaf, steps });

@@ -14,7 +14,7 @@ pub fn describe_set(ctx: &SpaceContext, set: &PacketSet, limit: usize) -> Vec<St
     for part in set.describe_parts().into_iter().take(limit) {
         let words: Vec<String> = part
             .iter()
-            .map(|(d, bits, items)| field(ctx, *d, *bits, items))
+            .filter_map(|(d, bits, items)| field(ctx, *d, *bits, items))
             .collect();
         out.push(if words.is_empty() {
             "any packet".to_string()
@@ -55,7 +55,9 @@ fn complement(items: &[(u128, u128)], max: u128) -> Vec<(u128, u128)> {
     out
 }
 
-fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> String {
+/// A field's condition in words; `None` for what the path implies anyway
+/// (no device, or any device, on an interface).
+fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Option<String> {
     let family = ctx.family();
     let max = max_of(ctx, d);
     let name = match d {
@@ -77,7 +79,7 @@ fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Stri
     };
     if d == Dim::Fragment {
         let later = items == [(1, 1)];
-        return if later { "fragment" } else { "not-fragment" }.to_string();
+        return Some(if later { "fragment" } else { "not-fragment" }.to_string());
     }
     if bits {
         let pats: Vec<String> = items
@@ -87,7 +89,7 @@ fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Stri
                 _ => format!("{v:#x}/{m:#x}"),
             })
             .collect();
-        return format!("{name} {}", pats.join(","));
+        return Some(format!("{name} {}", pats.join(",")));
     }
     // Print the shorter of the set and its complement (interfaces: the
     // names, unless there are many).
@@ -106,6 +108,9 @@ fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Stri
             .into_iter()
             .filter_map(|(lo, hi)| (lo.max(1) <= hi).then_some((lo.max(1), hi)))
             .collect();
+        if items == [(0, 0)] || comp.is_empty() {
+            return None;
+        }
         let positive = !has_class(items) || (has_class(&comp) && count(items) <= count(&comp));
         if positive || comp.is_empty() {
             (false, items.to_vec())
@@ -200,7 +205,7 @@ fn field(ctx: &SpaceContext, d: Dim, bits: bool, items: &[(u128, u128)]) -> Stri
         _ => show.iter().map(|&(lo, hi)| format!("{lo}-{hi}")).collect(),
     };
     let bang = if neg { "! " } else { "" };
-    format!("{bang}{name} {}", values.join(","))
+    Some(format!("{bang}{name} {}", values.join(",")))
 }
 
 /// `NEW,NEW+SNAT,NEW+DNAT,NEW+SNAT+DNAT` is just `NEW`.

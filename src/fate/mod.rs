@@ -77,7 +77,7 @@ mod walk;
 pub use compare::{Difference, Side, compare};
 pub use describe::{describe_set, interface_names};
 pub use query::PacketQuery;
-pub use rewrite::{FieldRewrite, Rewrites};
+pub use rewrite::{FieldRewrite, Rewrites, field_name};
 pub use walk::{Assumption, Conditions, Decision, Fate, Leaf, RuleOutcome, Step, Verdict, Walker};
 
 use crate::model::TableName;

@@ -66,6 +66,11 @@ impl Rewrites {
         &self.entries
     }
 
+    /// Sets one field's rewrite as is (to describe it alone).
+    pub fn set_field(&mut self, d: Dim, r: FieldRewrite) {
+        self.set(d, Some(r));
+    }
+
     fn set(&mut self, d: Dim, r: Option<FieldRewrite>) {
         self.entries.retain(|(e, _)| *e != d);
         if let Some(r) = r {
@@ -224,7 +229,7 @@ pub(crate) fn none(s: &PacketSet) -> PacketSet {
     s.restrict_range(Dim::Protocol, 1, 0)
 }
 
-pub(crate) fn dim_name(d: Dim) -> &'static str {
+pub fn field_name(d: Dim) -> &'static str {
     match d {
         Dim::Src => "src",
         Dim::Dst => "dst",
@@ -238,7 +243,7 @@ pub(crate) fn dim_name(d: Dim) -> &'static str {
 }
 
 fn describe_one(family: Family, d: Dim, r: &FieldRewrite) -> String {
-    let name = dim_name(d);
+    let name = field_name(d);
     match r {
         FieldRewrite::Masked { keep: 0, xor } => match d {
             Dim::Src | Dim::Dst => format!("{name} = {}", ip(family, *xor)),
@@ -273,6 +278,15 @@ fn describe_one(family: Family, d: Dim, r: &FieldRewrite) -> String {
             ];
             if m.iter().all(|&x| x == 1) {
                 return format!("{name} = UNTRACKED");
+            }
+            // The NAT status bits: atoms 2.. are 2 + 4·state + 2·snat + dnat.
+            for (bits, what) in [(1u8, "DNAT"), (2, "SNAT"), (3, "SNAT+DNAT")] {
+                if m.iter().enumerate().all(|(i, &x)| {
+                    let i = i as u8;
+                    x == if i >= 2 { i | bits } else { i }
+                }) {
+                    return format!("{name} +{what}");
+                }
             }
             let changed: Vec<String> = m
                 .iter()

@@ -16,7 +16,7 @@ use crate::model::{
 };
 use crate::space::{Dim, MatchSpace, PacketSet, SpaceContext, rule_match_space};
 
-use super::rewrite::{FieldRewrite, Rewrites, dim_name, none};
+use super::rewrite::{FieldRewrite, Rewrites, field_name, none};
 use super::{Path, Stage};
 
 /// What finally happens to a packet on the path.
@@ -184,11 +184,21 @@ pub struct Leaf {
     pub fate: Fate,
     pub assumptions: Vec<Assumption>,
     pub decisions: Vec<Decision>,
+    /// The line of the rule that last rewrote each field.
+    pub rewritten_at: Vec<(Dim, u32)>,
     /// Empty unless the walk records steps.
     pub steps: Vec<Step>,
 }
 
 impl Leaf {
+    /// The line of the rule that last rewrote `d`, if any did.
+    pub fn rewritten_at(&self, d: Dim) -> Option<u32> {
+        self.rewritten_at
+            .iter()
+            .find(|(e, _)| *e == d)
+            .map(|(_, l)| *l)
+    }
+
     /// The decision that settled the fate: the one that ended the path, or
     /// for a packet every table let through, the last rule that accepted it
     /// (a policy only when no rule did).
@@ -231,6 +241,8 @@ fn to_vec<T: Clone>(list: &List<T>) -> Vec<T> {
 struct Branch {
     region: PacketSet,
     rw: Rewrites,
+    /// The line of the rule that last rewrote each field.
+    rewritten_at: Vec<(Dim, u32)>,
     assumed: List<Assumption>,
     decisions: List<Decision>,
     steps: List<Step>,
@@ -353,6 +365,7 @@ impl<'a> Walker<'a> {
         let start = Branch {
             region: region.intersect(&path.universe(self.ctx)),
             rw: Rewrites::default(),
+            rewritten_at: Vec::new(),
             assumed: None,
             decisions: None,
             steps: None,
@@ -385,6 +398,7 @@ impl<'a> Walker<'a> {
             },
             assumptions: to_vec(&b.assumed),
             decisions: to_vec(&b.decisions),
+            rewritten_at: b.rewritten_at,
             steps: to_vec(&b.steps),
         }
     }
@@ -668,7 +682,7 @@ impl<'a> Walker<'a> {
             parts.push(format!(
                 "`{}` tests {} after it became {label}",
                 spec_without_target(rule),
-                dim_name(*d)
+                field_name(*d)
             ));
         }
         let mut text = parts.join(" ");
@@ -679,6 +693,8 @@ impl<'a> Walker<'a> {
         text
     }
 
+    // `End` and `Item` are both a branch; each is moved once per chain exit.
+    #[allow(clippy::result_large_err)]
     /// The branch leaves its chain (fell off the end, or `RETURN` at `line`):
     /// back after the innermost `-j`, or the builtin chain's policy.
     fn leave(
@@ -936,7 +952,7 @@ impl<'a> Walker<'a> {
                         into,
                         format!(
                             "copied from {} by `{}` after [{before}]",
-                            dim_name(from),
+                            field_name(from),
                             target_text(rule)
                         ),
                     );
@@ -967,6 +983,20 @@ impl<'a> Walker<'a> {
     }
 
     fn rewrote(&self, b: &mut Branch, line: u32, rw: &Rewrites) {
+        for d in [
+            Dim::Src,
+            Dim::Dst,
+            Dim::SrcPort,
+            Dim::DstPort,
+            Dim::Mark,
+            Dim::Connmark,
+            Dim::Conntrack,
+        ] {
+            if b.rw.get(d) != rw.get(d) {
+                b.rewritten_at.retain(|(e, _)| *e != d);
+                b.rewritten_at.push((d, line));
+            }
+        }
         let family = self.ctx.family();
         self.note(b, || Step::Rewrite {
             line,
