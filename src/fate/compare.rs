@@ -100,8 +100,6 @@ fn agree(a: &Rewrites, b: &Rewrites, family: Family, region: &PacketSet) -> (Pac
 }
 
 struct Piece {
-    lo: u128,
-    hi: u128,
     leaf: usize,
     set: PacketSet,
 }
@@ -110,17 +108,107 @@ fn pieces(leaves: &[Leaf]) -> Vec<Piece> {
     let mut out = Vec::new();
     for (i, l) in leaves.iter().enumerate() {
         for set in l.region.parts() {
-            let (lo, hi) = set.bounds(Dim::Dst).unwrap_or((0, 0));
-            out.push(Piece {
-                lo,
-                hi,
-                leaf: i,
-                set,
-            });
+            out.push(Piece { leaf: i, set });
         }
     }
-    out.sort_unstable_by_key(|p| (p.lo, p.hi));
     out
+}
+
+/// The dimensions the join looks at, in order: the ones rules tell
+/// packets apart by most.
+const JOIN_DIMS: [Dim; 5] = [Dim::Dst, Dim::DstPort, Dim::Src, Dim::Protocol, Dim::Mark];
+
+/// Calls `each(i, j)` for every pair of pieces of `a` and `b` (by index)
+/// whose bounds overlap on every join dimension, and no pair twice.
+///
+/// On the first dimension, pieces that do not span all of it are paired by
+/// a sweep over sorted lower bounds; pairs with a piece that spans it all
+/// are joined again on the next dimension; past the last, all pairs.
+fn join(
+    pa: &[Piece],
+    pb: &[Piece],
+    a: Vec<usize>,
+    b: Vec<usize>,
+    dims: &[Dim],
+    each: &mut impl FnMut(usize, usize),
+) {
+    if a.is_empty() || b.is_empty() {
+        return;
+    }
+    let Some((&d, rest)) = dims.split_first() else {
+        for &i in &a {
+            for &j in &b {
+                each(i, j);
+            }
+        }
+        return;
+    };
+    // A piece that leaves `d` free is wide; any other is entered once per
+    // interval of its field (a merged piece may hold many scattered values).
+    let split = |pieces: &[Piece], ix: Vec<usize>| -> (Vec<(u128, u128, usize)>, Vec<usize>) {
+        let mut narrow = Vec::new();
+        let mut wide = Vec::new();
+        for i in ix {
+            let set = &pieces[i].set;
+            if !set.restricts(d) {
+                wide.push(i);
+                continue;
+            }
+            let shape = set
+                .describe_parts()
+                .into_iter()
+                .next()
+                .and_then(|fields| fields.into_iter().find(|(dim, _, _)| *dim == d));
+            match shape {
+                Some((_, false, intervals)) if intervals.len() <= 16 => {
+                    narrow.extend(intervals.into_iter().map(|(lo, hi)| (lo, hi, i)));
+                }
+                _ => {
+                    let (lo, hi) = set.bounds(d).unwrap_or((0, 0));
+                    narrow.push((lo, hi, i));
+                }
+            }
+        }
+        narrow.sort_unstable();
+        (narrow, wide)
+    };
+    let (na, wa) = split(pa, a);
+    let (nb, wb) = split(pb, b);
+    // Narrow × narrow: sweep over the intervals, then each pair once.
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    let mut open_a: Vec<(u128, usize)> = Vec::new();
+    let mut open_b: Vec<(u128, usize)> = Vec::new();
+    while i < na.len() || j < nb.len() {
+        if j == nb.len() || (i < na.len() && na[i].0 <= nb[j].0) {
+            let (lo, hi, x) = na[i];
+            open_b.retain(|&(h, _)| h >= lo);
+            pairs.extend(open_b.iter().map(|&(_, y)| (x, y)));
+            open_a.push((hi, x));
+            i += 1;
+        } else {
+            let (lo, hi, y) = nb[j];
+            open_a.retain(|&(h, _)| h >= lo);
+            pairs.extend(open_a.iter().map(|&(_, x)| (x, y)));
+            open_b.push((hi, y));
+            j += 1;
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (x, y) in pairs {
+        each(x, y);
+    }
+    let mut na: Vec<usize> = na.into_iter().map(|x| x.2).collect();
+    na.sort_unstable();
+    na.dedup();
+    let mut nb: Vec<usize> = nb.into_iter().map(|x| x.2).collect();
+    nb.sort_unstable();
+    nb.dedup();
+    // Pairs with a wide piece: on to the next dimension.
+    let all_b: Vec<usize> = nb.iter().copied().chain(wb.iter().copied()).collect();
+    join(pa, pb, wa, all_b, rest, each);
+    join(pa, pb, na, wb, rest, each);
 }
 
 /// Where walks `a` and `b` of `path` give different fates, one
@@ -150,30 +238,50 @@ pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Di
         e.0.push(diff);
         e.1 &= certain;
     };
-    // Sweep: pieces in order of lower bound; each side keeps the pieces
-    // whose interval is still open.
-    let (mut i, mut j) = (0, 0);
-    let mut open_a: Vec<usize> = Vec::new();
-    let mut open_b: Vec<usize> = Vec::new();
-    while i < pa.len() || j < pb.len() {
-        let take_a = j == pb.len() || (i < pa.len() && pa[i].lo <= pb[j].lo);
-        if take_a {
-            let x = &pa[i];
-            open_b.retain(|&k| pb[k].hi >= x.lo);
-            for &k in &open_b {
-                check(x, &pb[k]);
-            }
-            open_a.push(i);
-            i += 1;
-        } else {
-            let y = &pb[j];
-            open_a.retain(|&k| pa[k].hi >= y.lo);
-            for &k in &open_a {
-                check(&pa[k], y);
-            }
-            open_b.push(j);
-            j += 1;
+    // Walks of similar dumps split alike: a piece of A that is, cube for
+    // cube, a piece of B with the same fate and the same assumptions agrees
+    // with it. Such twins pair off; only the rest is joined with everything
+    // on the other side. (Two twins from different leaves are not compared
+    // with each other: that pair exists within each walk already, where the
+    // leaves are disjoint or rest on opposite assumptions.)
+    let key = |l: &Leaf, p: &Piece| format!("{:?}|{:?}|{:?}", l.fate, assumption_bits(l), p.set);
+    let mut twins: HashMap<String, Vec<usize>> = HashMap::new();
+    for (j, y) in pb.iter().enumerate().rev() {
+        twins.entry(key(&b[y.leaf], y)).or_default().push(j);
+    }
+    let mut paired_a = vec![false; pa.len()];
+    let mut paired_b = vec![false; pb.len()];
+    for (i, x) in pa.iter().enumerate() {
+        if let Some(js) = twins.get_mut(&key(&a[x.leaf], x))
+            && let Some(j) = js.pop()
+        {
+            paired_a[i] = true;
+            paired_b[j] = true;
         }
+    }
+    let rest_a: Vec<usize> = (0..pa.len()).filter(|&i| !paired_a[i]).collect();
+    let rest_b: Vec<usize> = (0..pb.len()).filter(|&j| !paired_b[j]).collect();
+    let twins_a: Vec<usize> = (0..pa.len()).filter(|&i| paired_a[i]).collect();
+    if rest_a.len() + rest_b.len() <= 64 {
+        // Few left: test each against every piece of the other side.
+        for &i in &rest_a {
+            for y in &pb {
+                check(&pa[i], y);
+            }
+        }
+        for &j in &rest_b {
+            for &i in &twins_a {
+                check(&pa[i], &pb[j]);
+            }
+        }
+    } else {
+        let all_b = (0..pb.len()).collect();
+        join(&pa, &pb, rest_a, all_b, &JOIN_DIMS, &mut |i, j| {
+            check(&pa[i], &pb[j])
+        });
+        join(&pa, &pb, twins_a, rest_b, &JOIN_DIMS, &mut |i, j| {
+            check(&pa[i], &pb[j])
+        });
     }
     let mut out: Vec<Difference> = found
         .into_iter()

@@ -240,12 +240,31 @@ fn to_vec<T: Clone>(list: &List<T>) -> Vec<T> {
 #[derive(Clone)]
 struct Branch {
     region: PacketSet,
+    /// Cube count after the last compaction (see [`Branch::set_region`]).
+    compacted: usize,
     rw: Rewrites,
     /// The line of the rule that last rewrote each field.
     rewritten_at: Vec<(Dim, u32)>,
     assumed: List<Assumption>,
     decisions: List<Decision>,
     steps: List<Step>,
+}
+
+impl Branch {
+    /// Replaces the region, merging its cubes (`PacketSet::compact`) each
+    /// time their number has doubled since the last merge. Splitting a
+    /// region by many rules leaves pieces that differ in one field only (the
+    /// packets left after a chain of `-d X -p tcp --dport P` rules, then
+    /// narrowed to one port); merging them keeps later steps small, and
+    /// merging only on doubling keeps the cost linear overall.
+    fn set_region(&mut self, region: PacketSet) {
+        self.region = region;
+        let n = self.region.cube_count();
+        if n >= 2 * self.compacted.max(8) {
+            self.region.compact();
+            self.compacted = self.region.cube_count();
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -364,6 +383,7 @@ impl<'a> Walker<'a> {
     pub fn walk(&self, path: Path, region: &PacketSet, conds: &mut Conditions) -> Vec<Leaf> {
         let start = Branch {
             region: region.intersect(&path.universe(self.ctx)),
+            compacted: 0,
             rw: Rewrites::default(),
             rewritten_at: Vec::new(),
             assumed: None,
@@ -439,17 +459,15 @@ impl<'a> Walker<'a> {
             let new = self.ctx.universe().restrict_range(Dim::Conntrack, 2, 5);
             let (first, later) = self.split(&b, &new);
             if !later.is_empty() {
-                let mut skip = Branch {
-                    region: later,
-                    ..b.clone()
-                };
+                let mut skip = b.clone();
+                skip.set_region(later);
                 self.note(&mut skip, || Step::NatSkipped { hook: stage.hook });
                 next.push(skip);
             }
             if first.is_empty() {
                 return;
             }
-            b.region = first;
+            b.set_region(first);
         }
         self.note(&mut b, || Step::Table {
             hook: stage.hook,
@@ -551,7 +569,7 @@ impl<'a> Walker<'a> {
                 };
                 if !rest.is_empty() {
                     let mut other = it.clone();
-                    other.b.region = rest;
+                    other.b.set_region(rest);
                     self.not_matched(&mut other, rule, &chain.name);
                     other.rule += 1;
                     work.push(other);
@@ -561,7 +579,7 @@ impl<'a> Walker<'a> {
                     let id = conds.intern(text.clone());
                     for holds in [false, true] {
                         let mut other = it.clone();
-                        other.b.region = unsure.clone();
+                        other.b.set_region(unsure.clone());
                         other.b.assumed = push(
                             &other.b.assumed,
                             Assumption {
@@ -590,7 +608,7 @@ impl<'a> Walker<'a> {
                 if sure.is_empty() {
                     break;
                 }
-                it.b.region = sure;
+                it.b.set_region(sure);
                 self.note(&mut it.b, || Step::Rule {
                     chain: chain.name.clone(),
                     line: rule.span.line,
@@ -926,14 +944,14 @@ impl<'a> Walker<'a> {
                 let (yes, no) = self.split(&it.b, &tracked);
                 if !no.is_empty() {
                     let mut other = it.clone();
-                    other.b.region = no;
+                    other.b.set_region(no);
                     other.rule += 1;
                     work.push(other);
                 }
                 if yes.is_empty() {
                     return None;
                 }
-                it.b.region = yes;
+                it.b.set_region(yes);
                 let mut known = false;
                 for o in &t.options {
                     if let Some((mask, value)) = mark_op(o) {
