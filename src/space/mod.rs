@@ -101,7 +101,7 @@ mod field;
 mod iface;
 mod packet;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 
 use crate::model::{Family, Rule, Ruleset};
@@ -683,7 +683,7 @@ impl PacketSet {
                 if self.cubes.len() < 2 {
                     return;
                 }
-                let mut groups: HashMap<Cube, usize> = HashMap::new();
+                let mut groups: HashMap<Cube, usize> = HashMap::default();
                 let mut merged: Vec<Cube> = Vec::with_capacity(self.cubes.len());
                 for c in self.cubes.drain(..) {
                     let key = c.without(d, &self.dom);
