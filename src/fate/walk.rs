@@ -409,7 +409,11 @@ impl<'a> Walker<'a> {
         leaves
     }
 
-    fn leaf(&self, b: Branch, verdict: Verdict) -> Leaf {
+    fn leaf(&self, mut b: Branch, verdict: Verdict) -> Leaf {
+        // Leaves are kept until the comparison: store them merged.
+        if b.region.cube_count() > 1 {
+            b.region.compact();
+        }
         Leaf {
             region: b.region,
             fate: Fate {
