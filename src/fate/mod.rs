@@ -62,10 +62,23 @@
 //!
 //! # Scale
 //!
-//! Rule spaces are compiled once per rule, when first met. A rule whose
-//! space does not overlap the region costs one overlap test. The comparison
-//! of two walks ([`compare`]) joins the leaves' pieces by their destination
-//! address interval, so only pieces that can overlap are compared.
+//! Rule spaces are compiled once per rule, when first met; a rule whose
+//! space does not overlap the region costs one overlap test. Splitting a
+//! region by many rules leaves pieces that differ in one field only; a
+//! branch merges its pieces ([`PacketSet::compact`]) each time their number
+//! doubles, and leaves are stored merged. The comparison of two walks
+//! ([`compare`]) first pairs off pieces that are identical on both sides
+//! (same cube, fate and assumptions: walks of similar dumps split alike),
+//! then joins the rest by the intervals of their destination address (then
+//! port, source, ...), so only pieces that can overlap are compared.
+//!
+//! Measured (release, 2 shared cores), `diff` of a generated kube-proxy dump
+//! against itself over all three paths: 500 services 2.7 s, 1,000 services
+//! 6.5 s / 290 MB, 2,000 services 18 s / 670 MB. The growth is above linear:
+//! the packets that miss every ClusterIP rule form a region whose address
+//! field lists every service address, and each NodePort branch, cut from
+//! that region, carries the list further. Forgetting constraints that no
+//! later rule can test is the next step for 10,000+ services.
 
 mod compare;
 mod describe;
