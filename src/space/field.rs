@@ -270,6 +270,36 @@ impl Field {
     }
 }
 
+impl Field {
+    /// `{x : (x & keep) ^ xor ∈ self}`, the values a masked rewrite
+    /// (`MARK --set-xmark`, a NAT to one address) sends into the set; `None`
+    /// when there is none. Bits the rewrite sets (outside `keep`) decide a
+    /// pattern by themselves; the bits it keeps become the pattern on `x`.
+    pub(crate) fn preimage_masked(&self, keep: u128, xor: u128, max: u128) -> Option<Field> {
+        let (keep, xor) = (keep & max, xor & max);
+        let mut out = Vec::new();
+        for &(v, m) in self.terns(max).iter() {
+            let fixed = m & !keep;
+            if (xor ^ v) & fixed != 0 {
+                continue;
+            }
+            let free = m & keep;
+            out.push(((v ^ xor) & free, free));
+        }
+        // Preimages of disjoint patterns are disjoint.
+        from_terns(out, max)
+    }
+
+    /// The set as intervals (`false`) or as `(value, mask)` patterns (`true`).
+    pub(crate) fn shape(&self) -> (bool, Vec<(u128, u128)>) {
+        match self {
+            One(r) => (false, vec![*r]),
+            Ranges(v) => (false, v.to_vec()),
+            Bits(t) => (true, t.to_vec()),
+        }
+    }
+}
+
 /// True when `mask` (within `max`) is a contiguous run of high bits.
 fn is_prefix(mask: u128, max: u128) -> bool {
     let low = !mask & max;
@@ -470,6 +500,32 @@ mod tests {
                 );
                 assert_eq!(members(&a.union(b, M8)), uni);
                 assert_eq!(a.is_subset(b, M8), diff.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn masked_preimage_agrees_with_members() {
+        let fields = [
+            Field::pattern(0x04, 0x06, M8),
+            One((3, 77)),
+            Field::range(200, 255).unwrap(),
+            Field::pattern(0x81, 0x81, M8),
+        ];
+        for f in &fields {
+            for (keep, xor) in [
+                (0xFF, 0),
+                (0, 0x05),
+                (0xF0, 0x0C),
+                (0x3C, 0x81),
+                (0x00, 0xC8),
+            ] {
+                let want: Vec<u128> = (0..=M8).filter(|x| f.contains((x & keep) ^ xor)).collect();
+                let got = f
+                    .preimage_masked(keep, xor, M8)
+                    .map(|g| members(&g))
+                    .unwrap_or_default();
+                assert_eq!(got, want, "{f:?} keep {keep:#x} xor {xor:#x}");
             }
         }
     }

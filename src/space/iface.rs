@@ -136,6 +136,20 @@ impl Alphabet {
         }
     }
 
+    /// An atom for a person: `-` (no device), the exact name, or for a
+    /// class `other` / `eth+ (other)`: the names not otherwise mentioned.
+    pub(crate) fn label(&self, atom: u32) -> String {
+        match self.atoms.get(atom as usize) {
+            None => "?".to_string(),
+            Some(a) => match a.kind {
+                Kind::None => "-".to_string(),
+                Kind::Exact => a.key.clone(),
+                Kind::Class if a.key.is_empty() => "(other)".to_string(),
+                Kind::Class => format!("{}+ (other)", a.key),
+            },
+        }
+    }
+
     /// Highest atom number.
     pub(crate) fn max(&self) -> u32 {
         self.atoms.len() as u32 - 1

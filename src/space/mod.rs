@@ -101,7 +101,7 @@ mod field;
 mod iface;
 mod packet;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 
 use crate::model::{Family, Rule, Ruleset};
@@ -111,6 +111,11 @@ pub use packet::{AddrType, Conntrack, CtBase, Display as PacketDisplay, Packet, 
 
 use cube::Cube;
 use field::Field;
+
+/// What one cube allows on one dimension (see [`PacketSet::describe_parts`]):
+/// the dimension, whether the items are `(value, mask)` patterns (`true`) or
+/// inclusive intervals, and the items.
+pub type FieldShape = (Dim, bool, Vec<(u128, u128)>);
 
 /// The number of dimensions of the space.
 pub const DIMS: usize = 15;
@@ -322,6 +327,12 @@ impl SpaceContext {
         assert!(matches!(dim, Dim::InInterface | Dim::OutInterface));
         let (lo, hi) = self.ifaces.matched_by(name)?;
         Some(self.universe().restrict_range(dim, lo as u128, hi as u128))
+    }
+
+    /// An interface atom for a person: `-` (no device), a name the rule set
+    /// mentions, or `(other)` / `eth+ (other)` for the names it does not.
+    pub fn interface_label(&self, atom: u128) -> String {
+        self.ifaces.label(atom as u32)
     }
 
     pub(crate) fn domain(&self) -> Domain {
@@ -597,6 +608,94 @@ impl PacketSet {
         out
     }
 
+    /// `{p : p with dim := (p.dim & keep) ^ xor is in the set}`: the packets
+    /// a masked rewrite of `dim` (`MARK --set-xmark xor/!keep`, a NAT to one
+    /// address: `keep` 0) turns into members. A later rule's test on the
+    /// rewritten packet is this set of original packets. Only for bit-width
+    /// dimensions (see [`PacketSet::restrict_pattern`]).
+    pub fn preimage_masked(&self, dim: Dim, keep: u128, xor: u128) -> PacketSet {
+        assert!(self.dom.is_bitwise(dim.ix()), "{dim:?} is not a bit field");
+        let d = dim.ix();
+        let max = self.dom.max_of(d);
+        let cubes = self
+            .cubes
+            .iter()
+            .filter_map(|c| match c.get(d) {
+                None => Some(c.clone()),
+                Some(f) => f
+                    .preimage_masked(keep, xor, max)
+                    .map(|g| c.with(d, Some(g), &self.dom)),
+            })
+            .collect();
+        self.with_cubes(cubes)
+    }
+
+    /// `{p : p with dim := map[p.dim] is in the set}`, for a dimension with a
+    /// small domain (conntrack atoms, address types): `map` has one entry per
+    /// value `0..=max`.
+    pub fn preimage_map(&self, dim: Dim, map: &[u128]) -> PacketSet {
+        let d = dim.ix();
+        let max = self.dom.max_of(d);
+        assert!(
+            max < 4096 && map.len() as u128 == max + 1,
+            "{dim:?} needs one entry per value"
+        );
+        let cubes = self
+            .cubes
+            .iter()
+            .filter_map(|c| match c.get(d) {
+                None => Some(c.clone()),
+                Some(f) => {
+                    let hits = (0..=max).filter(|&x| f.contains(map[x as usize]));
+                    Field::from_intervals(hits.map(|x| (x, x)).collect())
+                        .map(|g| c.with(d, Some(g), &self.dom))
+                }
+            })
+            .collect();
+        self.with_cubes(cubes)
+    }
+
+    /// The set cut into its disjoint cubes, one set each (for indexes over
+    /// the pieces of a large set).
+    pub fn parts(&self) -> Vec<PacketSet> {
+        self.cubes
+            .iter()
+            .map(|c| self.with_cubes(vec![c.clone()]))
+            .collect()
+    }
+
+    /// The union of sets known to be pairwise disjoint (such as
+    /// [`PacketSet::parts`] of one set), without the difference a general
+    /// union needs. Debug builds check the disjointness.
+    pub fn from_disjoint(
+        ctx: &SpaceContext,
+        parts: impl IntoIterator<Item = PacketSet>,
+    ) -> PacketSet {
+        let mut out = ctx.empty();
+        for p in parts {
+            debug_assert!(!out.overlaps(&p), "parts are not disjoint");
+            out.cubes.extend(p.cubes);
+        }
+        out
+    }
+
+    /// What each cube allows on each dimension it restricts: the values as
+    /// intervals (`false`) or as `(value, mask)` patterns (`true`), for
+    /// describing a set to a person.
+    pub fn describe_parts(&self) -> Vec<Vec<FieldShape>> {
+        self.cubes
+            .iter()
+            .map(|c| {
+                c.restricted_dims()
+                    .filter_map(|d| {
+                        let (bits, items) = c.get(d.ix())?.shape();
+                        Some((d, bits, items))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Merges cubes that differ in one field only, until none do. The set is
     /// unchanged; long differences leave fewer, larger cubes afterwards.
     pub fn compact(&mut self) {
@@ -606,7 +705,7 @@ impl PacketSet {
                 if self.cubes.len() < 2 {
                     return;
                 }
-                let mut groups: HashMap<Cube, usize> = HashMap::new();
+                let mut groups: HashMap<Cube, usize> = HashMap::default();
                 let mut merged: Vec<Cube> = Vec::with_capacity(self.cubes.len());
                 for c in self.cubes.drain(..) {
                     let key = c.without(d, &self.dom);
