@@ -393,7 +393,7 @@ fn addr_list(
     };
     list.iter()
         .map(|a| match a {
-            AddrSpec::Net(n) => Ok(vec![addr_expr(fam, dir, n, negated)?]),
+            AddrSpec::Net(n) => Ok(addr_expr(fam, dir, n, negated)?.into_iter().collect()),
             AddrSpec::Host(h) => Err(format!(
                 "host name `{h}`: iptables resolves it when loading; iptlint does not guess"
             )),
@@ -410,7 +410,12 @@ fn addr_selector(fam: Family, dir: &'static str) -> &'static str {
     }
 }
 
-fn addr_expr(fam: Family, dir: &'static str, n: &Net, negated: bool) -> Result<Expr, String> {
+fn addr_expr(
+    fam: Family,
+    dir: &'static str,
+    n: &Net,
+    negated: bool,
+) -> Result<Option<Expr>, String> {
     if n.family() != fam {
         return Err(format!("address `{n}` is not of this dump's family"));
     }
@@ -419,6 +424,8 @@ fn addr_expr(fam: Family, dir: &'static str, n: &Net, negated: bool) -> Result<E
     let masked = n.addr_u128() & n.mask;
     let addr = addr_from(fam, masked);
     match n.prefix_len() {
+        Some(0) if negated => Err("`! -s 0/0` matches no packet".into()),
+        Some(0) => Ok(None),
         Some(len) => {
             let text = if len == n.bits() {
                 addr.to_string()
@@ -431,18 +438,18 @@ fn addr_expr(fam: Family, dir: &'static str, n: &Net, negated: bool) -> Result<E
                 lo: masked,
                 hi,
             };
-            Ok(Expr {
+            Ok(Some(Expr {
                 text: format!("{sel} {op}{text}"),
                 field: (!negated).then(|| (sel, elem.clone())),
                 keys: (!negated && len == n.bits()).then(|| vec![(sel, elem)]),
                 stateful: false,
                 implies: None,
-            })
+            }))
         }
         None => {
             let mask = addr_from(fam, n.mask);
             let op = if negated { "!=" } else { "==" };
-            Ok(Expr::plain(format!("{sel} & {mask} {op} {addr}")))
+            Ok(Some(Expr::plain(format!("{sel} & {mask} {op} {addr}"))))
         }
     }
 }
@@ -589,7 +596,14 @@ fn translate_match(
         }
         "tcp" | "udp" | "sctp" | "dccp" => {
             let p = m.module.as_str();
-            for o in &m.options {
+            // iptables-translate's order: source port, destination port, the rest.
+            let mut opts: Vec<&MatchOption> = m.options.iter().collect();
+            opts.sort_by_key(|o| match o.name.as_str() {
+                "--sport" => 0,
+                "--dport" => 1,
+                _ => 2,
+            });
+            for o in opts {
                 match (o.name.as_str(), &o.value) {
                     ("--sport", Value::Ports(r)) if r.len() == 1 => {
                         push(&mut out, port_expr(p, "sport", &r[0], o.negated))
@@ -635,7 +649,11 @@ fn translate_match(
                     if o.negated {
                         return Err("`! --icmp-type any` matches no packet".into());
                     }
-                    // Any type: only the protocol, which stays in the rule.
+                    // Any type: only the protocol (the match needs it even
+                    // when the rule does not say `-p`).
+                    if rule.protocol.is_none() {
+                        push(&mut out, proto_test(fam, pn, false));
+                    }
                     continue;
                 }
                 let op = if o.negated { "!= " } else { "" };
@@ -859,7 +877,9 @@ fn translate_match(
             }
         }
         "iprange" => {
-            for o in &m.options {
+            let mut opts: Vec<&MatchOption> = m.options.iter().collect();
+            opts.sort_by_key(|o| o.name != "--src-range");
+            for o in opts {
                 let dir = if o.name == "--src-range" {
                     "saddr"
                 } else {
@@ -923,6 +943,19 @@ fn translate_match(
                 };
                 let op = if o.negated { "!= " } else { "" };
                 push(&mut out, Expr::plain(format!("{sel} {op}{v:#x}")));
+            }
+        }
+        "pkttype" => {
+            for o in &m.options {
+                let t = match opt_text(o).to_ascii_lowercase().as_str() {
+                    "unicast" | "host" => "host",
+                    "broadcast" => "broadcast",
+                    "multicast" => "multicast",
+                    "otherhost" => "other",
+                    other => return Err(format!("packet type `{other}` is not known")),
+                };
+                let op = if o.negated { "!= " } else { "" };
+                push(&mut out, Expr::plain(format!("meta pkttype {op}{t}")));
             }
         }
         "mac" => {
@@ -1064,10 +1097,35 @@ fn conntrack(m: &Match, fam: Family) -> Result<Cases, String> {
     let mut others: Vec<Expr> = Vec::new();
     let mut state: Option<(Vec<&str>, Vec<&str>, bool)> = None;
     // The protocol first: nft needs it before the port selectors.
-    let mut ordered: Vec<&MatchOption> =
-        m.options.iter().filter(|o| o.name == "--ctproto").collect();
-    ordered.extend(m.options.iter().filter(|o| o.name != "--ctproto"));
+    // iptables-translate's order (the protocol before the ports, as nft needs).
+    const ORDER: &[&str] = &[
+        "--ctdir",
+        "--ctproto",
+        "--state",
+        "--ctstate",
+        "--ctstatus",
+        "--ctexpire",
+        "--ctorigsrc",
+        "--ctorigdst",
+        "--ctreplsrc",
+        "--ctrepldst",
+        "--ctorigsrcport",
+        "--ctorigdstport",
+        "--ctreplsrcport",
+        "--ctrepldstport",
+    ];
+    let mut ordered: Vec<&MatchOption> = m.options.iter().collect();
+    ordered.sort_by_key(|o| {
+        ORDER
+            .iter()
+            .position(|n| *n == o.name)
+            .unwrap_or(ORDER.len())
+    });
+    let mut state_at = 0;
     for o in ordered {
+        if matches!(o.name.as_str(), "--state" | "--ctstate") {
+            state_at = others.len();
+        }
         let op = if o.negated { "!= " } else { "" };
         match (o.name.as_str(), &o.value) {
             ("--state" | "--ctstate", Value::States(list)) => {
@@ -1097,9 +1155,11 @@ fn conntrack(m: &Match, fam: Family) -> Result<Cases, String> {
                     "daddr"
                 };
                 let l3 = if fam == Family::Ipv4 { "ip" } else { "ip6" };
-                let e = addr_expr(fam, "saddr", n, o.negated)?;
-                let value = e.text.splitn(3, ' ').nth(2).unwrap_or("").to_string();
-                let value = value.trim_start_matches("!= ");
+                let value = match n.prefix_len() {
+                    Some(len) if len == n.bits() => n.addr.to_string(),
+                    Some(len) => format!("{}/{len}", addr_from(fam, n.addr_u128() & n.mask)),
+                    None => return Err("conntrack address with a non-prefix mask".into()),
+                };
                 others.push(Expr::plain(format!("ct {dir} {l3} {which} {op}{value}")));
             }
             (
@@ -1169,7 +1229,9 @@ fn conntrack(m: &Match, fam: Family) -> Result<Cases, String> {
     let nat_list = nat.join(",");
     let mut cases: Cases = Vec::new();
     let with = |mut base: Vec<Expr>, more: &[String]| {
+        let tail = base.split_off(state_at);
         base.extend(more.iter().map(|t| Expr::plain(t.clone())));
+        base.extend(tail);
         base
     };
     match (negated, st.is_empty(), nat.is_empty()) {
@@ -1288,6 +1350,11 @@ fn translate_target(
                 } else {
                     format!("{}-{}", addrs.lo, addrs.hi)
                 };
+                if fam == Family::Ipv6 && range.ports.is_some() && addrs.lo != addrs.hi {
+                    return Err(
+                        "an IPv6 address range with ports cannot be written in nft 1.0.6".into(),
+                    );
+                }
                 let mut to = match (fam, range.ports) {
                     (Family::Ipv6, Some(_)) => format!("[{a}]"),
                     _ => a,
