@@ -201,7 +201,7 @@ fn output_file_and_bad_input() {
 fn kube_proxy_dispatch_becomes_one_vmap_rule() {
     let dump = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kube-proxy.rules");
     let (out, _, _) = stdout_of(&["--report", "json"], &dump);
-    let nat = &out[out.find("table ip nat {").expect("a nat table")..];
+    let nat = &out[out.rfind("table ip nat {").expect("a nat table")..];
     let services = nat
         .lines()
         .skip_while(|l| !l.contains("chain KUBE-SERVICES {"))

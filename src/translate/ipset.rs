@@ -168,6 +168,15 @@ impl Ipset {
 
     /// The declaration inside a table block, under its nft name.
     pub fn declaration(&self, nft_name: &str) -> String {
+        self.declare(nft_name, true)
+    }
+
+    /// The declaration without the elements, for the script's preamble.
+    pub fn empty_declaration(&self, nft_name: &str) -> String {
+        self.declare(nft_name, false)
+    }
+
+    fn declare(&self, nft_name: &str, with_elements: bool) -> String {
         let addr = if self.family == Family::Ipv4 {
             "ipv4_addr"
         } else {
@@ -179,7 +188,7 @@ impl Ipset {
             addr.to_string()
         };
         let mut out = format!("\tset {nft_name} {{\n\t\ttype {ty}\n\t\tflags interval\n");
-        if !self.elements.is_empty() {
+        if with_elements && !self.elements.is_empty() {
             out.push_str(&format!(
                 "\t\telements = {{ {} }}\n",
                 self.elements.join(", ")

@@ -24,7 +24,7 @@
 //!   chain, for the protocols that can enter it, ends in a verdict before any
 //!   RETURN or goto.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{JumpKind, Rule, Table, TargetKind};
 
@@ -36,6 +36,8 @@ use super::rule::{Expr, NftRule, Scope, Verdict, probability_fixed};
 pub struct ChainFacts {
     /// Per chain: the one protocol every packet entering it has, if known.
     entry_proto: Vec<Option<u8>>,
+    /// Chain index by name.
+    index: HashMap<String, usize>,
 }
 
 fn positive_proto(rule: &Rule) -> Option<u8> {
@@ -103,7 +105,8 @@ impl ChainFacts {
         let entry_proto = (0..table.chains.len())
             .map(|c| entry(c, table, &callers, &mut memo, &mut visiting))
             .collect();
-        ChainFacts { entry_proto }
+        let index = index.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        ChainFacts { entry_proto, index }
     }
 }
 
@@ -204,6 +207,40 @@ fn statistic_only(r: &Rule) -> Option<Option<u64>> {
     Some(prob)
 }
 
+/// The one verdict map a table's numgen rules share: each statistic chain
+/// draws `numgen random mod n offset K` into its own `n` keys. (One map per
+/// chain would be an anonymous set per service, which the kernel names one
+/// by one, in time that grows with the number of sets already there.)
+#[derive(Debug, Default)]
+pub struct NumgenMap {
+    pub name: String,
+    pub next: u64,
+    pub elements: Vec<String>,
+}
+
+impl NumgenMap {
+    /// The declaration inside the table block, when any chain uses it.
+    pub fn declaration(&self) -> Option<String> {
+        (!self.elements.is_empty()).then(|| {
+            format!(
+                "\tmap {} {{\n\t\ttypeof numgen random mod 2 : verdict\n\t\telements = {{ {} }}\n\t}}\n",
+                self.name,
+                self.elements.join(", ")
+            )
+        })
+    }
+
+    /// The declaration without elements, for the script's preamble.
+    pub fn empty_declaration(&self) -> Option<String> {
+        (!self.elements.is_empty()).then(|| {
+            format!(
+                "\tmap {} {{\n\t\ttypeof numgen random mod 2 : verdict\n\t}}\n",
+                self.name
+            )
+        })
+    }
+}
+
 /// numgen bucket sizes for `mod n`, out of 2^32 draws.
 fn bucket(n: u128, k: u128) -> u128 {
     let ceil = |a: u128| a.div_ceil(n);
@@ -218,6 +255,7 @@ pub fn numgen_run(
     ri: usize,
     facts: &ChainFacts,
     scope: &Scope<'_>,
+    map: &mut NumgenMap,
 ) -> Option<(NftRule, usize)> {
     let rules = &table.chains[ci].rules;
     let mut probs = Vec::new();
@@ -253,7 +291,7 @@ pub fn numgen_run(
     let mut elems = Vec::with_capacity(n);
     for (k, r) in run.iter().enumerate() {
         let (to, kind) = r.jump_chain()?;
-        let target = table.chains.iter().position(|c| c.name == to)?;
+        let target = *facts.index.get(to)?;
         if kind == JumpKind::Jump && !never_returns(table, target, facts) {
             return None;
         }
@@ -264,11 +302,22 @@ pub fn numgen_run(
         let comment = comment_of(r)
             .map(|c| format!(" comment {}", quoted(&c).0))
             .unwrap_or_default();
-        elems.push(format!("{k}{comment} : {}", verdict.text()));
+        elems.push(format!(
+            "{}{comment} : {}",
+            map.next + k as u64,
+            verdict.text()
+        ));
     }
+    let offset = if map.next == 0 {
+        String::new()
+    } else {
+        format!(" offset {}", map.next)
+    };
+    map.next += n as u64;
+    map.elements.extend(elems);
     let rule = NftRule {
         exprs: vec![Expr {
-            text: format!("numgen random mod {n} vmap {{ {} }}", elems.join(", ")),
+            text: format!("numgen random mod {n}{offset} vmap @{}", map.name),
             field: None,
             keys: None,
             stateful: true,
@@ -450,16 +499,26 @@ fn merge_sets(
             i += 1;
             continue;
         };
-        // Pairwise disjoint values: shrink the run to its longest disjoint prefix.
-        let mut spans: Vec<(u128, u128)> = Vec::new();
+        // Pairwise disjoint values: shrink the run to its longest disjoint
+        // prefix. Intervals by their low end; a new one can only overlap its
+        // neighbours.
+        let mut spans: BTreeMap<u128, u128> = BTreeMap::new();
         let mut end = i;
         for item in &items[i..j] {
             let Item::Rule(r) = item else { unreachable!() };
             let (_, e) = r.exprs[k].field.as_ref().expect("checked");
-            if spans.iter().any(|&(lo, hi)| e.lo <= hi && lo <= e.hi) {
+            let below = spans
+                .range(..=e.lo)
+                .next_back()
+                .is_some_and(|(_, &hi)| hi >= e.lo);
+            let above = spans
+                .range(e.lo..)
+                .next()
+                .is_some_and(|(&lo, _)| lo <= e.hi);
+            if below || above {
                 break;
             }
-            spans.push((e.lo, e.hi));
+            spans.insert(e.lo, e.hi);
             end += 1;
         }
         if end - i < 2 {

@@ -113,13 +113,10 @@ pub fn translate(rs: &Ruleset, source: &str, opts: &Options) -> Translation {
         rules_in: rs.rule_count(),
         ..Translation::default()
     };
-    let fam = family_word(rs.family);
     let mut header = String::new();
     let mut body = String::new();
     for table in &rs.tables {
-        let _ = writeln!(header, "table {fam} {}", table.name);
-        let _ = writeln!(header, "flush table {fam} {}", table.name);
-        translate_table(rs, table, source, opts, &mut t, &mut body);
+        translate_table(rs, table, source, opts, &mut t, &mut header, &mut body);
     }
     let mut script = String::with_capacity(header.len() + body.len() + 128);
     script.push_str("#!/usr/sbin/nft -f\n");
@@ -144,8 +141,11 @@ fn translate_table(
     source: &str,
     opts: &Options,
     t: &mut Translation,
-    out: &mut String,
+    preamble: &mut String,
+    out_final: &mut String,
 ) {
+    let mut header_out = String::new();
+    let out = &mut header_out;
     let fam = family_word(rs.family);
     let (chains, renamed) = NameMap::build(table.chains.iter().map(|c| c.name.as_str()));
     for (from, to) in &renamed {
@@ -200,6 +200,22 @@ fn translate_table(
         }
     }
     let analysis = merge::ChainFacts::build(table);
+    let mut numgen = merge::NumgenMap {
+        name: (1..)
+            .map(|i| {
+                format!(
+                    "iptlint-numgen{}",
+                    if i == 1 { String::new() } else { i.to_string() }
+                )
+            })
+            .find(|n| !used_sets.iter().any(|s| set_names.get(s) == n))
+            .unwrap_or_default(),
+        ..merge::NumgenMap::default()
+    };
+    // Chains go to their own buffer: the shared numgen map is declared
+    // before them, once it is known.
+    let mut chains_out = String::new();
+    let out = &mut chains_out;
     for (ci, chain) in table.chains.iter().enumerate() {
         let _ = writeln!(out, "\tchain {} {{", chains.get(&chain.name));
         if chain.builtin
@@ -218,7 +234,8 @@ fn translate_table(
         let mut ri = 0;
         while ri < chain.rules.len() {
             if opts.merge
-                && let Some((item, used)) = merge::numgen_run(table, ci, ri, &analysis, &scope)
+                && let Some((item, used)) =
+                    merge::numgen_run(table, ci, ri, &analysis, &scope, &mut numgen)
             {
                 t.merges.push(Merge {
                     kind: "numgen",
@@ -286,7 +303,41 @@ fn translate_table(
         }
         out.push_str("\t}\n");
     }
-    out.push_str("}\n");
+    // The preamble declares the table and its named sets empty, then
+    // flushes them: whatever an earlier load left there goes.
+    let mut sets: Vec<(String, &str, String)> = Vec::new();
+    if let Some(file) = &opts.ipsets {
+        for name in &used_sets {
+            if let Some(set) = file
+                .get(name)
+                .filter(|s| s.refused.is_none() && s.family == rs.family)
+            {
+                let nft = set_names.get(name).to_string();
+                sets.push((set.empty_declaration(&nft), "set", nft));
+            }
+        }
+    }
+    if let Some(decl) = numgen.empty_declaration() {
+        sets.push((decl, "map", numgen.name.clone()));
+    }
+    let _ = writeln!(preamble, "table {fam} {}", table.name);
+    let _ = writeln!(preamble, "flush table {fam} {}", table.name);
+    if !sets.is_empty() {
+        let _ = writeln!(preamble, "table {fam} {} {{", table.name);
+        for (decl, _, _) in &sets {
+            preamble.push_str(decl);
+        }
+        preamble.push_str("}\n");
+        for (_, kind, name) in &sets {
+            let _ = writeln!(preamble, "flush {kind} {fam} {} {name}", table.name);
+        }
+    }
+    out_final.push_str(&header_out);
+    if let Some(decl) = numgen.declaration() {
+        out_final.push_str(&decl);
+    }
+    out_final.push_str(&chains_out);
+    out_final.push_str("}\n");
 }
 
 /// The merge report as JSON (`--report json`).
