@@ -86,7 +86,7 @@ fn an_untranslatable_rule_is_kept_as_a_comment_with_exit_1() {
     let (out, err, code) = stdout_of(&[], &fixture("host.v4"));
     assert_eq!(code, 1);
     assert!(
-        out.contains("# iptlint: not translated (match `-m recent`"),
+        out.contains("# iptlint: not translated (`-m recent` forgets"),
         "{out}"
     );
     assert!(
@@ -213,4 +213,22 @@ fn kube_proxy_dispatch_becomes_one_vmap_rule() {
         out.contains("ip daddr . meta l4proto . th dport vmap {"),
         "{out}"
     );
+}
+
+#[test]
+fn statistic_chains_become_numgen_only_when_asked() {
+    let dump = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kube-proxy.rules");
+    let (plain, _, _) = stdout_of(&[], &dump);
+    assert!(!plain.contains("numgen"), "{plain}");
+    // Each statistic rule keeps its own draw, as the kernel stores it.
+    assert!(
+        plain.contains("meta random & 2147483647 < 1073741824 jump KUBE-SEP-"),
+        "{plain}"
+    );
+    let (merged, _, _) = stdout_of(&["--numgen"], &dump);
+    assert!(
+        merged.contains("numgen random mod 2 vmap { 0 comment"),
+        "{merged}"
+    );
+    assert!(!merged.contains("meta random"), "{merged}");
 }

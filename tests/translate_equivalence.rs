@@ -54,6 +54,7 @@ fn check_merges(text: &str) -> (usize, usize, usize) {
         text,
         &Options {
             merge: true,
+            numgen: true,
             ..Options::default()
         },
     );
@@ -253,6 +254,18 @@ fn real_packets_take_the_same_paths() {
                 },
             );
             assert!(t.merges.iter().any(|m| m.kind == "vmap"));
+            std::fs::write(&p, &t.script).unwrap();
+            p
+        }),
+        ("merged with numgen", "nft -f \"$1\"".to_string(), {
+            let p = dir.path().join("numgen.nft");
+            let opts = Options {
+                merge: true,
+                numgen: true,
+                ..Options::default()
+            };
+            let t = translate(&rs, &text, &opts);
+            assert!(t.merges.iter().any(|m| m.kind == "numgen"));
             std::fs::write(&p, &t.script).unwrap();
             p
         }),

@@ -395,4 +395,29 @@ fn ipset_rules_load_with_their_sets() {
     assert!(run.status.success(), "{}", kernel::stderr_summary(&run));
     let listed = String::from_utf8_lossy(&run.stdout);
     assert!(listed.contains("10.0.0.1 . tcp . 80"), "{listed}");
+    // A later translation with fewer elements replaces the set's content.
+    let fewer = dir.path().join("fewer.ipset");
+    fs::write(
+        &fewer,
+        "create blocked hash:net family inet
+add blocked 10.1.0.0/16
+         create web hash:ip,port family inet
+add web 10.0.0.2,udp:53
+",
+    )
+    .unwrap();
+    let out2 = dir.path().join("out2.nft");
+    assert_eq!(
+        translate(&dump, &out2, &["--ipsets", fewer.to_str().unwrap()]),
+        0
+    );
+    let run = kernel::in_netns(
+        "nft -f \"$1\" && nft -f \"$2\" && nft list set ip filter web && nft list set ip filter blocked",
+        &[&out, &out2],
+    );
+    assert!(run.status.success(), "{}", kernel::stderr_summary(&run));
+    let listed = String::from_utf8_lossy(&run.stdout);
+    assert!(!listed.contains("10.0.0.1 . tcp . 80"), "{listed}");
+    assert!(!listed.contains("192.0.2.7"), "{listed}");
+    assert!(listed.contains("10.0.0.2 . udp . 53"), "{listed}");
 }

@@ -33,6 +33,11 @@ pub struct TranslateArgs {
     /// Translate rule by rule: no sets or maps.
     #[arg(long)]
     pub no_merge: bool,
+    /// Also turn kube-proxy statistic chains into `numgen random mod N vmap`
+    /// rules where the distribution is exactly the same (slow to load at
+    /// scale: one kernel set per service).
+    #[arg(long)]
+    pub numgen: bool,
     /// Also report what was merged.
     #[arg(long, value_enum, default_value = "none")]
     pub report: TranslateReport,
@@ -68,6 +73,7 @@ pub fn run(args: &TranslateArgs) -> ExitCode {
     let opts = Options {
         counters: args.counters,
         merge: !args.no_merge,
+        numgen: args.numgen && !args.no_merge,
         ipsets,
     };
     let t = translate::translate(&loaded.ruleset, &loaded.source, &opts);

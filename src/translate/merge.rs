@@ -207,40 +207,6 @@ fn statistic_only(r: &Rule) -> Option<Option<u64>> {
     Some(prob)
 }
 
-/// The one verdict map a table's numgen rules share: each statistic chain
-/// draws `numgen random mod n offset K` into its own `n` keys. (One map per
-/// chain would be an anonymous set per service, which the kernel names one
-/// by one, in time that grows with the number of sets already there.)
-#[derive(Debug, Default)]
-pub struct NumgenMap {
-    pub name: String,
-    pub next: u64,
-    pub elements: Vec<String>,
-}
-
-impl NumgenMap {
-    /// The declaration inside the table block, when any chain uses it.
-    pub fn declaration(&self) -> Option<String> {
-        (!self.elements.is_empty()).then(|| {
-            format!(
-                "\tmap {} {{\n\t\ttypeof numgen random mod 2 : verdict\n\t\telements = {{ {} }}\n\t}}\n",
-                self.name,
-                self.elements.join(", ")
-            )
-        })
-    }
-
-    /// The declaration without elements, for the script's preamble.
-    pub fn empty_declaration(&self) -> Option<String> {
-        (!self.elements.is_empty()).then(|| {
-            format!(
-                "\tmap {} {{\n\t\ttypeof numgen random mod 2 : verdict\n\t}}\n",
-                self.name
-            )
-        })
-    }
-}
-
 /// numgen bucket sizes for `mod n`, out of 2^32 draws.
 fn bucket(n: u128, k: u128) -> u128 {
     let ceil = |a: u128| a.div_ceil(n);
@@ -255,7 +221,6 @@ pub fn numgen_run(
     ri: usize,
     facts: &ChainFacts,
     scope: &Scope<'_>,
-    map: &mut NumgenMap,
 ) -> Option<(NftRule, usize)> {
     let rules = &table.chains[ci].rules;
     let mut probs = Vec::new();
@@ -302,22 +267,11 @@ pub fn numgen_run(
         let comment = comment_of(r)
             .map(|c| format!(" comment {}", quoted(&c).0))
             .unwrap_or_default();
-        elems.push(format!(
-            "{}{comment} : {}",
-            map.next + k as u64,
-            verdict.text()
-        ));
+        elems.push(format!("{k}{comment} : {}", verdict.text()));
     }
-    let offset = if map.next == 0 {
-        String::new()
-    } else {
-        format!(" offset {}", map.next)
-    };
-    map.next += n as u64;
-    map.elements.extend(elems);
     let rule = NftRule {
         exprs: vec![Expr {
-            text: format!("numgen random mod {n}{offset} vmap @{}", map.name),
+            text: format!("numgen random mod {n} vmap {{ {} }}", elems.join(", ")),
             field: None,
             keys: None,
             stateful: true,

@@ -31,6 +31,12 @@ pub struct Options {
     pub counters: bool,
     /// Merge runs of rules into sets and maps.
     pub merge: bool,
+    /// Also merge kube-proxy statistic chains into `numgen random mod n
+    /// vmap` rules (only where exact; see [`merge`]). Off by default: each
+    /// such rule is an anonymous set, and the kernel creates sets in time
+    /// that grows with the sets already in the table, so at 10,000 services
+    /// the script loads ten times slower than rule by rule.
+    pub numgen: bool,
     /// The `ipset save` file `-m set` rules refer to.
     pub ipsets: Option<IpsetFile>,
 }
@@ -200,20 +206,7 @@ fn translate_table(
         }
     }
     let analysis = merge::ChainFacts::build(table);
-    let mut numgen = merge::NumgenMap {
-        name: (1..)
-            .map(|i| {
-                format!(
-                    "iptlint-numgen{}",
-                    if i == 1 { String::new() } else { i.to_string() }
-                )
-            })
-            .find(|n| !used_sets.iter().any(|s| set_names.get(s) == n))
-            .unwrap_or_default(),
-        ..merge::NumgenMap::default()
-    };
-    // Chains go to their own buffer: the shared numgen map is declared
-    // before them, once it is known.
+    // Chains go to their own buffer, after the table's own preamble.
     let mut chains_out = String::new();
     let out = &mut chains_out;
     for (ci, chain) in table.chains.iter().enumerate() {
@@ -234,8 +227,8 @@ fn translate_table(
         let mut ri = 0;
         while ri < chain.rules.len() {
             if opts.merge
-                && let Some((item, used)) =
-                    merge::numgen_run(table, ci, ri, &analysis, &scope, &mut numgen)
+                && opts.numgen
+                && let Some((item, used)) = merge::numgen_run(table, ci, ri, &analysis, &scope)
             {
                 t.merges.push(Merge {
                     kind: "numgen",
@@ -317,9 +310,6 @@ fn translate_table(
             }
         }
     }
-    if let Some(decl) = numgen.empty_declaration() {
-        sets.push((decl, "map", numgen.name.clone()));
-    }
     let _ = writeln!(preamble, "table {fam} {}", table.name);
     let _ = writeln!(preamble, "flush table {fam} {}", table.name);
     if !sets.is_empty() {
@@ -333,9 +323,6 @@ fn translate_table(
         }
     }
     out_final.push_str(&header_out);
-    if let Some(decl) = numgen.declaration() {
-        out_final.push_str(&decl);
-    }
     out_final.push_str(&chains_out);
     out_final.push_str("}\n");
 }

@@ -577,10 +577,7 @@ fn translate_match(
 ) -> Result<Cases, String> {
     let fam = scope.family;
     if !m.modelled {
-        return Err(format!(
-            "match `-m {}` is not modelled by iptlint",
-            m.module
-        ));
+        return unmodelled_match(m).map(|e| vec![vec![e]]);
     }
     let mut out: Cases = vec![Vec::new()];
     let push = |out: &mut Cases, e: Expr| {
@@ -970,6 +967,14 @@ fn translate_match(
                 );
             }
         }
+        "recent" => {
+            return Err(
+                "`-m recent` forgets the oldest of its 200 addresses per list \
+                 (ip_list_tot) and counts hits per address; an nft set does neither, \
+                 so no translation is exact"
+                    .into(),
+            );
+        }
         other => {
             return Err(format!(
                 "match `-m {other}` has no exact nft translation in iptlint"
@@ -977,6 +982,50 @@ fn translate_match(
         }
     }
     Ok(out)
+}
+
+/// A few matches iptlint's model keeps raw, read from their words: each
+/// has an nft selector that tests the same thing.
+fn unmodelled_match(m: &Match) -> Result<Expr, String> {
+    let refuse = || format!("match `-m {}` is not modelled by iptlint", m.module);
+    let mut parts = Vec::new();
+    for o in &m.options {
+        let w = opt_words(o);
+        let [value] = w.as_slice() else {
+            return Err(refuse());
+        };
+        let sel = match (m.module.as_str(), o.name.as_str()) {
+            ("esp", "--espspi") => "esp spi",
+            ("ah", "--ahspi") => "ah spi",
+            ("cpu", "--cpu") => "meta cpu",
+            ("devgroup", "--src-group") => "meta iifgroup",
+            ("devgroup", "--dst-group") => "meta oifgroup",
+            _ => return Err(refuse()),
+        };
+        // A number, a range `a:b`, or (devgroup) `value/mask`.
+        let (v, mask) = match value.split_once('/') {
+            Some((v, mk)) if m.module == "devgroup" => (v, Some(crate::model::parse_u32(mk)?)),
+            _ => (*value, None),
+        };
+        let range = match v.split_once(':') {
+            Some((a, b)) => format!(
+                "{}-{}",
+                crate::model::parse_u32(a)?,
+                crate::model::parse_u32(b)?
+            ),
+            None => crate::model::parse_u32(v)?.to_string(),
+        };
+        let op = if o.negated { "!=" } else { "==" };
+        parts.push(match mask {
+            Some(mk) => format!("{sel} & {mk:#x} {op} {range}"),
+            None if o.negated => format!("{sel} != {range}"),
+            None => format!("{sel} {range}"),
+        });
+    }
+    if parts.is_empty() {
+        return Err(refuse());
+    }
+    Ok(Expr::plain(parts.join(" ")))
 }
 
 fn tcp_flags(list: &str) -> Result<Vec<&'static str>, String> {
@@ -1323,6 +1372,25 @@ fn translate_target(
                 JumpKind::Jump => Verdict::Jump(n),
                 JumpKind::Goto => Verdict::Goto(n),
             }
+        }
+        TargetKind::Other if t.name == "DSCP" => {
+            let sel = if fam == Family::Ipv4 {
+                "ip dscp"
+            } else {
+                "ip6 dscp"
+            };
+            let [o] = t.options.as_slice() else {
+                return Err("DSCP needs one of `--set-dscp`, `--set-dscp-class`".into());
+            };
+            let v = match o.name.as_str() {
+                "--set-dscp" => crate::model::parse_u32(opt_text(o))?,
+                "--set-dscp-class" => dscp_class(opt_text(o))?,
+                _ => return Err(format!("DSCP `{}` not understood", o.written)),
+            };
+            if v > 63 {
+                return Err("a DSCP value above 63".into());
+            }
+            return Ok((vec![format!("{sel} set {v:#x}")], None));
         }
         TargetKind::Other => {
             return Err(format!("target `{}` is not modelled by iptlint", t.name));
