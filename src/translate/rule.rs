@@ -593,6 +593,11 @@ fn translate_match(
         }
         "tcp" | "udp" | "sctp" | "dccp" => {
             let p = m.module.as_str();
+            if m.options.is_empty()
+                && let Some(e) = first_fragment_only(scope)?
+            {
+                push(&mut out, e);
+            }
             // iptables-translate's order: source port, destination port, the rest.
             let mut opts: Vec<&MatchOption> = m.options.iter().collect();
             opts.sort_by_key(|o| match o.name.as_str() {
@@ -650,6 +655,9 @@ fn translate_match(
                     // when the rule does not say `-p`).
                     if rule.protocol.is_none() {
                         push(&mut out, proto_test(fam, pn, false));
+                    }
+                    if let Some(e) = first_fragment_only(scope)? {
+                        push(&mut out, e);
                     }
                     continue;
                 }
@@ -982,6 +990,25 @@ fn translate_match(
         }
     }
     Ok(out)
+}
+
+/// What an L4 match without options still tests: iptables' tcp, udp, sctp,
+/// dccp and icmp matches never match a later fragment. In the nat table no
+/// fragment arrives (conntrack reassembles first), elsewhere IPv4 says it
+/// with the fragment offset; IPv6 would need an "or" over the fragment
+/// header.
+fn first_fragment_only(scope: &Scope<'_>) -> Result<Option<Expr>, String> {
+    if scope.table == TableName::Nat {
+        return Ok(None);
+    }
+    match scope.family {
+        Family::Ipv4 => Ok(Some(Expr::plain("ip frag-off & 0x1fff == 0".into()))),
+        Family::Ipv6 => Err(
+            "an L4 match without options also refuses later IPv6 fragments; nft cannot say \
+             that in one rule"
+                .into(),
+        ),
+    }
 }
 
 /// A few matches iptlint's model keeps raw, read from their words: each
