@@ -296,7 +296,7 @@ fn product(cases: Cases, more: Cases) -> Cases {
 }
 
 fn iface(selector: &'static str, name: &str, negated: bool) -> Result<Option<Expr>, String> {
-    if name.contains(['"', '*', '\\']) {
+    if name.contains(['"', '\\']) {
         return Err(format!("interface name `{name}` cannot be written in nft"));
     }
     if name == "+" {
@@ -305,9 +305,14 @@ fn iface(selector: &'static str, name: &str, negated: bool) -> Result<Option<Exp
         }
         return Ok(None);
     }
+    // nft reads a last `*` as the wildcard and stores any other `*` as it
+    // is; a name that ends in `*` itself ends in `\*`.
     let pattern = match name.strip_suffix('+') {
         Some(prefix) => format!("{prefix}*"),
-        None => name.to_string(),
+        None => match name.strip_suffix('*') {
+            Some(stem) => format!("{stem}\\*"),
+            None => name.to_string(),
+        },
     };
     let op = if negated { "!= " } else { "" };
     let text = format!("{selector} {op}\"{pattern}\"");
@@ -1781,4 +1786,32 @@ fn mark_target(t: &Target, sel: &str) -> Result<String, String> {
         out = Some(expr);
     }
     out.ok_or_else(|| format!("{} without an operation", t.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(name: &str) -> String {
+        iface("iifname", name, false).unwrap().unwrap().text
+    }
+
+    #[test]
+    fn interface_wildcards_and_literal_asterisks() {
+        assert_eq!(pattern("eth0"), "iifname \"eth0\"");
+        assert_eq!(pattern("eth+"), "iifname \"eth*\"");
+        // nft stores an inner `*` as it is, and reads a last one as the wildcard.
+        assert_eq!(pattern("eth*foo"), "iifname \"eth*foo\"");
+        assert_eq!(pattern("eth*"), "iifname \"eth\\*\"");
+        assert_eq!(pattern("eth*foo*+"), "iifname \"eth*foo**\"");
+        assert!(iface("iifname", "+", false).unwrap().is_none());
+        assert!(iface("iifname", "+", true).is_err());
+    }
+
+    #[test]
+    fn kernel_probabilities() {
+        assert_eq!(probability_fixed("0.33333333349").unwrap(), 715827883);
+        assert_eq!(probability_fixed("0.50000000000").unwrap(), 1 << 30);
+        assert!(probability_fixed("1.5").is_err());
+    }
 }
