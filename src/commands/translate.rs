@@ -105,10 +105,13 @@ pub fn run(args: &TranslateArgs) -> ExitCode {
             None => eprintln!("{json}"),
         }
     }
+    // The model of a large dump takes a while to free; the process ends now.
+    let path = loaded.path.clone();
+    std::mem::forget(loaded);
     if t.untranslated > 0 {
         eprintln!(
             "iptlint: {}: {} of {} rules not translated (kept as comments)",
-            loaded.path, t.untranslated, t.rules_in
+            path, t.untranslated, t.rules_in
         );
         ExitCode::from(1)
     } else {

@@ -7,7 +7,7 @@
 //! so. Quoted strings (comments, log prefixes) have no escapes at all: they
 //! end at the next `"`.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 /// The words nft's scanner reads as keywords in every state (from the
 /// nftables `src/scanner.l`, plus the older ones 1.0.6 refuses): a chain of
@@ -195,7 +195,7 @@ impl NameMap {
     pub fn build<'a>(
         names: impl IntoIterator<Item = &'a str> + Clone,
     ) -> (NameMap, Vec<(String, String)>) {
-        let mut taken: std::collections::HashSet<String> = names
+        let mut taken: HashSet<String> = names
             .clone()
             .into_iter()
             .filter(|n| is_plain_identifier(n))
