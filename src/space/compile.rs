@@ -690,6 +690,18 @@ const ICMPV6_NAMES: &[(&str, u8, u8, u8)] = &[
 /// unambiguous), else `TYPE` or `TYPE/CODE` in decimal. In IPv4 type 255
 /// ("any") matches every type and code.
 fn icmp_field(text: &str, family: Family) -> Option<Option<Field>> {
+    let (ty, lo, hi) = icmp_type_code(text, family)?;
+    if family == Family::Ipv4 && ty == 0xFF {
+        return Some(Some(Field::full(65535)));
+    }
+    let base = (ty as u128) << 8;
+    Some(Field::range(base + lo as u128, base + hi as u128))
+}
+
+/// What `--icmp-type TEXT` / `--icmpv6-type TEXT` names, read as libxt_icmp
+/// reads it: `(type, lowest code, highest code)`; type 255 in IPv4 is "any".
+/// `None` when the text is not understood (or ambiguous).
+pub fn icmp_type_code(text: &str, family: Family) -> Option<(u8, u8, u8)> {
     let table = match family {
         Family::Ipv4 => ICMP_NAMES,
         Family::Ipv6 => ICMPV6_NAMES,
@@ -716,9 +728,5 @@ fn icmp_field(text: &str, family: Family) -> Option<Option<Field>> {
             }
         }
     };
-    if family == Family::Ipv4 && ty == 0xFF {
-        return Some(Some(Field::full(65535)));
-    }
-    let base = (ty as u128) << 8;
-    Some(Field::range(base + lo as u128, base + hi as u128))
+    Some((ty, lo, hi))
 }
