@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 seconds=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(check parse roundtrip suppression)
+[ ${#targets[@]} -gt 0 ] || targets=(check parse roundtrip suppression optimize translate diff)
 ./seed.sh
 for target in "${targets[@]}"; do
     echo "== $target, $seconds s"

@@ -5,17 +5,17 @@
 # which git ignores; nothing from shared/ enters the repository.
 set -euo pipefail
 cd "$(dirname "$0")"
-for target in parse check roundtrip suppression; do
+for target in parse check roundtrip suppression optimize translate diff; do
     mkdir -p "corpus/$target"
 done
-seeds=(../examples/*.rules ../tests/fixtures/kernel/*.rules)
+seeds=(../examples/*.rules ../tests/fixtures/kernel/*.rules ../tests/fixtures/optimize/*.rules ../tests/fixtures/translate/*.v4 ../tests/fixtures/diff/*.rules ../tests/fixtures/trace/*.rules)
 if [ -d ../../shared/corpus/dumps ]; then
     while IFS= read -r -d '' f; do seeds+=("$f"); done \
         < <(find ../../shared/corpus/dumps -type f -size -16k -print0)
 fi
 for f in "${seeds[@]}"; do
     name=$(printf '%s' "$f" | sha1sum | cut -c1-16)
-    for target in parse check roundtrip; do
+    for target in parse check roundtrip optimize translate diff; do
         cp "$f" "corpus/$target/seed-$name"
     done
     # The suppression lexer gets the comment lines.

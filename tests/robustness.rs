@@ -175,13 +175,32 @@ fn a_dump_names_things_iptlint_never_touches() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{format}"); // the unknown lint in ignore-file
     }
+    // The other commands read the same dump: none of them runs, resolves or writes anything
+    // it was not told to on the command line.
+    let dump_arg = input.display().to_string();
+    for args in [
+        vec!["translate", dump_arg.as_str()],
+        vec!["optimize", dump_arg.as_str()],
+        vec!["diff", dump_arg.as_str(), dump_arg.as_str()],
+        vec!["trace", dump_arg.as_str(), "--proto", "tcp"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_iptlint"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some(), "{args:?} was killed");
+    }
     assert_eq!(
         listing(dir.path()),
         before,
         "iptlint created or removed files"
     );
     // And by construction: the library and the binary have no way to run a program, resolve
-    // a name or write a file. A change that adds one must say why here.
+    // a name or write a file. A change that adds one must say why here:
+    // - `translate` and `optimize` write the files their `-o`, `--ipsets` and `--report-file`
+    //   options name on the command line (never a path from the dump), with `fs::write`.
+    const WRITES_WHERE_TOLD: &[&str] = &["commands/optimize.rs", "commands/translate.rs"];
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut stack = vec![src];
     while let Some(dir) = stack.pop() {
@@ -191,6 +210,7 @@ fn a_dump_names_things_iptlint_never_touches() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).unwrap();
+                let writes = WRITES_WHERE_TOLD.iter().any(|f| path.ends_with(f));
                 for api in [
                     "Command::new",
                     "process::Command",
@@ -201,6 +221,9 @@ fn a_dump_names_things_iptlint_never_touches() {
                     "TcpStream",
                     "UdpSocket",
                 ] {
+                    if writes && api == "fs::write" {
+                        continue;
+                    }
                     assert!(!text.contains(api), "{} uses {api}", path.display());
                 }
             }
