@@ -42,7 +42,7 @@
 //!
 //! Skips with a message when not root, without network namespaces, or
 //! without `ip`, `nsenter`, `iptables-restore`, `iptables-save` or
-//! `python3`. `TRACE_KERNEL_DUMPS` sets the number of dumps (default 6),
+//! `python3`. `TRACE_KERNEL_DUMPS` sets the number of dumps (default 10),
 //! `TRACE_KERNEL_SEED` the first seed, `TRACE_KERNEL_RANDOM` the random
 //! packets per dump (default 12); `TRACE_KERNEL_VERBOSE=1` prints each dump.
 
@@ -796,7 +796,7 @@ fn trace_names_the_rules_the_kernel_counts() {
         eprintln!("skipping the trace check: no ctnetlink: {e}");
         return;
     }
-    let dumps = env_or("TRACE_KERNEL_DUMPS", 6);
+    let dumps = env_or("TRACE_KERNEL_DUMPS", 10);
     let seed = env_or("TRACE_KERNEL_SEED", 0x7ace_0001);
     let random = env_or("TRACE_KERNEL_RANDOM", 12) as usize;
     let dir = tempfile::tempdir().expect("a temporary directory");
