@@ -138,9 +138,11 @@ fn bang(rng: &mut Rng, percent: u64) -> &'static str {
     if rng.chance(percent) { "! " } else { "" }
 }
 
-/// One random match allowed in `chain` (no `-o` in PREROUTING and INPUT,
-/// no `-i` in OUTPUT and POSTROUTING); `taken` holds the generic options
-/// (`s`, `d`, `p`, `i`, `o`) the rule has already.
+/// One random match allowed in builtin chain `chain` (no `-o` in
+/// PREROUTING and INPUT, no `-i` in OUTPUT and POSTROUTING; iptables checks
+/// only builtin chains, so `""` for a user chain allows both); `taken`
+/// holds the generic options (`s`, `d`, `p`, `i`, `o`) the rule has
+/// already. `None`: nothing this time.
 fn gen_cond(rng: &mut Rng, chain: &str, unknown: bool, taken: &mut String) -> Option<String> {
     let (text, generic) = match rng.below(14) {
         0 | 1 => (format!("{}-s {}", bang(rng, 25), rng.pick(&PREFIXES)), "s"),
