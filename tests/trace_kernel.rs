@@ -33,12 +33,11 @@
 //! compared rule for rule, but the kernel's way must still be one of the
 //! outcomes trace lists (the packet is in exactly one of their regions).
 //!
-//! Known wrong in iptlint, found here: the fate walker gives a forwarded
-//! packet its output device already at PREROUTING, so `-o` in a user chain
-//! jumped to from PREROUTING matches in trace but never in the kernel (see
-//! the ignored `prerouting_user_chains_see_no_output_device`). The default
-//! seeds do not meet it; `TRACE_KERNEL_SEED=1000 TRACE_KERNEL_DUMPS=40`
-//! does (seeds 1001, 1034).
+//! Found here and fixed: the fate walker gave a forwarded packet its output
+//! device already at PREROUTING, so `-o` in a user chain jumped to from
+//! PREROUTING matched in trace but never in the kernel (see
+//! `prerouting_user_chains_see_no_output_device`; seeds 1001 and 1034 of
+//! `TRACE_KERNEL_SEED=1000 TRACE_KERNEL_DUMPS=40` met it).
 //!
 //! Skips with a message when not root, without network namespaces, or
 //! without `ip`, `nsenter`, `iptables-restore`, `iptables-save` or
@@ -847,14 +846,12 @@ fn trace_names_the_rules_the_kernel_counts() {
 /// A forwarded packet has no output device yet at PREROUTING (routing
 /// comes after it): the kernel matches `-o eth0` in a user chain jumped to
 /// from PREROUTING against no device, so never, and `! -o eth0` always.
-/// `iptlint trace` (and `diff`: the fate walker) gives the packet its
-/// output device already at PREROUTING on the forward path, so it says the
-/// packet is dropped by the `-o eth0` rule. Found by the generated check
+/// `iptlint trace` (and `diff`: the fate walker) once gave the packet its
+/// output device already at PREROUTING on the forward path, and said the
+/// packet was dropped by the `-o eth0` rule. Found by the generated check
 /// above (seeds 1001 and 1034 with `TRACE_KERNEL_SEED=1000
-/// TRACE_KERNEL_DUMPS=40`); ignored until the walker leaves the output
-/// device out at PREROUTING.
+/// TRACE_KERNEL_DUMPS=40`).
 #[test]
-#[ignore = "iptlint bug: the fate walker gives forwarded packets their output device at PREROUTING"]
 fn prerouting_user_chains_see_no_output_device() {
     let mut lab = match Lab::start(&LINKS[..2]) {
         Ok(lab) => lab,

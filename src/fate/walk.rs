@@ -554,6 +554,19 @@ impl<'a> Walker<'a> {
                     };
                     (may, must, opaque)
                 };
+                // At PREROUTING routing has not run: a forwarded packet has no
+                // output device yet (the one the path gives it applies from
+                // FORWARD on), so `-o` sees "no device" there. Found by
+                // tests/trace_kernel.rs.
+                let (may, must) = if stage.hook == "PREROUTING" && may.restricts(Dim::OutInterface)
+                {
+                    let no_out = self.ctx.universe().restrict_range(Dim::OutInterface, 0, 0);
+                    let before_routing =
+                        |s: &PacketSet| s.intersect(&no_out).forget(Dim::OutInterface);
+                    (before_routing(&may), before_routing(&must))
+                } else {
+                    (may, must)
+                };
                 let exact = ms.is_exact() && opaque.is_empty();
                 if !it.b.region.overlaps(&may) {
                     self.not_matched(&mut it, rule, &chain.name);
