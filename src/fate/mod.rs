@@ -91,7 +91,10 @@ pub use compare::{Difference, Side, compare};
 pub use describe::{describe_set, interface_names};
 pub use query::PacketQuery;
 pub use rewrite::{FieldRewrite, Rewrites, field_name};
-pub use walk::{Assumption, Conditions, Decision, Fate, Leaf, RuleOutcome, Step, Verdict, Walker};
+pub use walk::{
+    Assumption, Conditions, DEFAULT_MAX_PIECES, Decision, Fate, GaveUp, Leaf, RuleOutcome, Step,
+    Verdict, Walker,
+};
 
 use crate::model::TableName;
 pub use crate::space::PacketSet;

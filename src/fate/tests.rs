@@ -31,7 +31,9 @@ fn fate_of(s: &Setup, path: Path, p: &Packet) -> Vec<(Verdict, Vec<String>, usiz
     let ctx = SpaceContext::for_ruleset(&s.rs);
     let w = Walker::new(&s.rs, &ctx, &s.text, false);
     let mut conds = Conditions::default();
-    let leaves = w.walk(path, &ctx.universe(), &mut conds);
+    let leaves = w
+        .walk(path, &ctx.universe(), &mut conds)
+        .expect("within budget");
     // Leaves are disjoint for one valuation of the assumptions.
     leaves
         .iter()
@@ -217,7 +219,9 @@ fn leaves_partition_the_path() {
     );
     let ctx = SpaceContext::for_ruleset(&s.rs);
     let w = Walker::new(&s.rs, &ctx, &s.text, false);
-    let leaves = w.walk(Path::Input, &ctx.universe(), &mut Conditions::default());
+    let leaves = w
+        .walk(Path::Input, &ctx.universe(), &mut Conditions::default())
+        .expect("within budget");
     let mut all = ctx.empty();
     for l in &leaves {
         assert!(!all.overlaps(&l.region));
