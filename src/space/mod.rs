@@ -812,7 +812,8 @@ impl PacketSet {
                 self.cubes.extend(group.pop());
                 continue;
             }
-            // All at once: one sort instead of a growing merge per member.
+            // All at once: one merge of sorted runs instead of a growing
+            // union per member.
             let mut intervals: Vec<field::Rg> = Vec::new();
             let mut full = false;
             let mut ranges = true;
@@ -827,6 +828,9 @@ impl PacketSet {
             let union = if full {
                 None
             } else if ranges {
+                // The members' lists are sorted runs: a stable sort merges
+                // runs, so the sort inside `from_intervals` finds them sorted.
+                intervals.sort();
                 Field::from_intervals(intervals)
             } else {
                 let mut fields = group.iter().filter_map(|c| c.get(d));
