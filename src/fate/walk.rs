@@ -68,11 +68,13 @@ pub struct Fate {
 pub struct Decision {
     pub hook: &'static str,
     pub table: TableName,
-    pub chain: String,
+    /// Shared by every leaf the chain decided (a kube-proxy walk has
+    /// hundreds of thousands of leaves).
+    pub chain: Rc<str>,
     /// The line of the deciding rule, or of the chain's policy line.
     pub line: u32,
-    /// `-A ...` text of the rule, or `policy ACCEPT`.
-    pub text: String,
+    /// `-A ...` text of the rule, or `policy ACCEPT`; shared like `chain`.
+    pub text: Rc<str>,
     /// The chain's policy decided, not a rule.
     pub by_policy: bool,
 }
@@ -308,6 +310,10 @@ struct TableIx<'a> {
     table: &'a Table,
     by_name: HashMap<&'a str, usize>,
     spaces: Vec<Vec<OnceCell<MatchSpace>>>,
+    /// Each chain's name and each rule's `-A` text, made when first needed
+    /// and shared by the decisions that name them.
+    names: Vec<Rc<str>>,
+    texts: Vec<Vec<OnceCell<Rc<str>>>>,
 }
 
 /// Targets that change nothing iptlint models and let the walk go on.
@@ -435,12 +441,20 @@ impl<'a> Walker<'a> {
                     .iter()
                     .map(|c| (0..c.rules.len()).map(|_| OnceCell::new()).collect())
                     .collect();
+                let texts = t
+                    .chains
+                    .iter()
+                    .map(|c| (0..c.rules.len()).map(|_| OnceCell::new()).collect())
+                    .collect();
+                let names = t.chains.iter().map(|c| Rc::from(c.name.as_str())).collect();
                 (
                     t.name,
                     TableIx {
                         table: t,
                         by_name,
                         spaces,
+                        names,
+                        texts,
                     },
                 )
             })
@@ -910,18 +924,19 @@ impl<'a> Walker<'a> {
             policy,
             line: policy_line,
         });
-        let text = format!("policy {}", policy.as_str());
+        let text = Rc::from(format!("policy {}", policy.as_str()));
         let verdict = (policy == Policy::Drop).then_some(Verdict::Drop);
-        Err(self.end(stage, it.b, &base.name, policy_line, text, verdict))
+        let name = tix.names[it.base].clone();
+        Err(self.end(stage, it.b, name, policy_line, text, verdict))
     }
 
     fn end(
         &self,
         stage: Stage,
         mut b: Branch,
-        chain: &str,
+        chain: Rc<str>,
         line: u32,
-        text: String,
+        text: Rc<str>,
         verdict: Option<Verdict>,
     ) -> End {
         b.decisions = push(
@@ -929,7 +944,7 @@ impl<'a> Walker<'a> {
             Decision {
                 hook: stage.hook,
                 table: stage.table,
-                chain: chain.to_string(),
+                chain,
                 by_policy: text.starts_with("policy "),
                 line,
                 text,
@@ -965,8 +980,11 @@ impl<'a> Walker<'a> {
             return Some(Ok(it));
         };
         let ends = |b: Branch, v: Option<Verdict>| {
-            let text = format!("-A {} {}", chain.name, rule.spec_text());
-            Some(Err(self.end(stage, b, &chain.name, line, text, v)))
+            let text = tix.texts[it.chain][it.rule]
+                .get_or_init(|| Rc::from(format!("-A {} {}", chain.name, rule.spec_text())))
+                .clone();
+            let name = tix.names[it.chain].clone();
+            Some(Err(self.end(stage, b, name, line, text, v)))
         };
         let family = self.ctx.family();
         match &t.kind {
