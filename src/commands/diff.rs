@@ -51,7 +51,7 @@ pub struct DiffArgs {
     pub format: DiffFormat,
     /// Most pieces (field intervals of the regions, plus a charge per
     /// region) one walk may hold; a dump that needs more is too complex to
-    /// decide and ends with exit 2. Bounds memory: about 100 bytes a piece.
+    /// decide and ends with exit 2. Bounds memory: some 100 to 150 bytes a piece.
     #[arg(long, value_name = "N", default_value_t = iptlint::fate::DEFAULT_MAX_PIECES)]
     pub max_pieces: usize,
 }

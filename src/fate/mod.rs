@@ -97,8 +97,8 @@
 //! --max-pieces`) the walk stops with [`GaveUp`] and `diff`/`trace` exit 2
 //! with "gave up after N regions holding P pieces on the input path of
 //! DUMP": a dump too complex to decide ends with an error, not by eating
-//! the machine. A piece takes some 40 to 100 bytes with its share of cube
-//! and leaf overhead.
+//! the machine. A piece takes its share of cube
+//! and leaf overhead (some 100 to 150 bytes in all).
 //!
 //! Measured (release, 2 cores shared with other jobs), `diff` of a
 //! generated kube-proxy dump (`gen-dump kube --endpoints 3`) against itself
