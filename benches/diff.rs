@@ -91,8 +91,12 @@ fn diff(a: &str, b: &str) -> usize {
     let mut conds = Conditions::default();
     let mut n = 0;
     for path in Path::ALL {
-        let la = wa.walk(path, &ctx.universe(), &mut conds);
-        let lb = wb.walk(path, &ctx.universe(), &mut conds);
+        let la = wa
+            .walk(path, &ctx.universe(), &mut conds)
+            .expect("within budget");
+        let lb = wb
+            .walk(path, &ctx.universe(), &mut conds)
+            .expect("within budget");
         n += compare(path, &ctx, &la, &lb).len();
     }
     n

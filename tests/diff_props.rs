@@ -653,8 +653,12 @@ fn diff_agrees_with_brute_force_on_random_pairs() {
         let wb = Walker::new(&rb, &ctx, &tb, false);
         let mut conds = Conditions::default();
         for path in Path::ALL {
-            let la = wa.walk(path, &ctx.universe(), &mut conds);
-            let lb = wb.walk(path, &ctx.universe(), &mut conds);
+            let la = wa
+                .walk(path, &ctx.universe(), &mut conds)
+                .expect("within budget");
+            let lb = wb
+                .walk(path, &ctx.universe(), &mut conds)
+                .expect("within budget");
             let diffs = compare(path, &ctx, &la, &lb);
             if diffs.is_empty() {
                 equivalent += 1;

@@ -49,6 +49,11 @@ pub struct DiffArgs {
     pub limit: usize,
     #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
     pub format: DiffFormat,
+    /// Most pieces (field intervals of the regions, plus a charge per
+    /// region) one walk may hold; a dump that needs more is too complex to
+    /// decide and ends with exit 2. Bounds memory: some 100 to 150 bytes a piece.
+    #[arg(long, value_name = "N", default_value_t = iptlint::fate::DEFAULT_MAX_PIECES)]
+    pub max_pieces: usize,
 }
 
 /// Differences with the same deciding rules and fates, shown as one.
@@ -94,16 +99,36 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         Some(DiffPath::Output) => vec![Path::Output],
         None => Path::ALL.to_vec(),
     };
-    let wa = Walker::new(&a.ruleset, &ctx, &a.source, false);
-    let wb = Walker::new(&b.ruleset, &ctx, &b.source, false);
+    let mut wa = Walker::new(&a.ruleset, &ctx, &a.source, false);
+    let mut wb = Walker::new(&b.ruleset, &ctx, &b.source, false);
+    wa.set_max_pieces(args.max_pieces);
+    wb.set_max_pieces(args.max_pieces);
     let mut conds = Conditions::default();
     let universe = ctx.universe();
     let mut all: Vec<(Vec<Leaf>, Vec<Leaf>, Vec<Group>)> = Vec::new();
     for &path in &paths {
-        let la = wa.walk(path, &universe, &mut conds);
-        let lb = wb.walk(path, &universe, &mut conds);
+        let walked = wa
+            .walk(path, &universe, &mut conds)
+            .map_err(|g| g.message(path, &a.path))
+            .and_then(|la| {
+                let lb = wb
+                    .walk(path, &universe, &mut conds)
+                    .map_err(|g| g.message(path, &b.path))?;
+                Ok((la, lb))
+            });
+        let (la, lb) = match walked {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("iptlint diff: {e}");
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        };
         let diffs = compare(path, &ctx, &la, &lb);
-        let groups = group(&la, &lb, diffs);
+        let mut groups = group(&la, &lb, diffs);
+        // Only the leaves a difference names are shown: let the others go
+        // before the next path is walked.
+        let la = keep(la, groups.iter_mut().map(|g| &mut g.diff.a));
+        let lb = keep(lb, groups.iter_mut().map(|g| &mut g.diff.b));
         all.push((la, lb, groups));
     }
     let total: usize = all.iter().map(|x| x.2.len()).sum();
@@ -197,6 +222,21 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     } else {
         ExitCode::from(EXIT_FINDINGS)
     }
+}
+
+/// The leaves at the indexes `refs` point to, with the indexes renumbered.
+fn keep<'r>(leaves: Vec<Leaf>, refs: impl Iterator<Item = &'r mut usize>) -> Vec<Leaf> {
+    let mut slots: Vec<Option<Leaf>> = leaves.into_iter().map(Some).collect();
+    let mut new_index = vec![usize::MAX; slots.len()];
+    let mut out = Vec::new();
+    for r in refs {
+        if new_index[*r] == usize::MAX {
+            new_index[*r] = out.len();
+            out.extend(slots[*r].take());
+        }
+        *r = new_index[*r];
+    }
+    out
 }
 
 /// Merges the differences whose two leaves end the same way (same deciding

@@ -148,7 +148,13 @@ pub fn run(args: &TraceArgs) -> ExitCode {
     let mut human = String::new();
     let mut json_paths = Vec::new();
     for path in paths {
-        let leaves = walker.walk(path, &region, &mut conds);
+        let leaves = match walker.walk(path, &region, &mut conds) {
+            Ok(l) => l,
+            Err(g) => {
+                eprintln!("iptlint trace: {}", g.message(path, &loaded.path));
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        };
         let outcomes = group(leaves, &loaded.path);
         let hooks = path.hooks().join(" → ");
         if args.format == TraceFormat::Json {

@@ -179,9 +179,9 @@ pub fn leaf_json(ctx: &SpaceContext, conds: &Conditions, leaf: &Leaf, with_steps
         "decisions": leaf.decisions.iter().map(|d| json!({
             "hook": d.hook,
             "table": d.table.as_str(),
-            "chain": d.chain,
+            "chain": &*d.chain,
             "line": d.line,
-            "text": d.text,
+            "text": &*d.text,
         })).collect::<Vec<_>>(),
         "assumptions": leaf.assumptions.iter().map(|a| json!({
             "condition": conds.text(a.condition),

@@ -31,7 +31,9 @@ fn fate_of(s: &Setup, path: Path, p: &Packet) -> Vec<(Verdict, Vec<String>, usiz
     let ctx = SpaceContext::for_ruleset(&s.rs);
     let w = Walker::new(&s.rs, &ctx, &s.text, false);
     let mut conds = Conditions::default();
-    let leaves = w.walk(path, &ctx.universe(), &mut conds);
+    let leaves = w
+        .walk(path, &ctx.universe(), &mut conds)
+        .expect("within budget");
     // Leaves are disjoint for one valuation of the assumptions.
     leaves
         .iter()
@@ -217,11 +219,87 @@ fn leaves_partition_the_path() {
     );
     let ctx = SpaceContext::for_ruleset(&s.rs);
     let w = Walker::new(&s.rs, &ctx, &s.text, false);
-    let leaves = w.walk(Path::Input, &ctx.universe(), &mut Conditions::default());
+    let leaves = w
+        .walk(Path::Input, &ctx.universe(), &mut Conditions::default())
+        .expect("within budget");
     let mut all = ctx.empty();
     for l in &leaves {
         assert!(!all.overlaps(&l.region));
         all = all.union(&l.region);
     }
     assert!(all.same_as(&Path::Input.universe(&ctx)));
+}
+
+/// The region kube-proxy leaves after its ClusterIP rules, narrowed to one
+/// NodePort: merged along the destination, it is one cube again, and the
+/// set is unchanged.
+#[test]
+fn a_region_merges_along_its_heaviest_field() {
+    let ctx = SpaceContext::new(Family::Ipv4, ["eth0"]);
+    let mut missed = ctx.universe();
+    let mut addrs = Vec::new();
+    for i in 0..300u128 {
+        let addr = v4("10.96.0.0") + 7 * i;
+        addrs.push(addr);
+        let port = [80, 443, 53][i as usize % 3];
+        let service = ctx
+            .universe()
+            .restrict_range(crate::space::Dim::Dst, addr, addr)
+            .restrict_range(crate::space::Dim::Protocol, 6, 6)
+            .restrict_range(crate::space::Dim::DstPort, port, port);
+        missed = missed.difference(&service);
+    }
+    missed.compact();
+    let nodeport = ctx
+        .universe()
+        .restrict_range(crate::space::Dim::Protocol, 6, 6)
+        .restrict_range(crate::space::Dim::DstPort, 30080, 30080);
+    // One address in a long list: found by the binary search of a window.
+    let one = ctx
+        .universe()
+        .restrict_range(crate::space::Dim::Dst, addrs[150], addrs[150]);
+    assert!(missed.overlaps(&one));
+    // Service 150 (port 80) is cut out of its address, the rest is kept.
+    let service = one
+        .restrict_range(crate::space::Dim::Protocol, 6, 6)
+        .restrict_range(crate::space::Dim::DstPort, 80, 80);
+    assert!(missed.intersect(&one).same_as(&one.difference(&service)));
+    let mut taken = missed.intersect(&nodeport);
+    let before = taken.clone();
+    assert!(taken.cube_count() > 1, "{taken:?}");
+    let (dim, weight) = taken.heaviest_dim().unwrap();
+    assert_eq!(dim, crate::space::Dim::Dst);
+    assert!(weight >= 300, "{weight}");
+    taken.merge_along(dim);
+    assert!(taken.same_as(&before));
+    assert!(taken.same_as(&nodeport));
+    assert_eq!(taken.cube_count(), 1);
+    assert!(taken.weight() < 10, "{}", taken.weight());
+    // A region that cannot merge along the field stays the same set.
+    let mut kept = missed.clone();
+    kept.merge_along(crate::space::Dim::Dst);
+    assert!(kept.same_as(&missed));
+}
+
+#[test]
+fn a_walk_over_its_budget_gives_up() {
+    let s = setup(
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -s 10.0.0.3 -j ACCEPT\n\
+         -A INPUT -s 10.0.0.5 -j ACCEPT\n-A INPUT -s 10.0.0.7 -p tcp -j ACCEPT\nCOMMIT\n",
+    );
+    let ctx = SpaceContext::for_ruleset(&s.rs);
+    let mut w = Walker::new(&s.rs, &ctx, &s.text, false);
+    let all = w
+        .walk(Path::Input, &ctx.universe(), &mut Conditions::default())
+        .expect("within the default budget");
+    assert!(all.len() >= 5);
+    w.set_max_pieces(20);
+    let err = w
+        .walk(Path::Input, &ctx.universe(), &mut Conditions::default())
+        .unwrap_err();
+    assert_eq!(err.budget, 20);
+    assert!(err.pieces > 20, "{err:?}");
+    let msg = err.message(Path::Input, "a.rules");
+    assert!(msg.starts_with("gave up after "), "{msg}");
+    assert!(msg.contains("on the input path of a.rules"), "{msg}");
 }

@@ -7,7 +7,7 @@
 //! points, assumptions, decisions and steps are persistent lists (`Rc`
 //! cells), so a fork shares its history instead of copying it.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -68,11 +68,13 @@ pub struct Fate {
 pub struct Decision {
     pub hook: &'static str,
     pub table: TableName,
-    pub chain: String,
+    /// Shared by every leaf the chain decided (a kube-proxy walk has
+    /// hundreds of thousands of leaves).
+    pub chain: Rc<str>,
     /// The line of the deciding rule, or of the chain's policy line.
     pub line: u32,
-    /// `-A ...` text of the rule, or `policy ACCEPT`.
-    pub text: String,
+    /// `-A ...` text of the rule, or `policy ACCEPT`; shared like `chain`.
+    pub text: Rc<str>,
     /// The chain's policy decided, not a rule.
     pub by_policy: bool,
 }
@@ -257,12 +259,32 @@ impl Branch {
     /// packets left after a chain of `-d X -p tcp --dport P` rules, then
     /// narrowed to one port); merging them keeps later steps small, and
     /// merging only on doubling keeps the cost linear overall.
+    ///
+    /// A region whose bulk is one long field is also merged along that field
+    /// at once: the packets that missed every ClusterIP rule and then took
+    /// one NodePort rule are a handful of cubes whose destination fields
+    /// together cover every address; merged, the field is gone. The merge
+    /// groups cubes by their other (small) fields, so a region that cannot
+    /// merge costs little to try.
     fn set_region(&mut self, region: PacketSet) {
         self.region = region;
         let n = self.region.cube_count();
         if n >= 2 * self.compacted.max(8) {
             self.region.compact();
             self.compacted = self.region.cube_count();
+        }
+        while self.region.cube_count() > 1 {
+            let Some((dim, weight)) = self.region.heaviest_dim() else {
+                break;
+            };
+            let n = self.region.cube_count();
+            if weight < 4 * n {
+                break;
+            }
+            self.region.merge_along(dim);
+            if self.region.cube_count() == n {
+                break;
+            }
         }
     }
 }
@@ -288,6 +310,10 @@ struct TableIx<'a> {
     table: &'a Table,
     by_name: HashMap<&'a str, usize>,
     spaces: Vec<Vec<OnceCell<MatchSpace>>>,
+    /// Each chain's name and each rule's `-A` text, made when first needed
+    /// and shared by the decisions that name them.
+    names: Vec<Rc<str>>,
+    texts: Vec<Vec<OnceCell<Rc<str>>>>,
 }
 
 /// Targets that change nothing iptlint models and let the walk go on.
@@ -315,6 +341,59 @@ const CONTINUING: &[&str] = &[
     "TEE",
 ];
 
+/// The walk held more of the packet space than its budget allows: the
+/// dump is too complex to decide within bounded memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GaveUp {
+    /// Pieces held when the walk stopped.
+    pub pieces: usize,
+    /// The budget it exceeded.
+    pub budget: usize,
+    /// Regions (branches and leaves) alive then.
+    pub regions: usize,
+}
+
+impl GaveUp {
+    /// `gave up after ... on the input path of DUMP; ...`, for an error line.
+    pub fn message(&self, path: Path, dump: &str) -> String {
+        format!(
+            "gave up after {} regions holding {} pieces on the {} path of {dump}: \
+             the dump is too complex to decide within the budget of {} pieces \
+             (--max-pieces)",
+            self.regions,
+            self.pieces,
+            path.name(),
+            self.budget
+        )
+    }
+}
+
+/// The default of [`Walker::set_max_pieces`]. A piece (an interval or
+/// pattern of a field, or a share of a region's bookkeeping) costs about
+/// 100 to 150 bytes all told, so one walk stays near 1 GB at most. A
+/// generated kube-proxy dump of 2,000 services needs between 500,000 and
+/// 1,000,000 pieces on its busiest path (forward), about linearly in the
+/// services: 10,000 services fit.
+pub const DEFAULT_MAX_PIECES: usize = 8_000_000;
+
+/// Pieces charged per region besides its fields: its cube headers, its
+/// decisions and assumptions.
+const REGION_OVERHEAD: usize = 16;
+
+fn pieces_of(b: &Branch) -> usize {
+    b.region.weight() + REGION_OVERHEAD
+}
+
+fn push_end(out: &mut Vec<End>, pieces: &mut usize, end: End) {
+    *pieces += match &end {
+        End::Pass(b) | End::Final(b, _) => pieces_of(b),
+    };
+    out.push(end);
+}
+
+/// How often (in rules met) a table walk adds up what it holds.
+const CHECK_EVERY: usize = 256;
+
 /// Walks regions of packets through one dump.
 pub struct Walker<'a> {
     ctx: &'a SpaceContext,
@@ -325,6 +404,14 @@ pub struct Walker<'a> {
     budget: usize,
     /// The line of each builtin chain's `:NAME POLICY` declaration.
     policy_lines: HashMap<(TableName, &'a str), u32>,
+    /// Most pieces (see [`PacketSet::weight`]) the regions of one walk may
+    /// hold at once.
+    max_pieces: usize,
+    /// Pieces and regions held outside the table being walked (leaves and
+    /// branches between stages), while a walk runs.
+    held: Cell<(usize, usize)>,
+    /// Rules met since the last count of what the walk holds.
+    since_check: Cell<usize>,
 }
 
 enum End {
@@ -357,12 +444,20 @@ impl<'a> Walker<'a> {
                     .iter()
                     .map(|c| (0..c.rules.len()).map(|_| OnceCell::new()).collect())
                     .collect();
+                let texts = t
+                    .chains
+                    .iter()
+                    .map(|c| (0..c.rules.len()).map(|_| OnceCell::new()).collect())
+                    .collect();
+                let names = t.chains.iter().map(|c| Rc::from(c.name.as_str())).collect();
                 (
                     t.name,
                     TableIx {
                         table: t,
                         by_name,
                         spaces,
+                        names,
+                        texts,
                     },
                 )
             })
@@ -375,12 +470,44 @@ impl<'a> Walker<'a> {
             tables,
             budget: rules.saturating_mul(16).max(100_000),
             policy_lines: policy_lines(source),
+            max_pieces: DEFAULT_MAX_PIECES,
+            held: Cell::new((0, 0)),
+            since_check: Cell::new(0),
         }
     }
 
+    /// Bounds what one walk may hold: the most pieces (intervals and
+    /// patterns of the regions' fields, plus a fixed charge per region)
+    /// alive at once. A walk that needs more ends with [`GaveUp`].
+    pub fn set_max_pieces(&mut self, max: usize) {
+        self.max_pieces = max;
+    }
+
+    /// Gives up when `extra` pieces in `regions` regions, with what the walk
+    /// holds outside the current table, exceed the budget.
+    fn check(&self, extra: usize, regions: usize) -> Result<(), GaveUp> {
+        let (held, held_regions) = self.held.get();
+        let pieces = held + extra;
+        if pieces > self.max_pieces {
+            return Err(GaveUp {
+                pieces,
+                budget: self.max_pieces,
+                regions: held_regions + regions,
+            });
+        }
+        Ok(())
+    }
+
     /// The fates of the packets of `region` (within the path's universe) on
-    /// `path`: disjoint leaves for each assumption valuation.
-    pub fn walk(&self, path: Path, region: &PacketSet, conds: &mut Conditions) -> Vec<Leaf> {
+    /// `path`: disjoint leaves for each assumption valuation. Fails when the
+    /// walk would hold more than its budget of pieces (see
+    /// [`Walker::set_max_pieces`]).
+    pub fn walk(
+        &self,
+        path: Path,
+        region: &PacketSet,
+        conds: &mut Conditions,
+    ) -> Result<Vec<Leaf>, GaveUp> {
         let start = Branch {
             region: region.intersect(&path.universe(self.ctx)),
             compacted: 0,
@@ -396,17 +523,44 @@ impl<'a> Walker<'a> {
             vec![start]
         };
         let mut leaves = Vec::new();
+        // Pieces held by the leaves so far (they only grow).
+        let mut settled = 0;
+        self.since_check.set(0);
         for stage in path.stages() {
-            let mut next = Vec::new();
+            let mut next: Vec<Branch> = Vec::new();
+            let waiting: usize = live.iter().map(pieces_of).sum();
+            let mut passed = 0;
+            let mut remaining = waiting;
+            let mut left = live.len();
             for b in live {
-                self.stage(stage, b, conds, &mut next, &mut leaves);
+                remaining -= pieces_of(&b);
+                left -= 1;
+                let before = leaves.len();
+                // Whatever this table does, the others wait in `live` and `next`.
+                self.held.set((
+                    settled + remaining + passed,
+                    leaves.len() + left + next.len(),
+                ));
+                let first = next.len();
+                self.stage(stage, b, conds, &mut next, &mut leaves)?;
+                passed += next[first..].iter().map(pieces_of).sum::<usize>();
+                settled += leaves[before..]
+                    .iter()
+                    .map(|l| l.region.weight() + REGION_OVERHEAD)
+                    .sum::<usize>();
+                self.held.set((
+                    settled + remaining + passed,
+                    leaves.len() + left + next.len(),
+                ));
+                self.check(0, 0)?;
             }
             live = next;
         }
         for b in live {
             leaves.push(self.leaf(b, Verdict::Accept));
         }
-        leaves
+        self.held.set((0, 0));
+        Ok(leaves)
     }
 
     fn leaf(&self, mut b: Branch, verdict: Verdict) -> Leaf {
@@ -446,16 +600,18 @@ impl<'a> Walker<'a> {
         conds: &mut Conditions,
         next: &mut Vec<Branch>,
         leaves: &mut Vec<Leaf>,
-    ) {
+    ) -> Result<(), GaveUp> {
         let Some((_, tix)) = self.tables.iter().find(|(n, _)| *n == stage.table) else {
-            return next.push(b);
+            next.push(b);
+            return Ok(());
         };
         let Some(&base) = tix.by_name.get(stage.hook) else {
             self.note(&mut b, || Step::NoChain {
                 hook: stage.hook,
                 table: stage.table,
             });
-            return next.push(b);
+            next.push(b);
+            return Ok(());
         };
         if stage.table == TableName::Nat {
             // Only a connection's first packet (NEW) meets the nat chains;
@@ -469,7 +625,7 @@ impl<'a> Walker<'a> {
                 next.push(skip);
             }
             if first.is_empty() {
-                return;
+                return Ok(());
             }
             b.set_region(first);
         }
@@ -477,12 +633,13 @@ impl<'a> Walker<'a> {
             hook: stage.hook,
             table: stage.table,
         });
-        for end in self.table(stage, tix, base, b, conds) {
+        for end in self.table(stage, tix, base, b, conds)? {
             match end {
                 End::Pass(b) => next.push(b),
                 End::Final(b, v) => leaves.push(self.leaf(b, v)),
             }
         }
+        Ok(())
     }
 
     fn space<'t>(&self, tix: &'t TableIx<'a>, chain: usize, rule: usize) -> &'t MatchSpace {
@@ -497,9 +654,11 @@ impl<'a> Walker<'a> {
         base: usize,
         b: Branch,
         conds: &mut Conditions,
-    ) -> Vec<End> {
+    ) -> Result<Vec<End>, GaveUp> {
         let chains = &tix.table.chains;
         let mut out = Vec::new();
+        // Pieces held by `out`, counted as ends are pushed.
+        let mut out_pieces = 0;
         let mut work = vec![Item {
             b,
             chain: base,
@@ -519,7 +678,7 @@ impl<'a> Walker<'a> {
                             it = next;
                             continue;
                         }
-                        Some(Err(end)) => out.push(end),
+                        Some(Err(end)) => push_end(&mut out, &mut out_pieces, end),
                         None => {}
                     }
                     break;
@@ -531,14 +690,27 @@ impl<'a> Walker<'a> {
                             it = next;
                             continue;
                         }
-                        Err(end) => out.push(end),
+                        Err(end) => push_end(&mut out, &mut out_pieces, end),
                     }
                     break;
                 }
                 it.met += 1;
+                let since = self.since_check.get() + 1;
+                self.since_check.set(since);
+                if since >= CHECK_EVERY {
+                    // Everything this table walk holds.
+                    self.since_check.set(0);
+                    let held = pieces_of(&it.b)
+                        + work.iter().map(|w| pieces_of(&w.b)).sum::<usize>()
+                        + out_pieces;
+                    self.check(held, 1 + work.len() + out.len())?;
+                } else if it.b.region.cube_count() > 64 {
+                    // A large region alone can outgrow the budget between counts.
+                    self.check(pieces_of(&it.b), 1 + work.len() + out.len())?;
+                }
                 if it.met > self.budget {
                     let v = Verdict::Unknown("the walk met too many rules (a loop?)".into());
-                    out.push(End::Final(it.b, v));
+                    push_end(&mut out, &mut out_pieces, End::Final(it.b, v));
                     break;
                 }
                 let rule = &chain.rules[it.rule];
@@ -635,7 +807,7 @@ impl<'a> Walker<'a> {
                 it.apply = true;
             }
         }
-        out
+        Ok(out)
     }
 
     fn not_matched(&self, it: &mut Item, rule: &Rule, chain: &str) {
@@ -768,18 +940,19 @@ impl<'a> Walker<'a> {
             policy,
             line: policy_line,
         });
-        let text = format!("policy {}", policy.as_str());
+        let text = Rc::from(format!("policy {}", policy.as_str()));
         let verdict = (policy == Policy::Drop).then_some(Verdict::Drop);
-        Err(self.end(stage, it.b, &base.name, policy_line, text, verdict))
+        let name = tix.names[it.base].clone();
+        Err(self.end(stage, it.b, name, policy_line, text, verdict))
     }
 
     fn end(
         &self,
         stage: Stage,
         mut b: Branch,
-        chain: &str,
+        chain: Rc<str>,
         line: u32,
-        text: String,
+        text: Rc<str>,
         verdict: Option<Verdict>,
     ) -> End {
         b.decisions = push(
@@ -787,7 +960,7 @@ impl<'a> Walker<'a> {
             Decision {
                 hook: stage.hook,
                 table: stage.table,
-                chain: chain.to_string(),
+                chain,
                 by_policy: text.starts_with("policy "),
                 line,
                 text,
@@ -823,8 +996,11 @@ impl<'a> Walker<'a> {
             return Some(Ok(it));
         };
         let ends = |b: Branch, v: Option<Verdict>| {
-            let text = format!("-A {} {}", chain.name, rule.spec_text());
-            Some(Err(self.end(stage, b, &chain.name, line, text, v)))
+            let text = tix.texts[it.chain][it.rule]
+                .get_or_init(|| Rc::from(format!("-A {} {}", chain.name, rule.spec_text())))
+                .clone();
+            let name = tix.names[it.chain].clone();
+            Some(Err(self.end(stage, b, name, line, text, v)))
         };
         let family = self.ctx.family();
         match &t.kind {

@@ -152,6 +152,12 @@ impl Field {
             let hi = a.1.min(b.1);
             return (lo <= hi).then_some(One((lo, hi)));
         }
+        if let Some((r, v)) = one_and_many(self, o) {
+            // One interval against a long list: only the overlapping window.
+            let w = window(v, r);
+            let out = w.iter().map(|x| (x.0.max(r.0), x.1.min(r.1))).collect();
+            return from_ranges(out);
+        }
         if let (Some(a), Some(b)) = (self.ranges(), o.ranges()) {
             let mut out = Vec::new();
             ranges_intersect(a, b, &mut out);
@@ -172,6 +178,9 @@ impl Field {
     pub(crate) fn intersects(&self, o: &Field, max: u128) -> bool {
         if let (One(a), One(b)) = (self, o) {
             return a.0.max(b.0) <= a.1.min(b.1);
+        }
+        if let Some((r, v)) = one_and_many(self, o) {
+            return !window(v, r).is_empty();
         }
         if let (Some(a), Some(b)) = (self.ranges(), o.ranges()) {
             let (mut i, mut j) = (0, 0);
@@ -298,6 +307,22 @@ impl Field {
             Bits(t) => (true, t.to_vec()),
         }
     }
+}
+
+/// One interval and a list of them, when the two fields are those shapes.
+fn one_and_many<'f>(a: &'f Field, b: &'f Field) -> Option<(Rg, &'f [Rg])> {
+    match (a, b) {
+        (One(r), Ranges(v)) | (Ranges(v), One(r)) => Some((*r, v)),
+        _ => None,
+    }
+}
+
+/// The intervals of the sorted, disjoint list `v` that overlap `r`
+/// (binary search: a long address list costs its logarithm).
+fn window(v: &[Rg], r: Rg) -> &[Rg] {
+    let lo = v.partition_point(|x| x.1 < r.0);
+    let hi = v.partition_point(|x| x.0 <= r.1);
+    &v[lo..hi.max(lo)]
 }
 
 /// True when `mask` (within `max`) is a contiguous run of high bits.

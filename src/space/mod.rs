@@ -117,6 +117,14 @@ use field::Field;
 /// inclusive intervals, and the items.
 pub type FieldShape = (Dim, bool, Vec<(u128, u128)>);
 
+fn field_weight(f: &Field) -> usize {
+    match f {
+        Field::One(_) => 1,
+        Field::Ranges(v) => v.len(),
+        Field::Bits(t) => t.len(),
+    }
+}
+
 /// The number of dimensions of the space.
 pub const DIMS: usize = 15;
 
@@ -730,6 +738,106 @@ impl PacketSet {
             if self.cubes.len() == before {
                 return;
             }
+        }
+    }
+
+    /// How many intervals or patterns the set stores, over all its cubes
+    /// and fields (at least one per cube): a measure of its memory.
+    pub fn weight(&self) -> usize {
+        self.cubes
+            .iter()
+            .map(|c| {
+                let fields: usize = (0..DIMS).filter_map(|d| c.get(d)).map(field_weight).sum();
+                fields.max(1)
+            })
+            .sum()
+    }
+
+    /// The dimension whose fields store the most intervals or patterns,
+    /// with that number (`None` for a set of unrestricted cubes).
+    pub fn heaviest_dim(&self) -> Option<(Dim, usize)> {
+        let mut per = [0usize; DIMS];
+        for c in &self.cubes {
+            for (d, w) in per.iter_mut().enumerate() {
+                if let Some(f) = c.get(d) {
+                    *w += field_weight(f);
+                }
+            }
+        }
+        let (d, w) = per.iter().enumerate().max_by_key(|(_, w)| **w)?;
+        (*w > 0).then_some((Dim::ALL[d], *w))
+    }
+
+    /// Merges cubes that are equal on every field but `dim` into one cube
+    /// with the union there: one pass of [`PacketSet::compact`] along one
+    /// dimension. The grouping looks at the other fields only, so a set
+    /// whose bulk is on `dim` (a long list of addresses, cut into pieces by
+    /// other fields) is merged for the cost of its small fields.
+    pub fn merge_along(&mut self, dim: Dim) {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        if self.cubes.len() < 2 {
+            return;
+        }
+        let d = dim.ix();
+        let bit = 1u16 << d;
+        let state = foldhash::fast::FixedState::default();
+        let key = |c: &Cube| {
+            let mut h = state.build_hasher();
+            (c.dims() & !bit).hash(&mut h);
+            for e in (0..DIMS).filter(|&e| e != d) {
+                if let Some(f) = c.get(e) {
+                    f.hash(&mut h);
+                }
+            }
+            h.finish()
+        };
+        let same_but_d = |a: &Cube, b: &Cube| {
+            a.dims() & !bit == b.dims() & !bit && (0..DIMS).all(|e| e == d || a.get(e) == b.get(e))
+        };
+        let mut by_key: HashMap<u64, Vec<usize>> = HashMap::default();
+        let mut groups: Vec<Vec<Cube>> = Vec::new();
+        for c in self.cubes.drain(..) {
+            let slot = by_key.entry(key(&c)).or_default();
+            match slot.iter().find(|&&g| same_but_d(&groups[g][0], &c)) {
+                Some(&g) => groups[g].push(c),
+                None => {
+                    slot.push(groups.len());
+                    groups.push(vec![c]);
+                }
+            }
+        }
+        let max = self.dom.max_of(d);
+        for mut group in groups {
+            if group.len() == 1 {
+                self.cubes.extend(group.pop());
+                continue;
+            }
+            // All at once: one merge of sorted runs instead of a growing
+            // union per member.
+            let mut intervals: Vec<field::Rg> = Vec::new();
+            let mut full = false;
+            let mut ranges = true;
+            for c in &group {
+                match c.get(d) {
+                    None => full = true,
+                    Some(Field::One(r)) => intervals.push(*r),
+                    Some(Field::Ranges(v)) => intervals.extend_from_slice(v),
+                    Some(Field::Bits(_)) => ranges = false,
+                }
+            }
+            let union = if full {
+                None
+            } else if ranges {
+                // The members' lists are sorted runs: a stable sort merges
+                // runs, so the sort inside `from_intervals` finds them sorted.
+                intervals.sort();
+                Field::from_intervals(intervals)
+            } else {
+                let mut fields = group.iter().filter_map(|c| c.get(d));
+                let first = fields.next().cloned();
+                first.map(|f| fields.fold(f, |acc, g| acc.union(g, max)))
+            };
+            self.cubes.push(group[0].with(d, union, &self.dom));
         }
     }
 
