@@ -32,32 +32,14 @@
 //! `OPTIMIZE_DIFF_TIMEOUT` seconds (default 30); a diff that runs out of
 //! time is counted and named, not a failure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    dir.join("MANIFEST.tsv").is_file().then_some(dir)
-}
-
-/// The dumps MANIFEST.tsv marks as loaded by the real `iptables-restore`
-/// (nft backend), as `tests/optimize_kernel.rs` picks them.
-fn accepted_dumps(corpus: &Path) -> Vec<PathBuf> {
-    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("readable");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let (file, notes) = (cols.first()?, cols.get(5)?);
-            (file.starts_with("dumps/") && notes.contains("restore --test (nft backend): OK"))
-                .then(|| corpus.join(file))
-        })
-        .collect()
-}
+mod support;
+use support::corpus;
 
 fn iptlint() -> Command {
     Command::new(env!("CARGO_BIN_EXE_iptlint"))
@@ -260,7 +242,7 @@ fn certain_differences(doc: &Value) -> String {
 
 #[test]
 fn diff_proves_optimize_on_the_corpus() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(corpus) = corpus::dir() else {
         eprintln!("skipping: ../shared/corpus is absent");
         return;
     };
@@ -276,7 +258,7 @@ fn diff_proves_optimize_on_the_corpus() {
             .unwrap_or(30),
     );
     let tmp = tempfile::tempdir().unwrap();
-    let mut dumps = accepted_dumps(&corpus);
+    let mut dumps = corpus::accepted_dumps(&corpus);
     let listed = dumps.len();
     dumps.retain(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= max_bytes));
     let mut tally = [Tally::default(); 3];
@@ -390,13 +372,13 @@ fn diff_proves_optimize_on_the_corpus() {
 /// witness, in the same classification.
 #[test]
 fn a_wrong_rewrite_is_a_certain_difference() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(corpus) = corpus::dir() else {
         eprintln!("skipping: ../shared/corpus is absent");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let mut tried = 0;
-    for path in accepted_dumps(&corpus) {
+    for path in corpus::accepted_dumps(&corpus) {
         if std::fs::metadata(&path).map_or(true, |m| m.len() > 5_000) {
             continue;
         }

@@ -12,28 +12,7 @@ use std::process::Command;
 use iptlint::check::family_from_path;
 use iptlint::model::Family;
 use iptlint::optimize::{Options, optimize, sets::restore_script};
-use support::kernel;
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    dir.join("MANIFEST.tsv").is_file().then_some(dir)
-}
-
-/// Dumps MANIFEST.tsv says `iptables-restore --test` accepts; whether the
-/// kernel loads them is asked again below.
-fn accepted_dumps(corpus: &Path) -> Vec<PathBuf> {
-    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("readable");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let (file, notes) = (cols.first()?, cols.get(5)?);
-            (file.starts_with("dumps/") && notes.contains("restore --test (nft backend): OK"))
-                .then(|| corpus.join(file))
-        })
-        .collect()
-}
+use support::{corpus, kernel};
 
 fn restore_tool(family: Family) -> &'static str {
     match family {
@@ -83,14 +62,14 @@ fn optimized_corpus_dumps_load_wherever_the_originals_do() {
         eprintln!("skipping: {why}");
         return;
     }
-    let Some(corpus) = corpus_dir() else {
+    let Some(corpus) = corpus::dir() else {
         eprintln!("skipping: ../shared/corpus is absent");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let (mut loaded, mut checked, mut before, mut after) = (0, 0, 0, 0);
     let mut failures = Vec::new();
-    for path in accepted_dumps(&corpus) {
+    for path in corpus::accepted_dumps(&corpus) {
         let family = family_from_path(&path).unwrap_or(Family::Ipv4);
         if loads(family, &path, None).is_err() {
             continue; // the original does not load here: nothing to compare

@@ -2,6 +2,7 @@
 //! them, hence the `allow(dead_code)`.
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod kernel;
 pub mod packets;
 
