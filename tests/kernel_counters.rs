@@ -57,8 +57,8 @@ use iptlint::model::{Family, TableName};
 use iptlint::space::{Dim, Packet, PacketDisplay, rule_match_space};
 
 mod support;
-use support::Rng;
 use support::packets::{Counters, Hook, Lab, Probe};
+use support::{Rng, env_or};
 
 /// The router's interfaces.
 const LINKS: [&str; 4] = ["eth0", "eth1", "eth7", "wlan0"];
@@ -930,13 +930,6 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, kind: Kind, stats: &mut Sta
     }
     stats.dead_counted += run.reported.iter().flatten().filter(|r| **r).count();
     run.problems
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

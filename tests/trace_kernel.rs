@@ -57,8 +57,8 @@ use iptlint::space::{Conntrack, CtBase, Packet, PacketDisplay, rule_match_space}
 use serde_json::Value;
 
 mod support;
-use support::Rng;
 use support::packets::{Hit, Hook, Lab, TEST_MARK};
+use support::{Rng, env_or};
 
 /// The router's interfaces.
 const LINKS: [&str; 3] = ["eth0", "eth1", "wlan0"];
@@ -760,13 +760,6 @@ fn run_dump(lab: &mut Lab, seed: u64, random: usize, stats: &mut Stats, dir: &Pa
         }
     }
     problems
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

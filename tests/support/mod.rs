@@ -32,3 +32,11 @@ impl Rng {
         self.next() % 100 < percent
     }
 }
+
+/// A number from the environment (`KERNEL_COUNTERS_DUMPS=40`), or `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
