@@ -6,6 +6,7 @@
 //! [`rule_spec`] gives the words of a rule their meaning. Every problem becomes
 //! a [`Finding`]; parsing never stops at the first one.
 
+mod plain_words;
 mod rule_spec;
 mod tokens;
 
@@ -491,7 +492,7 @@ impl OpenTable {
 
 /// Where a line starts in the file, to turn positions in the line into spans.
 #[derive(Clone, Copy)]
-struct LineCtx<'a> {
+pub(super) struct LineCtx<'a> {
     text: &'a str,
     offset: usize,
     line: u32,
@@ -951,7 +952,7 @@ impl Builder<'_> {
 }
 
 /// One argument of a command line, unquoted; quoting problems go to `findings`.
-fn token(ctx: &LineCtx<'_>, pair: Pair<'_, G>, findings: &mut Vec<Finding>) -> Token {
+pub(super) fn token(ctx: &LineCtx<'_>, pair: Pair<'_, G>, findings: &mut Vec<Finding>) -> Token {
     {
         let span = ctx.pair_span(&pair);
         match pair.as_rule() {
@@ -1339,6 +1340,15 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
             format!("control character {c:?} in the line"),
         )]);
     }
+    if let Some((counters, tokens)) = plain_words::split(&ctx) {
+        let mut findings = Vec::new();
+        check_word_limits(&tokens, &mut findings);
+        let plan = plan_command(counters, tokens, &ctx);
+        return ReadLine {
+            kind: LineKind::Command(Box::new(plan)),
+            findings,
+        };
+    }
     let parsed = match IptablesParser::parse(G::line, text) {
         Ok(mut pairs) => pairs.next().expect("the line rule always yields a pair"),
         Err(e) => return nothing(vec![describe_pest_error(&ctx, &e)]),
@@ -1449,7 +1459,7 @@ fn check_word_limits(tokens: &[Token], findings: &mut Vec<Finding>) {
     }
 }
 
-fn parse_counters(pair: &Pair<'_, G>) -> Counters {
+pub(super) fn parse_counters(pair: &Pair<'_, G>) -> Counters {
     let mut nums = pair
         .clone()
         .into_inner()
