@@ -1024,7 +1024,7 @@ pub(super) fn token(ctx: &LineCtx<'_>, pair: Pair<'_, G>, findings: &mut Vec<Fin
 
 /// What a command line asks for, decided from its words alone so that it can
 /// be worked out in parallel; [`Builder::command`] then applies it in order.
-struct CommandPlan {
+pub(super) struct CommandPlan {
     whole: Span,
     counters: Option<Counters>,
     action: Action,
@@ -1300,7 +1300,7 @@ impl ReadLine {
     }
 }
 
-enum LineKind {
+pub(super) enum LineKind {
     Nothing,
     Comment(CommentLine),
     TableHeader {
@@ -1330,9 +1330,14 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
     }
     // iptables-restore reads C strings: a NUL ends the line early, and other
     // control characters end up inside words. Say so before the grammar runs.
-    if let Some((at, c)) = text
-        .char_indices()
-        .find(|(_, c)| c.is_control() && *c != '\t')
+    // (Printable ASCII, the usual case, is checked a byte at a time.)
+    let plain_ascii = text
+        .bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || b == b'\t');
+    if !plain_ascii
+        && let Some((at, c)) = text
+            .char_indices()
+            .find(|(_, c)| c.is_control() && *c != '\t')
     {
         return nothing(vec![Finding::new(
             &codes::SYNTAX_ERROR,
@@ -1347,6 +1352,12 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
         return ReadLine {
             kind: LineKind::Command(Box::new(plan)),
             findings,
+        };
+    }
+    if let Some(decl) = plain_words::chain_decl(&ctx) {
+        return ReadLine {
+            kind: decl,
+            findings: Vec::new(),
         };
     }
     let parsed = match IptablesParser::parse(G::line, text) {

@@ -14,8 +14,8 @@
 //! `tests/plain_words.rs` checks that both give the same words on every
 //! line of the corpus, the examples and generated lines.
 
-use super::LineCtx;
 use super::tokens::{Token, TokenKind, unescape_double_quoted};
+use super::{LineCtx, LineKind};
 use crate::model::Counters;
 
 /// The counters and words of `ctx.text` when it is a plain command line, as
@@ -33,10 +33,6 @@ pub(super) fn split(ctx: &LineCtx<'_>) -> Option<(Option<Counters>, Vec<Token>)>
     if bytes.get(at) == Some(&b'[') {
         let close = at + text[at..].find(']')?;
         let (packets, bytes_) = text[at + 1..close].split_once(':')?;
-        let number = |n: &str| {
-            (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| n.parse::<u64>().unwrap_or(u64::MAX))
-        };
         counters = Some(Counters {
             packets: number(packets)?,
             bytes: number(bytes_)?,
@@ -94,6 +90,63 @@ pub(super) fn split(ctx: &LineCtx<'_>) -> Option<(Option<Counters>, Vec<Token>)>
         }
     }
     Some((counters, tokens))
+}
+
+/// A chain declaration of the usual shape, `:NAME POLICY` perhaps followed
+/// by `[packets:bytes]`, as the grammar's `chain_decl` reads it; `None` for
+/// anything else (indentation, text after the counters, a quote in the name).
+pub(super) fn chain_decl(ctx: &LineCtx<'_>) -> Option<LineKind> {
+    let text = ctx.text.strip_prefix(':')?;
+    let is_ws = |c: char| c == ' ' || c == '\t';
+    let name_end = text.find(is_ws)?;
+    let name = &text[..name_end];
+    if name.is_empty() || name.contains(['"', '\'']) {
+        return None;
+    }
+    let rest = &text[name_end..];
+    let policy_start = name_end + (rest.len() - rest.trim_start_matches(is_ws).len());
+    let rest = &text[policy_start..];
+    let policy_len = if rest.starts_with('-') {
+        1
+    } else {
+        rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len()
+    };
+    let policy = &rest[..policy_len];
+    let after = &rest[policy_len..];
+    if policy.is_empty() || after.starts_with(|c: char| !is_ws(c)) {
+        return None;
+    }
+    let after = after.trim_matches(is_ws);
+    let counters = if after.is_empty() {
+        None
+    } else {
+        let (packets, bytes) = after
+            .strip_prefix('[')?
+            .strip_suffix(']')?
+            .split_once(':')?;
+        Some(Counters {
+            packets: number(packets)?,
+            bytes: number(bytes)?,
+        })
+    };
+    // Offsets in `ctx.text`, which starts with the `:`.
+    let policy_at = 1 + policy_start;
+    Some(LineKind::ChainDecl {
+        name: name.to_string(),
+        policy: policy.to_string(),
+        policy_span: ctx.span(policy_at, policy_at + policy_len),
+        counters,
+        whole: ctx.whole(),
+    })
+}
+
+/// The grammar's `number` as counters read it: digits, saturating.
+fn number(digits: &str) -> Option<u64> {
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 /// One unquoted word: `option` (`--name`, `--name=value`, `-x` with one
@@ -214,6 +267,78 @@ mod tests {
         true
     }
 
+    /// A chain declaration as `name policy @start..end counters`.
+    fn decl_shown(kind: &LineKind) -> String {
+        match kind {
+            LineKind::ChainDecl {
+                name,
+                policy,
+                policy_span: s,
+                counters,
+                whole: w,
+            } => format!(
+                "{name:?} {policy:?} @{}..{}:{} {counters:?} whole {}..{}:{}",
+                s.start, s.end, s.column, w.start, w.end, w.column
+            ),
+            _ => "not a chain declaration".into(),
+        }
+    }
+
+    /// Returns true when the plain reader took the line as a declaration.
+    fn decl_agrees(line: &str) -> bool {
+        let c = ctx(line);
+        let Some(plain) = chain_decl(&c) else {
+            return false;
+        };
+        let pair = IptablesParser::parse(G::line, line)
+            .unwrap_or_else(|e| panic!("the grammar refuses {line:?}: {e}"))
+            .next()
+            .expect("a line pair");
+        let content = pair.into_inner().next().expect("content");
+        assert_eq!(content.as_rule(), G::chain_decl, "line {line:?}");
+        let mut inner = content.into_inner();
+        let name = inner.next().expect("name");
+        let policy = inner.next().expect("policy");
+        let counters = inner
+            .next()
+            .filter(|p| p.as_rule() == G::counters)
+            .map(|p| parse_counters(&p));
+        let by_grammar = LineKind::ChainDecl {
+            name: name.as_str().to_string(),
+            policy: policy.as_str().to_string(),
+            policy_span: c.pair_span(&policy),
+            counters,
+            whole: c.whole(),
+        };
+        assert_eq!(decl_shown(&plain), decl_shown(&by_grammar), "line {line:?}");
+        true
+    }
+
+    #[test]
+    fn chain_declarations() {
+        for line in [
+            ":INPUT ACCEPT [0:0]",
+            ":KUBE-SVC-X - [12:99999999999999999999999]",
+            ":X\t\tDROP",
+            ":X DROP [1:2]  ",
+            ":é-chain -",
+        ] {
+            assert!(decl_agrees(line), "not read as plain: {line:?}");
+        }
+        for line in [
+            " :INPUT ACCEPT [0:0]",
+            ":INPUT",
+            ":INPUT ACCEPT1 [0:0]",
+            ":INPUT ACCEPT [0:0] extra",
+            ":INPUT ACCEPT extra",
+            ":IN\"PUT ACCEPT",
+            ":INPUT -x",
+            ": ACCEPT",
+        ] {
+            assert!(chain_decl(&ctx(line)).is_none(), "read as plain: {line:?}");
+        }
+    }
+
     #[test]
     fn hand_picked_lines() {
         for line in [
@@ -294,7 +419,7 @@ mod tests {
                 .filter(|l| !l.chars().any(|c| c.is_control() && c != '\t'))
             {
                 lines += 1;
-                plain += usize::from(agrees(line));
+                plain += usize::from(agrees(line) || decl_agrees(line));
                 let mut mutated = line.to_string();
                 for _ in 0..1 + next(3) {
                     let mut at = next(mutated.len() + 1);
@@ -304,6 +429,7 @@ mod tests {
                     mutated.insert_str(at, NOISE[next(NOISE.len())]);
                 }
                 agrees(&mutated);
+                decl_agrees(&mutated);
             }
         }
         eprintln!("{plain} of {lines} lines read as plain");
