@@ -18,7 +18,9 @@ pub mod rule;
 
 use std::fmt::Write;
 
-use crate::model::{Family, Policy, Ruleset, Table, TableName};
+use rayon::prelude::*;
+
+use crate::model::{Chain, Family, Policy, Ruleset, Table, TableName};
 
 use ipset::IpsetFile;
 use names::NameMap;
@@ -206,95 +208,21 @@ fn translate_table(
         }
     }
     let analysis = merge::ChainFacts::build(table);
+    // Chains are translated independently, in parallel, and written in order.
+    let done: Vec<ChainOutput> = table
+        .chains
+        .par_iter()
+        .enumerate()
+        .map(|(ci, chain)| translate_chain(table, ci, chain, source, opts, &scope, &analysis))
+        .collect();
     // Chains go to their own buffer, after the table's own preamble.
-    let mut chains_out = String::new();
-    let out = &mut chains_out;
-    for (ci, chain) in table.chains.iter().enumerate() {
-        let _ = writeln!(out, "\tchain {} {{", chains.get(&chain.name));
-        if chain.builtin
-            && let Some((hook, ty, prio)) = base_chain(table.name, &chain.name)
-        {
-            let policy = match chain.policy {
-                Some(Policy::Drop) => "drop",
-                _ => "accept",
-            };
-            let _ = writeln!(
-                out,
-                "\t\ttype {ty} hook {hook} priority {prio}; policy {policy};"
-            );
-        }
-        let mut items: Vec<Item> = Vec::with_capacity(chain.rules.len());
-        let mut ri = 0;
-        while ri < chain.rules.len() {
-            if opts.merge
-                && opts.numgen
-                && let Some((item, used)) = merge::numgen_run(table, ci, ri, &analysis, &scope)
-            {
-                t.merges.push(Merge {
-                    kind: "numgen",
-                    table: format!("{fam} {}", table.name),
-                    chain: chain.name.clone(),
-                    first_line: chain.rules[ri].span.line,
-                    last_line: chain.rules[ri + used - 1].span.line,
-                    rules: used,
-                });
-                items.push(Item::Rule(item));
-                ri += used;
-                continue;
-            }
-            let rule = &chain.rules[ri];
-            let mut notes = Vec::new();
-            match rule::translate_rule(rule, &scope, &mut notes) {
-                Ok(rules) => items.extend(rules.into_iter().map(Item::Rule)),
-                Err(why) => {
-                    t.untranslated += 1;
-                    t.diagnostics.push(Diagnostic {
-                        line: rule.span.line,
-                        column: rule.span.column,
-                        error: true,
-                        message: format!("rule not translated: {why}"),
-                    });
-                    let text = source.get(rule.span.range()).unwrap_or("").trim_end();
-                    items.push(Item::Comment(format!(
-                        "# iptlint: not translated ({why}): {}",
-                        text.replace('\n', " ")
-                    )));
-                }
-            }
-            for n in notes {
-                t.diagnostics.push(Diagnostic {
-                    line: rule.span.line,
-                    column: rule.span.column,
-                    error: false,
-                    message: n,
-                });
-            }
-            ri += 1;
-        }
-        if opts.merge {
-            items = merge::merge_runs(items, &mut |kind, first, last, rules| {
-                t.merges.push(Merge {
-                    kind,
-                    table: format!("{fam} {}", table.name),
-                    chain: chain.name.clone(),
-                    first_line: first,
-                    last_line: last,
-                    rules,
-                })
-            });
-        }
-        for item in &items {
-            out.push_str("\t\t");
-            match item {
-                Item::Rule(r) => {
-                    r.render(out);
-                    t.rules_out += 1;
-                }
-                Item::Comment(c) => out.push_str(c),
-            }
-            out.push('\n');
-        }
-        out.push_str("\t}\n");
+    let mut chains_out = String::with_capacity(done.iter().map(|c| c.text.len()).sum());
+    for c in done {
+        chains_out.push_str(&c.text);
+        t.rules_out += c.rules_out;
+        t.untranslated += c.untranslated;
+        t.diagnostics.extend(c.diagnostics);
+        t.merges.extend(c.merges);
     }
     // The preamble declares the table and its named sets empty, then
     // flushes them: whatever an earlier load left there goes.
@@ -325,6 +253,122 @@ fn translate_table(
     out_final.push_str(&header_out);
     out_final.push_str(&chains_out);
     out_final.push_str("}\n");
+}
+
+/// One chain's nft text and what happened to its rules.
+struct ChainOutput {
+    text: String,
+    rules_out: usize,
+    untranslated: usize,
+    diagnostics: Vec<Diagnostic>,
+    merges: Vec<Merge>,
+}
+
+fn translate_chain(
+    table: &Table,
+    ci: usize,
+    chain: &Chain,
+    source: &str,
+    opts: &Options,
+    scope: &Scope<'_>,
+    analysis: &merge::ChainFacts,
+) -> ChainOutput {
+    let fam = family_word(scope.family);
+    let mut t = ChainOutput {
+        text: String::new(),
+        rules_out: 0,
+        untranslated: 0,
+        diagnostics: Vec::new(),
+        merges: Vec::new(),
+    };
+    let out = &mut t.text;
+    let _ = writeln!(out, "\tchain {} {{", scope.chains.get(&chain.name));
+    if chain.builtin
+        && let Some((hook, ty, prio)) = base_chain(table.name, &chain.name)
+    {
+        let policy = match chain.policy {
+            Some(Policy::Drop) => "drop",
+            _ => "accept",
+        };
+        let _ = writeln!(
+            out,
+            "\t\ttype {ty} hook {hook} priority {prio}; policy {policy};"
+        );
+    }
+    let mut items: Vec<Item> = Vec::with_capacity(chain.rules.len());
+    let mut ri = 0;
+    while ri < chain.rules.len() {
+        if opts.merge
+            && opts.numgen
+            && let Some((item, used)) = merge::numgen_run(table, ci, ri, analysis, scope)
+        {
+            t.merges.push(Merge {
+                kind: "numgen",
+                table: format!("{fam} {}", table.name),
+                chain: chain.name.clone(),
+                first_line: chain.rules[ri].span.line,
+                last_line: chain.rules[ri + used - 1].span.line,
+                rules: used,
+            });
+            items.push(Item::Rule(item));
+            ri += used;
+            continue;
+        }
+        let rule = &chain.rules[ri];
+        let mut notes = Vec::new();
+        match rule::translate_rule(rule, scope, &mut notes) {
+            Ok(rules) => items.extend(rules.into_iter().map(Item::Rule)),
+            Err(why) => {
+                t.untranslated += 1;
+                t.diagnostics.push(Diagnostic {
+                    line: rule.span.line,
+                    column: rule.span.column,
+                    error: true,
+                    message: format!("rule not translated: {why}"),
+                });
+                let text = source.get(rule.span.range()).unwrap_or("").trim_end();
+                items.push(Item::Comment(format!(
+                    "# iptlint: not translated ({why}): {}",
+                    text.replace('\n', " ")
+                )));
+            }
+        }
+        for n in notes {
+            t.diagnostics.push(Diagnostic {
+                line: rule.span.line,
+                column: rule.span.column,
+                error: false,
+                message: n,
+            });
+        }
+        ri += 1;
+    }
+    if opts.merge {
+        let merges = &mut t.merges;
+        items = merge::merge_runs(items, &mut |kind, first, last, rules| {
+            merges.push(Merge {
+                kind,
+                table: format!("{fam} {}", table.name),
+                chain: chain.name.clone(),
+                first_line: first,
+                last_line: last,
+                rules,
+            })
+        });
+    }
+    for item in &items {
+        out.push_str("\t\t");
+        match item {
+            Item::Rule(r) => {
+                r.render(out);
+                t.rules_out += 1;
+            }
+            Item::Comment(c) => out.push_str(c),
+        }
+        out.push('\n');
+    }
+    out.push_str("\t}\n");
+    t
 }
 
 /// The merge report as JSON (`--report json`).
