@@ -131,6 +131,7 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
                     line: line_no,
                     column_before,
                     chain_targets: &[],
+                    ascii: false,
                 };
                 let mut read = read_line(ctx);
                 if column_before > 0 {
@@ -502,15 +503,22 @@ pub(super) struct LineCtx<'a> {
     /// User chains named like an extension target (`:DNAT - [0:0]`): with
     /// such a chain in the table, iptables reads `-j DNAT` as a jump to it.
     chain_targets: &'a [String],
+    /// The line is printable ASCII: a column is a byte offset plus one.
+    ascii: bool,
 }
 
 impl LineCtx<'_> {
     fn span(&self, start: usize, end: usize) -> Span {
+        let column = if self.ascii {
+            start.min(self.text.len()) as u32 + 1
+        } else {
+            column(self.text, start)
+        };
         Span {
             start: (self.offset + start) as u32,
             end: (self.offset + end) as u32,
             line: self.line,
-            column: self.column_before + column(self.text, start),
+            column: self.column_before + column,
         }
     }
 
@@ -892,6 +900,7 @@ impl Builder<'_> {
             line,
             column_before,
             chain_targets: &chain_targets,
+            ascii: false,
         };
         match read_line(ctx).kind {
             LineKind::Command(again) => *again,
@@ -1319,7 +1328,7 @@ pub(super) enum LineKind {
     Command(Box<CommandPlan>),
 }
 
-fn read_line(ctx: LineCtx<'_>) -> ReadLine {
+fn read_line(mut ctx: LineCtx<'_>) -> ReadLine {
     let text = ctx.text;
     let nothing = |findings| ReadLine {
         kind: LineKind::Nothing,
@@ -1334,6 +1343,7 @@ fn read_line(ctx: LineCtx<'_>) -> ReadLine {
     let plain_ascii = text
         .bytes()
         .all(|b| (b' '..0x7f).contains(&b) || b == b'\t');
+    ctx.ascii = plain_ascii;
     if !plain_ascii
         && let Some((at, c)) = text
             .char_indices()

@@ -195,13 +195,24 @@ mod tests {
     use crate::syntax::grammar::{IptablesParser, Rule as G};
     use crate::syntax::{parse_counters, token};
 
+    /// The context `read_line` gives a line: columns from byte offsets
+    /// when the line is ASCII.
     fn ctx(text: &str) -> LineCtx<'_> {
+        LineCtx {
+            ascii: text.is_ascii(),
+            ..grammar_ctx(text)
+        }
+    }
+
+    /// Columns counted character by character, for the grammar's side.
+    fn grammar_ctx(text: &str) -> LineCtx<'_> {
         LineCtx {
             text,
             offset: 7,
             line: 3,
             column_before: 0,
             chain_targets: &[],
+            ascii: false,
         }
     }
 
@@ -260,7 +271,7 @@ mod tests {
         let Some(plain) = split(&c) else {
             return false;
         };
-        let grammar = by_grammar(&c)
+        let grammar = by_grammar(&grammar_ctx(line))
             .unwrap_or_else(|| panic!("the grammar refuses a line read as plain: {line:?}"));
         assert_eq!(plain.0, grammar.0, "counters of {line:?}");
         assert_eq!(shown(&plain.1), shown(&grammar.1), "line {line:?}");
@@ -303,12 +314,13 @@ mod tests {
             .next()
             .filter(|p| p.as_rule() == G::counters)
             .map(|p| parse_counters(&p));
+        let g = grammar_ctx(line);
         let by_grammar = LineKind::ChainDecl {
             name: name.as_str().to_string(),
             policy: policy.as_str().to_string(),
-            policy_span: c.pair_span(&policy),
+            policy_span: g.pair_span(&policy),
             counters,
-            whole: c.whole(),
+            whole: g.whole(),
         };
         assert_eq!(decl_shown(&plain), decl_shown(&by_grammar), "line {line:?}");
         true
