@@ -244,17 +244,33 @@ pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Di
     // on the other side. (Two twins from different leaves are not compared
     // with each other: that pair exists within each walk already, where the
     // leaves are disjoint or rest on opposite assumptions.)
-    let key = |l: &Leaf, p: &Piece| format!("{:?}|{:?}|{:?}", l.fate, assumption_bits(l), p.set);
-    let mut twins: HashMap<String, Vec<usize>> = HashMap::new();
+    let key = |l: &Leaf, bits: &[(u32, u8)], p: &Piece| {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::quality::FixedState::default().build_hasher();
+        l.fate.hash(&mut h);
+        bits.hash(&mut h);
+        p.set.hash_cubes(&mut h);
+        h.finish()
+    };
+    let twin = |x: &Piece, y: &Piece| {
+        a[x.leaf].fate == b[y.leaf].fate
+            && bits_a[x.leaf] == bits_b[y.leaf]
+            && x.set.same_cubes(&y.set)
+    };
+    let mut twins: HashMap<u64, Vec<usize>> = HashMap::new();
     for (j, y) in pb.iter().enumerate().rev() {
-        twins.entry(key(&b[y.leaf], y)).or_default().push(j);
+        twins
+            .entry(key(&b[y.leaf], &bits_b[y.leaf], y))
+            .or_default()
+            .push(j);
     }
     let mut paired_a = vec![false; pa.len()];
     let mut paired_b = vec![false; pb.len()];
     for (i, x) in pa.iter().enumerate() {
-        if let Some(js) = twins.get_mut(&key(&a[x.leaf], x))
-            && let Some(j) = js.pop()
+        if let Some(js) = twins.get_mut(&key(&a[x.leaf], &bits_a[x.leaf], x))
+            && let Some(at) = js.iter().rposition(|&j| twin(x, &pb[j]))
         {
+            let j = js.remove(at);
             paired_a[i] = true;
             paired_b[j] = true;
         }
