@@ -428,7 +428,15 @@ impl RuleParser<'_> {
                     words.push(Word { text, span: *span });
                     self.pos += 1;
                 }
-                Some(t) if t.kind == TokenKind::Bang && words.is_empty() && !old_negation => {
+                // `-i ! eth0`, the negation iptables once took after the
+                // option: getopt now gives `-i` the argument `!` and
+                // iptables refuses the stray `eth0`. Said as such.
+                Some(t)
+                    if t.kind == TokenKind::Bang
+                        && words.is_empty()
+                        && !old_negation
+                        && self.tokens.get(self.pos + 1).is_some_and(Token::is_value) =>
+                {
                     old_negation = true;
                     let span = t.span;
                     self.pos += 1;
@@ -437,12 +445,23 @@ impl RuleParser<'_> {
                             &codes::OLD_NEGATION,
                             span,
                             format!(
-                                "`{} ! ...`: iptables no longer accepts `!` after the option",
-                                option.text
+                                "`{} ! {}`: iptables no longer accepts `!` after the option; it takes `!` as the argument and refuses `{}`",
+                                option.text,
+                                self.tokens[self.pos].text,
+                                self.tokens[self.pos].text
                             ),
                         )
                         .help(format!("write `! {} ...` instead", option.text)),
                     );
+                }
+                // A `!` with no word after it is simply the argument:
+                // `-i ! -o x` loads, with an input interface named `!`.
+                Some(t) if t.kind == TokenKind::Bang => {
+                    words.push(Word {
+                        text: "!".into(),
+                        span: t.span,
+                    });
+                    self.pos += 1;
                 }
                 _ => {
                     let what = if count == 1 {
