@@ -129,12 +129,34 @@ impl Rewrites {
         );
     }
 
+    /// True when no rewritten packet can be in `set` because a field is
+    /// rewritten to one constant that `set` does not reach (a DNAT to one
+    /// address tested against another service's address): a cheap test
+    /// before [`Rewrites::preimage`], which would find the empty set.
+    pub fn surely_misses(&self, set: &PacketSet) -> bool {
+        self.entries.iter().any(|(d, r)| match r {
+            FieldRewrite::Masked { keep: 0, xor } => {
+                set.bounds(*d).is_none_or(|(lo, hi)| *xor < lo || *xor > hi)
+            }
+            _ => false,
+        })
+    }
+
     /// The original packets whose rewritten form is in `set`, and the opaque
     /// fields `set` tests (on which it is unknown: they are left free here).
     pub fn preimage(&self, set: &PacketSet) -> (PacketSet, Vec<Dim>) {
-        let mut out = set.clone();
         let mut opaque = Vec::new();
-        for (d, r) in &self.entries {
+        // A set that does not test field d holds a packet whatever d is
+        // rewritten to, so its preimage there is itself: most rules test
+        // none of the rewritten fields, and get back a copy.
+        let Some(first) = self.entries.iter().position(|(d, _)| set.restricts(*d)) else {
+            return (set.clone(), opaque);
+        };
+        let mut out = set.clone();
+        for (d, r) in &self.entries[first..] {
+            if !out.restricts(*d) {
+                continue;
+            }
             match r {
                 FieldRewrite::Masked { keep, xor } => out = out.preimage_masked(*d, *keep, *xor),
                 FieldRewrite::Map(m) => {
@@ -142,10 +164,8 @@ impl Rewrites {
                     out = out.preimage_map(*d, &map);
                 }
                 FieldRewrite::Opaque(_) => {
-                    if out.restricts(*d) {
-                        out = out.forget(*d);
-                        opaque.push(*d);
-                    }
+                    out = out.forget(*d);
+                    opaque.push(*d);
                 }
             }
         }

@@ -715,6 +715,11 @@ impl<'a> Walker<'a> {
                 }
                 let rule = &chain.rules[it.rule];
                 let ms = self.space(tix, it.chain, it.rule);
+                if it.b.rw.surely_misses(&ms.may) {
+                    self.not_matched(&mut it, rule, &chain.name);
+                    it.rule += 1;
+                    continue;
+                }
                 let (may, must, opaque) = if it.b.rw.is_identity() {
                     (ms.may.clone(), ms.must().clone(), Vec::new())
                 } else {
@@ -745,11 +750,14 @@ impl<'a> Walker<'a> {
                     it.rule += 1;
                     continue;
                 }
-                let rest = it.b.region.difference(&may);
-                let inside = if rest.is_empty() {
-                    it.b.region.clone()
+                // The region is taken out of the branch, so that the copy
+                // of the branch for the packets the rule misses does not
+                // copy it too.
+                let region = std::mem::replace(&mut it.b.region, none(&may));
+                let (inside, rest) = if region.is_subset(&may) {
+                    (region, none(&may))
                 } else {
-                    it.b.region.intersect(&may)
+                    (region.intersect(&may), region.into_difference(&may))
                 };
                 let (sure, unsure) = if exact {
                     (inside, none(&may))
@@ -1270,9 +1278,7 @@ fn addr_int(a: std::net::IpAddr) -> u128 {
 
 /// `-j NAME options` of a rule.
 fn target_text(rule: &Rule) -> String {
-    let full = rule.spec_text();
-    let cond = spec_without_target(rule);
-    full[cond.len()..].trim().to_string()
+    rule.target_text()
 }
 
 /// The rule with its conditions and target taken away.

@@ -97,6 +97,21 @@ impl Rule {
         for m in &self.matches {
             extension_match(&mut out, m);
         }
+        self.write_target(&mut out);
+        out.truncate(out.trim_end().len());
+        out
+    }
+
+    /// The `-j TARGET ...` (or `-g CHAIN`) part of [`Rule::spec_text`];
+    /// empty without a target.
+    pub fn target_text(&self) -> String {
+        let mut out = String::new();
+        self.write_target(&mut out);
+        out.truncate(out.trim_end().len());
+        out
+    }
+
+    fn write_target(&self, out: &mut String) {
         if let Some(t) = &self.target {
             let flag = match (t.jump, &t.kind) {
                 (super::JumpKind::Goto, TargetKind::Chain(_)) => "-g",
@@ -104,11 +119,9 @@ impl Rule {
             };
             let _ = write!(out, "{flag} {} ", quote(&t.name));
             for o in &t.options {
-                option(&mut out, o);
+                option(out, o);
             }
         }
-        out.truncate(out.trim_end().len());
-        out
     }
 }
 
