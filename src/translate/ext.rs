@@ -20,6 +20,7 @@ pub fn ext_match(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Option<Result<Cas
         "frag" => frag(m, scope.family),
         "realm" => realm(m, scope.family),
         "connbytes" => connbytes(m),
+        "connlabel" => connlabel(m),
         "quota" => Err(
             "xt_quota lets through a packet that uses up exactly the rest; \
              nft's quota counts it as over on older kernels and within on newer \
@@ -508,6 +509,39 @@ fn connbytes(m: &Match) -> Result<Vec<Expr>, String> {
         format!("> {from}")
     };
     Ok(vec![Expr::plain(format!("{sel} {cond}"))])
+}
+
+/// `-m connlabel --label N`: the label bit of the connection. Without a
+/// connection or its labels xt_connlabel returns the inversion, which nft
+/// cannot say (it skips the rule), so `!` is declined; `--set` writes.
+fn connlabel(m: &Match) -> Result<Vec<Expr>, String> {
+    let mut out = Vec::new();
+    for o in &m.options {
+        match o.name.as_str() {
+            "--label" => {
+                if o.negated {
+                    return Err(
+                        "`! --label` also matches packets without a connection; nft's \
+                         `ct label` skips them"
+                            .into(),
+                    );
+                }
+                let w = one_word(m, o)?;
+                let bit = w.parse::<u8>().ok().filter(|b| *b < 128).ok_or_else(|| {
+                    format!("label `{w}`: a name from connlabel.conf is not resolved by iptlint")
+                })?;
+                out.push(Expr::plain(format!("ct label {bit}")));
+            }
+            "--set" => {
+                return Err("`--set` sets the label as it tests it; nft needs two rules".into());
+            }
+            _ => return Err(format!("`-m connlabel {}` is not known", o.written)),
+        }
+    }
+    if out.is_empty() {
+        return Err("`-m connlabel` without `--label`".into());
+    }
+    Ok(out)
 }
 
 /// `-p dccp -m dccp --dccp-types`: the 4-bit type against the listed

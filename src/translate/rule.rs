@@ -1583,6 +1583,9 @@ fn translate_target(
                 return Ok((vec![format!("meta priority set {c}")], None));
             }
             "TRACE" => return Ok((vec!["meta nftrace set 1".into()], None)),
+            // Both run the same audit record code (`mark=`, addresses,
+            // protocol); `--type` has been ignored by the kernel since 4.12.
+            "AUDIT" => return Ok((vec!["log level audit".into()], None)),
             "NFQUEUE" => {
                 let mut text = "queue".to_string();
                 let mut flags = Vec::new();
