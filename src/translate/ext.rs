@@ -685,3 +685,49 @@ pub fn tos(t: &Target, scope: &Scope<'_>) -> Result<Vec<String>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_as_libxt_time_reads_them() {
+        assert_eq!(time_date("1970").unwrap(), 0);
+        assert_eq!(time_date("2021").unwrap(), 1_609_459_200);
+        assert_eq!(time_date("2021-01-29T00:00:00").unwrap(), 1_611_878_400);
+        // A leap day, and mktime's roll-over of a day past the month's end.
+        assert_eq!(time_date("2024-02-29").unwrap(), 1_709_164_800);
+        assert_eq!(
+            time_date("2023-02-29").unwrap(),
+            time_date("2023-03-01").unwrap()
+        );
+        assert_eq!(time_date("2038-01-19T03:14:07").unwrap(), i32::MAX as u64);
+        assert_eq!(time_date("2020-06-01T12").unwrap(), 1_591_012_800);
+        for bad in [
+            "1969",
+            "2039",
+            "2020-13",
+            "2020-00",
+            "2020-01-32",
+            "2020-1-1T24:00",
+            "20x0",
+            "",
+        ] {
+            assert!(time_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_of_day_and_weekdays() {
+        assert_eq!(time_of_day("12:00").unwrap(), 43_200);
+        assert_eq!(time_of_day("23:59:59").unwrap(), 86_399);
+        assert!(time_of_day("12").is_err());
+        assert!(time_of_day("24:00").is_err());
+        // Bit 1 is Monday; names are compared on two letters, as libxt_time does.
+        assert_eq!(time_weekdays("Mon,Sun").unwrap(), 0b1000_0010);
+        assert_eq!(time_weekdays("Sa,Su").unwrap(), 0b1100_0000);
+        assert_eq!(time_weekdays("1,7").unwrap(), 0b1000_0010);
+        assert!(time_weekdays("0").is_err());
+        assert!(time_weekdays("mon").is_err());
+    }
+}
