@@ -21,6 +21,7 @@ pub fn ext_match(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Option<Result<Cas
         "realm" => realm(m, scope.family),
         "connbytes" => connbytes(m),
         "connlabel" => connlabel(m),
+        "policy" => policy(m),
         "quota" => Err(
             "xt_quota lets through a packet that uses up exactly the rest; \
              nft's quota counts it as over on older kernels and within on newer \
@@ -542,6 +543,40 @@ fn connlabel(m: &Match) -> Result<Vec<Expr>, String> {
         return Err("`-m connlabel` without `--label`".into());
     }
     Ok(out)
+}
+
+/// `-m policy --dir in --pol none`: xt_policy matches when the packet has no
+/// security path (no xfrm state decoded it), as nft's `meta secpath
+/// missing` tests. `--pol ipsec` compares the path's states with the
+/// policy's elements, which nft cannot; `--dir out` reads the route's xfrm.
+fn policy(m: &Match) -> Result<Vec<Expr>, String> {
+    let word = |name: &str| -> Result<Option<&str>, String> {
+        match m.options.iter().find(|o| o.name == name) {
+            Some(o) if o.negated => Err(format!("`! {}` is not an iptables option", o.written)),
+            Some(o) => one_word(m, o).map(Some),
+            None => Ok(None),
+        }
+    };
+    if let Some(o) = m
+        .options
+        .iter()
+        .find(|o| o.name != "--dir" && o.name != "--pol")
+    {
+        return Err(format!(
+            "`-m policy {}` compares IPsec states; nft has no such test",
+            o.written
+        ));
+    }
+    match (word("--dir")?, word("--pol")?) {
+        (Some("in"), Some("none")) => Ok(vec![Expr::plain("meta secpath missing".into())]),
+        (Some("in"), Some("ipsec")) => Err(
+            "`--pol ipsec` compares the security path's states with the policy's \
+             elements; iptlint has not shown `meta secpath exists` equal to that"
+                .into(),
+        ),
+        (Some("out"), _) => Err("`--dir out` reads the route's xfrm bundle; not translated".into()),
+        _ => Err("`-m policy` needs `--dir in|out` and `--pol none|ipsec`".into()),
+    }
 }
 
 /// `-p dccp -m dccp --dccp-types`: the 4-bit type against the listed
