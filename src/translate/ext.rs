@@ -4,9 +4,10 @@
 //!
 //! The kernel's code is the reference, not iptables-translate: several of
 //! its translations differ from what the kernel does (noted where they do).
-//! Like the rest of the translator, what a match does with a malformed
-//! packet (a header cut short: xtables may drop it, nft skips the rule) is
-//! not modelled.
+//! Like the rest of the translator (the tcp match, for one), what a match
+//! does with a header cut short (xtables may drop the packet, nft skips the
+//! rule) is not modelled; matches that also refuse a header whose length
+//! field claims more than the packet holds (rt, hbh, dst) are declined.
 
 use crate::model::{Family, Match, MatchOption, Rule, TableName, Target, parse_u32};
 

@@ -1583,6 +1583,14 @@ fn translate_target(
                 return Ok((vec![format!("meta priority set {c}")], None));
             }
             "TRACE" => return Ok((vec!["meta nftrace set 1".into()], None)),
+            "TCPMSS" => {
+                return Err(
+                    "TCPMSS adds an MSS option to a SYN that has none (536 or 1220 at \
+                     most); nft's `tcp option maxseg size set` only rewrites one that \
+                     is there"
+                        .into(),
+                );
+            }
             // Both run the same audit record code (`mark=`, addresses,
             // protocol); `--type` has been ignored by the kernel since 4.12.
             "AUDIT" => return Ok((vec!["log level audit".into()], None)),
