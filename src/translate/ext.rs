@@ -46,11 +46,9 @@ pub fn ext_match(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Option<Result<Cas
              connection's own"
                 .into(),
         ),
-        "cgroup" => Err(
-            "`-m cgroup` reads the socket the packet carries and no other; \
-             nft's `meta cgroup` also reads a request socket's listener"
-                .into(),
-        ),
+        "cgroup" => Err("`-m cgroup` reads only the full socket the packet carries \
+             (`skb->sk`); iptlint has not shown nft's `meta cgroup` reads the same"
+            .into()),
         "connlimit" => Err("`-m connlimit` counts connections per masked address; \
              nft's `ct count` in a rule counts them per rule"
             .into()),
