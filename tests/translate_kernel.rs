@@ -333,7 +333,7 @@ fn txlate_agreement() {
     );
     assert_eq!(ours_fail, 0, "iptlint wrote text nft refuses");
     assert!(
-        agree * 100 >= total * 58,
+        agree * 100 >= total * 70,
         "agreement fell to {agree} of {total}"
     );
 }

@@ -11,6 +11,7 @@
 //! and reported. Then, unless asked not to, runs of rules are merged into
 //! sets and maps where that provably changes no packet's fate ([`merge`]).
 
+mod ext;
 pub mod ipset;
 pub mod merge;
 pub mod names;

@@ -46,7 +46,7 @@ pub struct Expr {
 }
 
 impl Expr {
-    fn plain(text: String) -> Expr {
+    pub(super) fn plain(text: String) -> Expr {
         Expr {
             text,
             field: None,
@@ -148,7 +148,8 @@ pub struct Scope<'a> {
 /// A note that does not stop the translation (a comment changed to fit).
 pub type Notes = Vec<String>;
 
-type Cases = Vec<Vec<Expr>>;
+/// Disjoint alternatives, each a list of conditions (see the module doc).
+pub(super) type Cases = Vec<Vec<Expr>>;
 
 /// Translates one rule. `Err` says why it cannot be done exactly.
 pub fn translate_rule(
@@ -475,7 +476,7 @@ fn addr_from(fam: Family, v: u128) -> IpAddr {
     }
 }
 
-fn opt_words(o: &MatchOption) -> Vec<&str> {
+pub(super) fn opt_words(o: &MatchOption) -> Vec<&str> {
     o.words.iter().map(|w| w.text.as_str()).collect()
 }
 
@@ -562,7 +563,7 @@ fn mark_expr(sel: &str, mm: &MarkMask, negated: bool) -> Expr {
 }
 
 /// The rule's protocol when it is one positive protocol.
-fn rule_proto(rule: &Rule) -> Option<&'static str> {
+pub(super) fn rule_proto(rule: &Rule) -> Option<&'static str> {
     let p = rule.protocol.as_ref().filter(|p| !p.negated)?;
     match p.value.number? {
         6 => Some("tcp"),
@@ -581,6 +582,9 @@ fn translate_match(
     comments: &mut Vec<String>,
 ) -> Result<Cases, String> {
     let fam = scope.family;
+    if let Some(cases) = super::ext::ext_match(m, rule, scope) {
+        return cases;
+    }
     if !m.modelled {
         return unmodelled_match(m).map(|e| vec![vec![e]]);
     }
@@ -631,6 +635,9 @@ fn translate_match(
                         let mask = tcp_flags("FIN,SYN,RST,ACK")?;
                         let comp = tcp_flags("SYN")?;
                         push(&mut out, flags_expr(&mask, &comp, o.negated));
+                    }
+                    ("--dccp-types", _) if p == "dccp" => {
+                        push(&mut out, super::ext::dccp_types(o)?)
                     }
                     ("--tcp-option", Value::Number(n)) if *n <= 255 => {
                         let word = if o.negated { "missing" } else { "exists" };
@@ -1083,7 +1090,7 @@ fn tcp_flags(list: &str) -> Result<Vec<&'static str>, String> {
     Ok(out)
 }
 
-fn flags_expr(mask: &[&str], comp: &[&str], negated: bool) -> Expr {
+pub(super) fn flags_expr(mask: &[&str], comp: &[&str], negated: bool) -> Expr {
     let op = if negated { "!=" } else { "==" };
     let comp: Vec<&str> = comp.iter().copied().filter(|f| mask.contains(f)).collect();
     let mask_text = if mask.is_empty() {
@@ -1424,6 +1431,13 @@ fn translate_target(
             }
             return Ok((vec![format!("{sel} set {v:#x}")], None));
         }
+        TargetKind::Other if t.name == "TEE" => {
+            if scope.table != TableName::Mangle {
+                return Err("TEE outside the mangle table: the kernel refuses the rule".into());
+            }
+            return Ok((vec![super::ext::tee(t, fam)?], None));
+        }
+        TargetKind::Other if t.name == "TOS" => return Ok((super::ext::tos(t, scope)?, None)),
         TargetKind::Other => {
             return Err(format!("target `{}` is not modelled by iptlint", t.name));
         }
@@ -1569,6 +1583,17 @@ fn translate_target(
                 return Ok((vec![format!("meta priority set {c}")], None));
             }
             "TRACE" => return Ok((vec!["meta nftrace set 1".into()], None)),
+            "TCPMSS" => {
+                return Err(
+                    "TCPMSS adds an MSS option to a SYN that has none (536 or 1220 at \
+                     most); nft's `tcp option maxseg size set` only rewrites one that \
+                     is there"
+                        .into(),
+                );
+            }
+            // Both run the same audit record code (`mark=`, addresses,
+            // protocol); `--type` has been ignored by the kernel since 4.12.
+            "AUDIT" => return Ok((vec!["log level audit".into()], None)),
             "NFQUEUE" => {
                 let mut text = "queue".to_string();
                 let mut flags = Vec::new();
