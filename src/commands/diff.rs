@@ -63,11 +63,11 @@ struct Group {
 
 pub fn run(args: &DiffArgs) -> ExitCode {
     let limit = iptlint::check::DEFAULT_MAX_INPUT_BYTES;
-    let a = match super::load(&args.a, limit, None) {
+    let a = match super::load_any(&args.a, limit) {
         Ok(l) => l,
         Err(status) => return ExitCode::from(status),
     };
-    let b = match super::load(&args.b, limit, None) {
+    let b = match super::load_any(&args.b, limit) {
         Ok(l) => l,
         Err(status) => return ExitCode::from(status),
     };
