@@ -224,6 +224,12 @@ enum Sel {
     Fib { dst: bool, iface: Option<bool> },
     Random,
     Numgen,
+    PktType,
+    /// `ct original|reply ip saddr|daddr`, `protocol`, `proto-src|proto-dst`:
+    /// the `--ctorigsrc`... option.
+    CtTuple(&'static str),
+    /// `meta skuid|skgid`: `--uid-owner`, `--gid-owner`.
+    Owner(&'static str),
 }
 
 impl Sel {
@@ -276,6 +282,10 @@ fn selector(cur: &mut Cur<'_>, family: Family) -> R<Option<(Sel, String)>> {
         ("iifname", _) => (Sel::Iface { out: false }, 1),
         ("oifname", _) => (Sel::Iface { out: true }, 1),
         ("meta", "random") => (Sel::Random, 2),
+        ("meta", "pkttype") => (Sel::PktType, 2),
+        ("meta", "skuid") => (Sel::Owner("--uid-owner"), 2),
+        ("meta", "skgid") => (Sel::Owner("--gid-owner"), 2),
+        ("pkttype", _) => (Sel::PktType, 1),
         ("tcp" | "udp" | "sctp" | "dccp", "dport" | "sport") => {
             let l4 = match t.text.as_str() {
                 "tcp" => "tcp",
@@ -310,6 +320,22 @@ fn selector(cur: &mut Cur<'_>, family: Family) -> R<Option<(Sel, String)>> {
         ("ct", "state") => (Sel::CtState, 2),
         ("ct", "status") => (Sel::CtStatus, 2),
         ("ct", "mark") if !is_set_stmt(cur, 2) => (Sel::CtMark, 2),
+        ("ct", "original" | "reply") => {
+            let orig = second == "original";
+            let third = cur.peek_at(2).map(|t| t.text.as_str()).unwrap_or("");
+            let fourth = cur.peek_at(3).map(|t| t.text.as_str()).unwrap_or("");
+            let (opt, n) = match (third, fourth) {
+                ("ip" | "ip6", "saddr") => (if orig { "--ctorigsrc" } else { "--ctreplsrc" }, 4),
+                ("ip" | "ip6", "daddr") => (if orig { "--ctorigdst" } else { "--ctrepldst" }, 4),
+                ("protocol", _) if orig => ("--ctproto", 3),
+                ("proto-src", _) => (if orig { "--ctorigsrcport" } else { "--ctreplsrcport" }, 3),
+                ("proto-dst", _) => (if orig { "--ctorigdstport" } else { "--ctrepldstport" }, 3),
+                _ => {
+                    return Err(error(t.span, format!("`ct {second} {third}` is not read")));
+                }
+            };
+            (Sel::CtTuple(opt), n)
+        }
         ("fib", "saddr" | "daddr") => {
             let dst = second == "daddr";
             let (iface, n) = match (
@@ -594,6 +620,62 @@ fn one_value(sel: Sel, family: Family, toks: &[&Tok], negated: bool) -> R<(Vec<P
                 error(t.span, format!("ICMP type `{}` is not known", t.text))
             })?;
             Ok((icmp_parts(v6, ty, None, negated, span), KeyComp::Range(ty as u128, ty as u128)))
+        }
+        Sel::CtTuple(opt) => {
+            let t = single(toks, "value")?;
+            let text = match opt {
+                "--ctproto" => {
+                    let p = Protocol::parse(&t.text).map_err(|e| error(t.span, e))?;
+                    p.number.ok_or_else(|| error(t.span, "a protocol without a number"))?.to_string()
+                }
+                "--ctorigsrc" | "--ctorigdst" | "--ctreplsrc" | "--ctrepldst" => {
+                    let n = Net::parse(&t.text).map_err(|e| error(t.span, e))?;
+                    if n.family() != family {
+                        return Err(error(t.span, "an address of the other family"));
+                    }
+                    t.text.clone()
+                }
+                _ => {
+                    let (lo, hi) = port_range(t)?;
+                    port_text(lo, hi, ':')
+                }
+            };
+            // One conntrack match per test: like nft, each fails without a
+            // conntrack entry, negated or not.
+            Ok((vec![ct_words(span, negated, opt, &text)], KeyComp::Iface(String::new(), true)))
+        }
+        Sel::Owner(opt) => {
+            let t = single(toks, "user or group")?;
+            if negated {
+                // `! --uid-owner` matches packets without a socket; nft's
+                // `skuid !=` does not.
+                return Err(error(span, "a negated `meta skuid|skgid` has no iptables form"));
+            }
+            let (lo, hi) = match t.text.split_once('-') {
+                Some((a, b)) => (number(t, u32::MAX as u128).ok(), parse_number(b).zip(parse_number(a))),
+                None => (None, None),
+            };
+            let _ = lo;
+            if t.text.contains('-') && hi.is_none() || !t.text.split('-').all(|x| parse_number(x).is_some()) {
+                return Err(error(t.span, "only numeric users and groups are read"));
+            }
+            let w = vec![gw("-m", span), gw("owner", span), gw(opt, span), gw(t.text.clone(), t.span)];
+            Ok((vec![Part::Words(w)], KeyComp::Iface(String::new(), true)))
+        }
+        Sel::PktType => {
+            let t = single(toks, "packet type")?;
+            let (name, code) = match t.text.as_str() {
+                "host" | "unicast" => ("unicast", 0),
+                "broadcast" => ("broadcast", 1),
+                "multicast" => ("multicast", 2),
+                "other" | "otherhost" => ("otherhost", 3),
+                _ => return Err(error(t.span, format!("packet type `{}` is not known", t.text))),
+            };
+            let mut w = vec![gw("-m", span), gw("pkttype", span)];
+            bang(&mut w);
+            w.push(gw("--pkt-type", span));
+            w.push(gw(name, t.span));
+            Ok((vec![Part::Words(w)], KeyComp::Range(code, code)))
         }
         _ => Err(error(span, "this selector takes no such value")),
     }
@@ -1143,7 +1225,6 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
                     ..Alt::default()
                 });
             }
-            disjoint(&alts, span)?;
             cond.alts = alts;
             Ok(cond)
         }
@@ -1263,9 +1344,12 @@ pub(crate) fn lower(rule_span: Span, toks: &[Tok], ctx: &Ctx<'_>) -> R<Vec<Line>
                 return Err(error(t.span, "a condition after a statement is not read"));
             }
             if cur.at_word(".") || cur.at_word("vmap") {
-                let (cond, v) = vmap(&mut cur, ctx, sel, text, from)?;
+                let (cond, is_map) = vmap(&mut cur, ctx, sel, text, from)?;
                 conds.push(cond);
-                last = Some(v);
+                if is_map {
+                    // The map is the verdict: nothing but a comment follows.
+                    last = Some(Vec::new());
+                }
                 continue;
             }
             conds.push(relation(&mut cur, sel, &text, ctx.family, from)?);
@@ -1353,17 +1437,17 @@ fn limit(cur: &mut Cur<'_>) -> R<Cond> {
         cur.expect("packets")?;
     }
     let span = cur.since(from);
-    let mut c = Cond::one(
-        vec![Part::Words(vec![
-            gw("-m", span),
-            gw("limit", span),
-            gw("--limit", span),
-            gw(format!("{n}/{unit}"), r.span),
-            gw("--limit-burst", span),
-            gw(burst, span),
-        ])],
-        span,
-    );
+    let mut words = vec![
+        gw("-m", span),
+        gw("limit", span),
+        gw("--limit", span),
+        gw(format!("{n}/{unit}"), r.span),
+    ];
+    // iptables-save leaves out the default burst: the same text as a dump's.
+    if parse_number(&burst) != Some(5) {
+        words.extend([gw("--limit-burst", span), gw(burst, span)]);
+    }
+    let mut c = Cond::one(vec![Part::Words(words)], span);
     c.stateful = true;
     Ok(c)
 }
@@ -1688,15 +1772,16 @@ fn vmap(
     first: Sel,
     first_text: String,
     from: usize,
-) -> R<(Cond, Vec<Gw>)> {
+) -> R<(Cond, bool)> {
     let mut sels = vec![(first, first_text)];
     while cur.eat_word(".") {
         let (s, text) = selector(cur, ctx.family)?
             .ok_or_else(|| error(cur.here(), "expected a selector after `.`"))?;
         sels.push((s, text));
     }
-    if !cur.eat_word("vmap") {
-        return Err(error(cur.here(), "a concatenation is read only as the key of a `vmap`"));
+    let is_map = cur.eat_word("vmap");
+    if !is_map && cur.peek().is_some_and(|t| t.is_op("==")) {
+        cur.next();
     }
     let set = cur.next().filter(|t| matches!(t.kind, TokKind::Set(_)));
     let set = set.ok_or_else(|| error(cur.here(), "expected `{ key : verdict, ... }`"))?;
@@ -1728,8 +1813,9 @@ fn vmap(
                     | Sel::Iface { .. }
                     | Sel::Mark
                     | Sel::CtMark
-                    | Sel::IcmpType { .. } => {}
-                    _ => return Err(error(span, "this selector is not read as a map key")),
+                    | Sel::IcmpType { .. }
+                    | Sel::PktType => {}
+                    _ => return Err(error(span, "this selector is not read in a concatenation")),
                 }
                 let (p, k) = one_value(*sel, ctx.family, comp, false)?;
                 parts.extend(p);
@@ -1739,36 +1825,45 @@ fn vmap(
         if let Some(c) = e.comment {
             parts.push(comment_part(c));
         }
-        let mut vc = Cur {
-            toks: &[],
-            pos: 0,
-            end: e.span,
+        let v = if is_map {
+            let vt: Vec<Tok> = e.verdict.iter().map(|t| (*t).clone()).collect();
+            let mut vc = Cur {
+                toks: &vt,
+                pos: 0,
+                end: e.span,
+            };
+            let v = verdict(&mut vc, ctx)?
+                .ok_or_else(|| error(e.span, "expected `: verdict` in a map element"))?;
+            if vc.peek().is_some() {
+                return Err(error(vc.here(), "expected the end of the element"));
+            }
+            Some(v)
+        } else if !e.verdict.is_empty() {
+            return Err(error(e.span, "a map element outside `vmap`"));
+        } else {
+            None
         };
-        let vt: Vec<Tok> = e.verdict.iter().map(|t| (*t).clone()).collect();
-        vc.toks = &vt;
-        let v = verdict(&mut vc, ctx)?.ok_or_else(|| error(e.span, "expected `: verdict` in a map element"))?;
-        if vc.peek().is_some() {
-            return Err(error(vc.here(), "expected the end of the element"));
-        }
         alts.push(Alt {
             parts,
             key,
-            verdict: Some(v),
-            span: Some(e.span),
+            verdict: v,
+            span: is_map.then_some(e.span),
         });
     }
-    disjoint(&alts, span)?;
     let mutable = sels.iter().any(|(s, _)| s.mutable());
     let stateful = numgen;
-    Ok((
-        Cond {
-            alts,
-            stateful,
-            mutable,
-            span,
-        },
-        Vec::new(),
-    ))
+    let cond = Cond {
+        alts,
+        stateful,
+        mutable,
+        span,
+    };
+    // A map's keys must be disjoint (a packet takes one verdict); a set's
+    // only where the rule could act twice (checked in `assemble`).
+    if is_map {
+        disjoint(&cond.alts, span)?;
+    }
+    Ok((cond, is_map))
 }
 
 /// The iptables rules: one per combination of alternatives, and per
@@ -1791,15 +1886,20 @@ fn assemble(
         if combos > 100_000 {
             return Err(error(rule_span, "sets whose combinations exceed 100,000 rules"));
         }
-        let numgen_only = conds.iter().all(|c| !c.stateful || c.alts.len() > 1);
         if let Some(c) = conds.iter().find(|c| c.stateful && c.alts.len() == 1) {
             return Err(error(
                 c.span,
                 "a stateful match in a rule with a set: one rule per element would evaluate it again",
             ));
         }
-        let _ = numgen_only;
         let jumps = |v: &Option<Vec<Gw>>| v.as_ref().is_some_and(|w| w[0].text == "-j" && !matches!(w[1].text.as_str(), "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "DNAT" | "SNAT" | "MASQUERADE" | "REDIRECT" | "NFQUEUE"));
+        // A packet in two elements of a set takes the rule twice, which is
+        // the same only when the rule's action ends the chain.
+        if !stmts.is_empty() || jumps(&last) {
+            for c in conds.iter().filter(|c| c.alts.len() > 1 && c.alts[0].verdict.is_none()) {
+                disjoint(&c.alts, c.span)?;
+            }
+        }
         for c in conds.iter().filter(|c| c.alts.len() > 1 && c.mutable) {
             let map_jumps = c.alts.iter().any(|a| jumps(&a.verdict));
             if !stmts.is_empty() || jumps(&last) || map_jumps {
