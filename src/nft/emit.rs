@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 
+use crate::codes;
 use crate::diagnostic::Finding;
 use crate::model::{Family, Policy, Rule, Ruleset, Span, Table, TableName};
 
@@ -263,6 +264,8 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
         .findings
         .into_iter()
         .filter(|f| f.is_input_error())
+        // `-m nft` is how the reader writes a condition it keeps unknown.
+        .filter(|f| !(f.lint.code == codes::UNKNOWN_EXTENSION.code && f.message.contains("`nft`")))
         .map(|mut f| {
             f.span = out.map(f.span);
             for r in &mut f.related {
