@@ -36,7 +36,13 @@ pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u
         EXIT_INPUT_ERROR
     })?;
     let parsed = iptlint::syntax::parse(&source, family.or(from_name));
-    checked(shown, source, parsed.ruleset, &parsed.findings, "iptables-restore cannot read this dump")
+    checked(
+        shown,
+        source,
+        parsed.ruleset,
+        &parsed.findings,
+        "iptables-restore cannot read this dump",
+    )
 }
 
 /// Like [`load`], but also reads an nft script (see
@@ -69,7 +75,13 @@ pub fn load_any(path: &Path, limit: u64) -> Result<Loaded, u8> {
             span.line, span.column
         );
     }
-    checked(shown, source, parsed.ruleset, &parsed.findings, "iptlint cannot read this nft file")
+    checked(
+        shown,
+        source,
+        parsed.ruleset,
+        &parsed.findings,
+        "iptlint cannot read this nft file",
+    )
 }
 
 fn checked(

@@ -160,7 +160,8 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
                 names.push(c.name.clone());
                 continue;
             };
-            let (table, chain) = place(&b.kind, &b.hook, b.priority).map_err(|m| error(b.span, m))?;
+            let (table, chain) =
+                place(&b.kind, &b.hook, b.priority).map_err(|m| error(b.span, m))?;
             if let Some((other, s)) = which
                 && other != table
             {
@@ -189,12 +190,24 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
             // No base chain: nothing reaches its chains.
             None => continue,
         };
-        by_table.entry(table).or_default().push(Placed { nt, names });
+        by_table
+            .entry(table)
+            .or_default()
+            .push(Placed { nt, names });
     }
     let mut out = Out::default();
+    // Where each chain is declared: for a base chain, its policy (what a
+    // report of "policy" should point at).
+    let mut chain_spans: HashMap<(TableName, String), Span> = HashMap::default();
     for (table, placed) in &by_table {
         let first = &tables[placed[0].nt];
-        out.line(&[Gw { text: format!("*{table}"), span: first.span }], first.span);
+        out.line(
+            &[Gw {
+                text: format!("*{table}"),
+                span: first.span,
+            }],
+            first.span,
+        );
         let mut seen: HashMap<&str, Span> = HashMap::default();
         for p in placed {
             let t = &tables[p.nt];
@@ -211,7 +224,9 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
                 if c.base.is_none() && table.builtin_chains().contains(&name.as_str()) {
                     return Err(error(
                         c.span,
-                        format!("a regular chain named `{name}`, the name of a builtin chain of the {table} table"),
+                        format!(
+                            "a regular chain named `{name}`, the name of a builtin chain of the {table} table"
+                        ),
                     ));
                 }
                 let policy = match (&c.base, c.policy) {
@@ -219,12 +234,23 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
                     (Some(_), Some((Policy::Drop, _))) => "DROP".into(),
                     (Some(_), _) => "ACCEPT".into(),
                 };
-                let span = c.policy.map(|(_, s)| s).unwrap_or(c.span);
+                let span = c
+                    .policy
+                    .map(|(_, s)| s)
+                    .or(c.base.as_ref().map(|b| b.span))
+                    .unwrap_or(c.span);
+                chain_spans.insert((*table, name.clone()), span);
                 out.line(
                     &[
-                        Gw { text: format!(":{name}"), span: c.span },
+                        Gw {
+                            text: format!(":{name}"),
+                            span: c.span,
+                        },
                         Gw { text: policy, span },
-                        Gw { text: "[0:0]".into(), span },
+                        Gw {
+                            text: "[0:0]".into(),
+                            span,
+                        },
                     ],
                     c.span,
                 );
@@ -246,8 +272,14 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
                 for r in &c.rules {
                     for line in lower(r.span, &r.tokens, &ctx)? {
                         let mut words = vec![
-                            Gw { text: "-A".into(), span: line.span },
-                            Gw { text: name.clone(), span: line.span },
+                            Gw {
+                                text: "-A".into(),
+                                span: line.span,
+                            },
+                            Gw {
+                                text: name.clone(),
+                                span: line.span,
+                            },
                         ];
                         words.extend(line.words);
                         out.line(&words, line.span);
@@ -255,11 +287,24 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
                 }
             }
         }
-        out.line(&[Gw { text: "COMMIT".into(), span: first.span }], first.span);
+        out.line(
+            &[Gw {
+                text: "COMMIT".into(),
+                span: first.span,
+            }],
+            first.span,
+        );
     }
     let parsed = crate::syntax::parse(&out.text, Some(family));
     let mut ruleset = parsed.ruleset;
     remap_ruleset(&mut ruleset, |s| out.map(s));
+    for t in &mut ruleset.tables {
+        for c in &mut t.chains {
+            if let Some(span) = chain_spans.get(&(t.name, c.name.clone())) {
+                c.span = *span;
+            }
+        }
+    }
     let findings = parsed
         .findings
         .into_iter()
@@ -271,7 +316,10 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
             for r in &mut f.related {
                 r.span = out.map(r.span);
             }
-            f.message = format!("{} (as iptlint reads this nft rule into iptables terms)", f.message);
+            f.message = format!(
+                "{} (as iptlint reads this nft rule into iptables terms)",
+                f.message
+            );
             f
         })
         .collect();

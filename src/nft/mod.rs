@@ -359,7 +359,12 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                                 c.rules.clear();
                             }
                         } else {
-                            return Err(error(span, format!("flush of table `{name}`, which is not declared before (nft refuses it)")));
+                            return Err(error(
+                                span,
+                                format!(
+                                    "flush of table `{name}`, which is not declared before (nft refuses it)"
+                                ),
+                            ));
                         }
                     }
                     G::chain_ref => {
@@ -369,7 +374,12 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                             .find(|t| t.family == family && t.name == table)
                             .and_then(|t| t.chains.iter_mut().find(|c| c.name == chain))
                             .ok_or_else(|| {
-                                error(span, format!("flush of chain `{chain}`, which is not declared before"))
+                                error(
+                                    span,
+                                    format!(
+                                        "flush of chain `{chain}`, which is not declared before"
+                                    ),
+                                )
                             })?;
                         c.rules.clear();
                     }
@@ -391,7 +401,10 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                 let before = tables.len();
                 tables.retain(|t| !(t.family == family && t.name == name));
                 if tables.len() == before {
-                    return Err(error(span, format!("delete of table `{name}`, which does not exist (nft refuses it)")));
+                    return Err(error(
+                        span,
+                        format!("delete of table `{name}`, which does not exist (nft refuses it)"),
+                    ));
                 }
             }
             G::add_chain => {
@@ -401,7 +414,9 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                 let ti = tables
                     .iter()
                     .position(|t| t.family == family && t.name == table)
-                    .ok_or_else(|| error(span, format!("table `{table}` is not declared before")))?;
+                    .ok_or_else(|| {
+                        error(span, format!("table `{table}` is not declared before"))
+                    })?;
                 let ci = chain_index(&mut tables[ti], &chain, span);
                 for p in inner {
                     chain_property(&mut tables[ti].chains[ci], p)?;
@@ -415,7 +430,12 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                     .iter_mut()
                     .find(|t| t.family == family && t.name == table)
                     .and_then(|t| t.chains.iter_mut().find(|c| c.name == chain))
-                    .ok_or_else(|| error(span, format!("chain `{chain}` of table `{table}` is not declared before")))?;
+                    .ok_or_else(|| {
+                        error(
+                            span,
+                            format!("chain `{chain}` of table `{table}` is not declared before"),
+                        )
+                    })?;
                 for p in inner {
                     if p.as_rule() == G::rule {
                         c.rules.push(read_rule(p, untranslated));
@@ -542,7 +562,10 @@ fn read_rule(pair: Pair<'_, G>, untranslated: &mut Vec<Span>) -> NRule {
     let tokens = tokens(pair.into_inner(), untranslated);
     // The rule's span ends at its last token (a trailing comment is not part of it).
     let span = match tokens.last() {
-        Some(t) => Span { end: t.span.end, ..span },
+        Some(t) => Span {
+            end: t.span.end,
+            ..span
+        },
         None => span,
     };
     NRule { span, tokens }

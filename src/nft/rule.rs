@@ -67,7 +67,11 @@ pub(crate) struct Ctx<'a> {
 #[derive(Clone, Debug)]
 enum Part {
     /// `-p`: by name as written, negated or not.
-    Proto { name: String, negated: bool, span: Span },
+    Proto {
+        name: String,
+        negated: bool,
+        span: Span,
+    },
     /// Words that stand alone.
     Words(Vec<Gw>),
     /// Words of a transport match: `module` (None: the rule's protocol,
@@ -210,18 +214,30 @@ impl<'t> Cur<'t> {
 /// What a selector tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sel {
-    Addr { dst: bool },
+    Addr {
+        dst: bool,
+    },
     Proto,
-    Port { l4: Option<&'static str>, dst: bool },
-    Iface { out: bool },
+    Port {
+        l4: Option<&'static str>,
+        dst: bool,
+    },
+    Iface {
+        out: bool,
+    },
     Mark,
     CtMark,
     CtState,
     CtStatus,
-    IcmpType { v6: bool },
+    IcmpType {
+        v6: bool,
+    },
     TcpFlags,
     FragOff,
-    Fib { dst: bool, iface: Option<bool> },
+    Fib {
+        dst: bool,
+        iface: Option<bool>,
+    },
     Random,
     Numgen,
     PktType,
@@ -264,7 +280,12 @@ fn selector(cur: &mut Cur<'_>, family: Family) -> R<Option<(Sel, String)>> {
             } else {
                 Family::Ipv6
             })?;
-            (Sel::Addr { dst: second == "daddr" }, 2)
+            (
+                Sel::Addr {
+                    dst: second == "daddr",
+                },
+                2,
+            )
         }
         ("ip", "protocol") => {
             fam_ok(Family::Ipv4)?;
@@ -328,8 +349,22 @@ fn selector(cur: &mut Cur<'_>, family: Family) -> R<Option<(Sel, String)>> {
                 ("ip" | "ip6", "saddr") => (if orig { "--ctorigsrc" } else { "--ctreplsrc" }, 4),
                 ("ip" | "ip6", "daddr") => (if orig { "--ctorigdst" } else { "--ctrepldst" }, 4),
                 ("protocol", _) if orig => ("--ctproto", 3),
-                ("proto-src", _) => (if orig { "--ctorigsrcport" } else { "--ctreplsrcport" }, 3),
-                ("proto-dst", _) => (if orig { "--ctorigdstport" } else { "--ctrepldstport" }, 3),
+                ("proto-src", _) => (
+                    if orig {
+                        "--ctorigsrcport"
+                    } else {
+                        "--ctreplsrcport"
+                    },
+                    3,
+                ),
+                ("proto-dst", _) => (
+                    if orig {
+                        "--ctorigdstport"
+                    } else {
+                        "--ctrepldstport"
+                    },
+                    3,
+                ),
                 _ => {
                     return Err(error(t.span, format!("`ct {second} {third}` is not read")));
                 }
@@ -533,7 +568,13 @@ fn one_value(sel: Sel, family: Family, toks: &[&Tok], negated: bool) -> R<(Vec<P
     match sel {
         Sel::Addr { dst } => {
             let t = single(toks, "address")?;
-            let fam_of = |a: &IpAddr| if a.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
+            let fam_of = |a: &IpAddr| {
+                if a.is_ipv4() {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                }
+            };
             if t.text.contains('-') {
                 let r = AddrRange::parse(&t.text).map_err(|e| error(t.span, e))?;
                 if fam_of(&r.lo) != family {
@@ -616,17 +657,21 @@ fn one_value(sel: Sel, family: Family, toks: &[&Tok], negated: bool) -> R<(Vec<P
         }
         Sel::IcmpType { v6 } => {
             let t = single(toks, "ICMP type")?;
-            let ty = icmp_type(&t.text, v6).ok_or_else(|| {
-                error(t.span, format!("ICMP type `{}` is not known", t.text))
-            })?;
-            Ok((icmp_parts(v6, ty, None, negated, span), KeyComp::Range(ty as u128, ty as u128)))
+            let ty = icmp_type(&t.text, v6)
+                .ok_or_else(|| error(t.span, format!("ICMP type `{}` is not known", t.text)))?;
+            Ok((
+                icmp_parts(v6, ty, None, negated, span),
+                KeyComp::Range(ty as u128, ty as u128),
+            ))
         }
         Sel::CtTuple(opt) => {
             let t = single(toks, "value")?;
             let text = match opt {
                 "--ctproto" => {
                     let p = Protocol::parse(&t.text).map_err(|e| error(t.span, e))?;
-                    p.number.ok_or_else(|| error(t.span, "a protocol without a number"))?.to_string()
+                    p.number
+                        .ok_or_else(|| error(t.span, "a protocol without a number"))?
+                        .to_string()
                 }
                 "--ctorigsrc" | "--ctorigdst" | "--ctreplsrc" | "--ctrepldst" => {
                     let n = Net::parse(&t.text).map_err(|e| error(t.span, e))?;
@@ -642,24 +687,40 @@ fn one_value(sel: Sel, family: Family, toks: &[&Tok], negated: bool) -> R<(Vec<P
             };
             // One conntrack match per test: like nft, each fails without a
             // conntrack entry, negated or not.
-            Ok((vec![ct_words(span, negated, opt, &text)], KeyComp::Iface(String::new(), true)))
+            Ok((
+                vec![ct_words(span, negated, opt, &text)],
+                KeyComp::Iface(String::new(), true),
+            ))
         }
         Sel::Owner(opt) => {
             let t = single(toks, "user or group")?;
             if negated {
                 // `! --uid-owner` matches packets without a socket; nft's
                 // `skuid !=` does not.
-                return Err(error(span, "a negated `meta skuid|skgid` has no iptables form"));
+                return Err(error(
+                    span,
+                    "a negated `meta skuid|skgid` has no iptables form",
+                ));
             }
             let (lo, hi) = match t.text.split_once('-') {
-                Some((a, b)) => (number(t, u32::MAX as u128).ok(), parse_number(b).zip(parse_number(a))),
+                Some((a, b)) => (
+                    number(t, u32::MAX as u128).ok(),
+                    parse_number(b).zip(parse_number(a)),
+                ),
                 None => (None, None),
             };
             let _ = lo;
-            if t.text.contains('-') && hi.is_none() || !t.text.split('-').all(|x| parse_number(x).is_some()) {
+            if t.text.contains('-') && hi.is_none()
+                || !t.text.split('-').all(|x| parse_number(x).is_some())
+            {
                 return Err(error(t.span, "only numeric users and groups are read"));
             }
-            let w = vec![gw("-m", span), gw("owner", span), gw(opt, span), gw(t.text.clone(), t.span)];
+            let w = vec![
+                gw("-m", span),
+                gw("owner", span),
+                gw(opt, span),
+                gw(t.text.clone(), t.span),
+            ];
             Ok((vec![Part::Words(w)], KeyComp::Iface(String::new(), true)))
         }
         Sel::PktType => {
@@ -669,7 +730,12 @@ fn one_value(sel: Sel, family: Family, toks: &[&Tok], negated: bool) -> R<(Vec<P
                 "broadcast" => ("broadcast", 1),
                 "multicast" => ("multicast", 2),
                 "other" | "otherhost" => ("otherhost", 3),
-                _ => return Err(error(t.span, format!("packet type `{}` is not known", t.text))),
+                _ => {
+                    return Err(error(
+                        t.span,
+                        format!("packet type `{}` is not known", t.text),
+                    ));
+                }
             };
             let mut w = vec![gw("-m", span), gw("pkttype", span)];
             bang(&mut w);
@@ -768,7 +834,10 @@ fn iface_name(t: &Tok) -> R<(String, bool)> {
         ));
     }
     if stem.len() > 15 || (stem.is_empty() && !wildcard) {
-        return Err(error(t.span, format!("interface name `{text}` is not valid")));
+        return Err(error(
+            t.span,
+            format!("interface name `{text}` is not valid"),
+        ));
     }
     Ok((stem, wildcard))
 }
@@ -889,7 +958,10 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
     match sel {
         Sel::TcpFlags => {
             let mask = mask.ok_or_else(|| {
-                error(span, "only `tcp flags & (mask) == flags` is read (bare `tcp flags` tests any bit)")
+                error(
+                    span,
+                    "only `tcp flags & (mask) == flags` is read (bare `tcp flags` tests any bit)",
+                )
             })?;
             let negated = negation(op)?;
             let names = |toks: &[&Tok]| -> R<String> {
@@ -897,7 +969,12 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
                 if w.len() == 1 && parse_number(&w[0].text) == Some(0) {
                     return Ok("NONE".into());
                 }
-                Ok(upper_list(toks, &["fin", "syn", "rst", "psh", "ack", "urg"], "TCP flag iptables knows")?.join(","))
+                Ok(upper_list(
+                    toks,
+                    &["fin", "syn", "rst", "psh", "ack", "urg"],
+                    "TCP flag iptables knows",
+                )?
+                .join(","))
             };
             let Val::One(comp) = &val else {
                 return Err(error(span, "a set of TCP flag values is not read"));
@@ -918,7 +995,8 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
             return Ok(cond);
         }
         Sel::FragOff => {
-            let m = mask.ok_or_else(|| error(span, "only `ip frag-off & 0x1fff ==|!= 0` is read"))?;
+            let m =
+                mask.ok_or_else(|| error(span, "only `ip frag-off & 0x1fff ==|!= 0` is read"))?;
             let Val::One(v) = &val else {
                 return Err(error(span, "only `ip frag-off & 0x1fff ==|!= 0` is read"));
             };
@@ -937,7 +1015,8 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
             return Ok(cond);
         }
         Sel::Random => {
-            let m = mask.ok_or_else(|| error(span, "only `meta random & 2147483647 < N` is read"))?;
+            let m =
+                mask.ok_or_else(|| error(span, "only `meta random & 2147483647 < N` is read"))?;
             let m = single(&m, "mask")?;
             let Val::One(v) = &val else {
                 return Err(error(span, "only `meta random & 2147483647 < N` is read"));
@@ -947,7 +1026,12 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
             let negated = match op.map(|t| t.text.as_str()) {
                 Some("<") => false,
                 Some(">=") => true,
-                _ => return Err(error(span, "only `meta random & 2147483647 < N` (or `>=`) is read")),
+                _ => {
+                    return Err(error(
+                        span,
+                        "only `meta random & 2147483647 < N` (or `>=`) is read",
+                    ));
+                }
             };
             if parse_number(&m.text) != Some(0x7fff_ffff) {
                 return Err(error(span, "only `meta random & 2147483647 < N` is read"));
@@ -956,9 +1040,17 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
             let p = format!("{:.11}", n as f64 / 2147483648.0);
             let back: f64 = p.parse().unwrap_or(-1.0);
             if (back * 2147483648.0).round() as u128 != n {
-                return Err(error(v.span, "no iptables probability gives exactly this draw"));
+                return Err(error(
+                    v.span,
+                    "no iptables probability gives exactly this draw",
+                ));
             }
-            let mut w = vec![gw("-m", span), gw("statistic", span), gw("--mode", span), gw("random", span)];
+            let mut w = vec![
+                gw("-m", span),
+                gw("statistic", span),
+                gw("--mode", span),
+                gw("random", span),
+            ];
             if negated {
                 w.push(gw("!", span));
             }
@@ -970,7 +1062,10 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
         }
         Sel::Numgen => {
             let Val::One(v) = &val else {
-                return Err(error(span, "a `numgen` set is not read (a `numgen ... vmap` is)"));
+                return Err(error(
+                    span,
+                    "a `numgen` set is not read (a `numgen ... vmap` is)",
+                ));
             };
             if mask.is_some() {
                 return Err(error(span, "`numgen` with a mask is not read"));
@@ -1009,8 +1104,8 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
                     .text
                     .parse()
                     .map_err(|_| error(m.span, "expected an address mask"))?;
-                let n = Net::parse(&format!("{}/{}", v.text, mask_addr))
-                    .map_err(|e| error(span, e))?;
+                let n =
+                    Net::parse(&format!("{}/{}", v.text, mask_addr)).map_err(|e| error(span, e))?;
                 if n.family() != family {
                     return Err(error(span, "an address of the other family"));
                 }
@@ -1033,25 +1128,51 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
                 None | Some("==") => false,
                 Some("!") => true,
                 Some("!=") if matches!(&val, Val::One(t) if words_of(t).len() == 1) => true,
-                _ => return Err(error(span, "only `ct state a,b`, `ct state { a, b }` and `ct state ! a,b` are read")),
+                _ => {
+                    return Err(error(
+                        span,
+                        "only `ct state a,b`, `ct state { a, b }` and `ct state ! a,b` are read",
+                    ));
+                }
             };
             let list = upper_list(&flat(&val)?, CT_STATES, "conntrack state")?;
-            cond.alts[0].parts.push(ct_words(span, negated, "--ctstate", &list.join(",")));
+            cond.alts[0]
+                .parts
+                .push(ct_words(span, negated, "--ctstate", &list.join(",")));
             return Ok(cond);
         }
         Sel::CtStatus => {
             let negated = match op.map(|t| t.text.as_str()) {
                 None | Some("==") => false,
                 Some("!") => true,
-                _ => return Err(error(span, "only `ct status a,b` and `ct status ! a,b` are read")),
+                _ => {
+                    return Err(error(
+                        span,
+                        "only `ct status a,b` and `ct status ! a,b` are read",
+                    ));
+                }
             };
             let all = flat(&val)?;
-            let list = upper_list(&all, &["expected", "seen-reply", "assured", "confirmed", "snat", "dnat"], "conntrack status iptables tests")?;
+            let list = upper_list(
+                &all,
+                &[
+                    "expected",
+                    "seen-reply",
+                    "assured",
+                    "confirmed",
+                    "snat",
+                    "dnat",
+                ],
+                "conntrack status iptables tests",
+            )?;
             let list: Vec<String> = list.into_iter().map(|s| s.replace('-', "_")).collect();
             let (nat, other): (Vec<String>, Vec<String>) =
                 list.into_iter().partition(|s| s == "SNAT" || s == "DNAT");
             if !negated && !nat.is_empty() && !other.is_empty() {
-                return Err(error(span, "`ct status` with NAT bits and other bits together has no iptables form"));
+                return Err(error(
+                    span,
+                    "`ct status` with NAT bits and other bits together has no iptables form",
+                ));
             }
             let parts = &mut cond.alts[0].parts;
             if !other.is_empty() {
@@ -1070,7 +1191,17 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
             let negated = negation(op)?;
             let list = upper_list(
                 &flat(&val)?,
-                &["unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit"],
+                &[
+                    "unspec",
+                    "unicast",
+                    "local",
+                    "broadcast",
+                    "anycast",
+                    "multicast",
+                    "blackhole",
+                    "unreachable",
+                    "prohibit",
+                ],
                 "route type",
             )?;
             let mut w = vec![gw("-m", span), gw("addrtype", span)];
@@ -1154,7 +1285,8 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
                 }
                 let slots: usize = ranges.iter().map(|(a, b)| if a == b { 1 } else { 2 }).sum();
                 if slots <= 15 {
-                    let list: Vec<String> = ranges.iter().map(|(a, b)| port_text(*a, *b, ':')).collect();
+                    let list: Vec<String> =
+                        ranges.iter().map(|(a, b)| port_text(*a, *b, ':')).collect();
                     let mut w = Vec::new();
                     if negated {
                         w.push(gw("!", span));
@@ -1173,7 +1305,10 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
             if negated {
                 // Not any element: every element negated, each its own match.
                 if matches!(sel, Sel::Iface { .. } | Sel::Proto) {
-                    return Err(error(span, "a negated set of interfaces or protocols has no iptables form"));
+                    return Err(error(
+                        span,
+                        "a negated set of interfaces or protocols has no iptables form",
+                    ));
                 }
                 let mut parts = Vec::new();
                 for e in &elems {
@@ -1304,9 +1439,10 @@ fn verdict(cur: &mut Cur<'_>, ctx: &Ctx<'_>) -> R<Option<Vec<Gw>>> {
     if t.text == "jump" || t.text == "goto" {
         cur.next();
         let c = cur.word("a chain name")?;
-        let target = ctx.chains.get(&c.text).ok_or_else(|| {
-            error(c.span, format!("chain `{}` is not in this table", c.text))
-        })?;
+        let target = ctx
+            .chains
+            .get(&c.text)
+            .ok_or_else(|| error(c.span, format!("chain `{}` is not in this table", c.text)))?;
         let span = t.span.to(c.span);
         let flag = if t.text == "jump" { "-j" } else { "-g" };
         return Ok(Some(vec![gw(flag, span), gw(target.clone(), c.span)]));
@@ -1337,7 +1473,10 @@ pub(crate) fn lower(rule_span: Span, toks: &[Tok], ctx: &Ctx<'_>) -> R<Vec<Line>
         let from = cur.pos;
         let t = cur.peek().expect("some");
         if last.is_some() && !t.is_word("comment") {
-            return Err(error(t.span, "nothing but a comment may follow the verdict"));
+            return Err(error(
+                t.span,
+                "nothing but a comment may follow the verdict",
+            ));
         }
         if let Some((sel, text)) = selector(&mut cur, ctx.family)? {
             if acted {
@@ -1428,7 +1567,12 @@ fn limit(cur: &mut Cur<'_>) -> R<Cond> {
         "minute" => "min",
         "hour" => "hour",
         "day" => "day",
-        _ => return Err(error(r.span, "only packet rates per second, minute, hour or day are read")),
+        _ => {
+            return Err(error(
+                r.span,
+                "only packet rates per second, minute, hour or day are read",
+            ));
+        }
     };
     let mut burst = "5".to_string();
     if cur.eat_word("burst") {
@@ -1459,7 +1603,9 @@ fn log(cur: &mut Cur<'_>) -> R<Stmt> {
     let mut group = None;
     loop {
         if cur.eat_word("prefix") {
-            let p = cur.next().filter(|t| matches!(t.kind, TokKind::Str | TokKind::Word));
+            let p = cur
+                .next()
+                .filter(|t| matches!(t.kind, TokKind::Str | TokKind::Word));
             let p = p.ok_or_else(|| error(cur.here(), "expected a prefix"))?;
             opts.push(("prefix".into(), Some(p.text.clone())));
         } else if cur.eat_word("level") {
@@ -1498,7 +1644,12 @@ fn log(cur: &mut Cur<'_>) -> R<Stmt> {
     let span = cur.since(from);
     let mut w = Vec::new();
     if let Some(g) = group {
-        w.extend([gw("-j", span), gw("NFLOG", span), gw("--nflog-group", span), gw(g, span)]);
+        w.extend([
+            gw("-j", span),
+            gw("NFLOG", span),
+            gw("--nflog-group", span),
+            gw(g, span),
+        ]);
         for (k, v) in opts {
             let name = match k.as_str() {
                 "prefix" => "--nflog-prefix",
@@ -1572,7 +1723,10 @@ fn mark_set(cur: &mut Cur<'_>) -> R<Stmt> {
     let target = if ct { "CONNMARK" } else { "MARK" };
     let words = if self_ref(cur, ct) {
         let (mut and, mut xor) = (u32::MAX, 0u32);
-        while let Some(op) = cur.peek().filter(|t| t.is_op("&") || t.is_op("|") || t.is_op("^")) {
+        while let Some(op) = cur
+            .peek()
+            .filter(|t| t.is_op("&") || t.is_op("|") || t.is_op("^"))
+        {
             cur.next();
             let v = number(cur.word("a number")?, u32::MAX as u128)? as u32;
             match op.text.as_str() {
@@ -1588,7 +1742,10 @@ fn mark_set(cur: &mut Cur<'_>) -> R<Stmt> {
             }
         }
         let span = cur.since(from);
-        vec![gw("--set-xmark", span), gw(format!("{xor:#x}/{:#x}", !and), span)]
+        vec![
+            gw("--set-xmark", span),
+            gw(format!("{xor:#x}/{:#x}", !and), span),
+        ]
     } else if self_ref(cur, !ct) {
         let span = cur.since(from);
         if cur.peek().is_some_and(|t| matches!(t.kind, TokKind::Op)) {
@@ -1601,7 +1758,10 @@ fn mark_set(cur: &mut Cur<'_>) -> R<Stmt> {
             return Err(error(cur.here(), "this mark expression is not read"));
         }
         let span = cur.since(from);
-        vec![gw("--set-xmark", span), gw(format!("{v:#x}/0xffffffff"), span)]
+        vec![
+            gw("--set-xmark", span),
+            gw(format!("{v:#x}/0xffffffff"), span),
+        ]
     };
     let span = cur.since(from);
     let target = if !ct && words[0].text == "--restore-mark" {
@@ -1658,7 +1818,12 @@ fn reject(cur: &mut Cur<'_>, family: Family) -> R<Vec<Gw>> {
                 };
                 name.to_string()
             }
-            _ => return Err(error(kind.span, "only `reject with icmp|icmpv6 type T` and `with tcp reset` are read")),
+            _ => {
+                return Err(error(
+                    kind.span,
+                    "only `reject with icmp|icmpv6 type T` and `with tcp reset` are read",
+                ));
+            }
         }
     } else if family == Family::Ipv6 {
         "icmp6-port-unreachable".into()
@@ -1800,7 +1965,10 @@ fn vmap(
         } else {
             let comps: Vec<&[&Tok]> = e.toks.split(|t| t.is_word(".")).collect();
             if comps.len() != sels.len() {
-                return Err(error(e.span, format!("a key of {} parts for a map of {}", comps.len(), sels.len())));
+                return Err(error(
+                    e.span,
+                    format!("a key of {} parts for a map of {}", comps.len(), sels.len()),
+                ));
             }
             for ((sel, _), comp) in sels.iter().zip(comps) {
                 if comp.is_empty() {
@@ -1876,15 +2044,25 @@ fn assemble(
     last: Option<Vec<Gw>>,
 ) -> R<Vec<Line>> {
     let combos: usize = conds.iter().map(|c| c.alts.len()).product();
-    let map_verdict = conds.iter().any(|c| c.alts.iter().any(|a| a.verdict.is_some()));
-    if conds.iter().filter(|c| c.alts.iter().any(|a| a.verdict.is_some())).count() > 1 {
+    let map_verdict = conds
+        .iter()
+        .any(|c| c.alts.iter().any(|a| a.verdict.is_some()));
+    if conds
+        .iter()
+        .filter(|c| c.alts.iter().any(|a| a.verdict.is_some()))
+        .count()
+        > 1
+    {
         return Err(error(rule_span, "two verdict maps in one rule"));
     }
     // A vmap stands for the verdict; `last` is then the empty placeholder.
     let last = if map_verdict { None } else { last };
     if combos > 1 {
         if combos > 100_000 {
-            return Err(error(rule_span, "sets whose combinations exceed 100,000 rules"));
+            return Err(error(
+                rule_span,
+                "sets whose combinations exceed 100,000 rules",
+            ));
         }
         if let Some(c) = conds.iter().find(|c| c.stateful && c.alts.len() == 1) {
             return Err(error(
@@ -1892,11 +2070,30 @@ fn assemble(
                 "a stateful match in a rule with a set: one rule per element would evaluate it again",
             ));
         }
-        let jumps = |v: &Option<Vec<Gw>>| v.as_ref().is_some_and(|w| w[0].text == "-j" && !matches!(w[1].text.as_str(), "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "DNAT" | "SNAT" | "MASQUERADE" | "REDIRECT" | "NFQUEUE"));
+        let jumps = |v: &Option<Vec<Gw>>| {
+            v.as_ref().is_some_and(|w| {
+                w[0].text == "-j"
+                    && !matches!(
+                        w[1].text.as_str(),
+                        "ACCEPT"
+                            | "DROP"
+                            | "RETURN"
+                            | "REJECT"
+                            | "DNAT"
+                            | "SNAT"
+                            | "MASQUERADE"
+                            | "REDIRECT"
+                            | "NFQUEUE"
+                    )
+            })
+        };
         // A packet in two elements of a set takes the rule twice, which is
         // the same only when the rule's action ends the chain.
         if !stmts.is_empty() || jumps(&last) {
-            for c in conds.iter().filter(|c| c.alts.len() > 1 && c.alts[0].verdict.is_none()) {
+            for c in conds
+                .iter()
+                .filter(|c| c.alts.len() > 1 && c.alts[0].verdict.is_none())
+            {
                 disjoint(&c.alts, c.span)?;
             }
         }
@@ -1947,11 +2144,17 @@ fn assemble(
     let mut index = vec![0usize; conds.len()];
     for _ in 0..combos {
         let alts: Vec<&Alt> = conds.iter().zip(&index).map(|(c, &i)| &c.alts[i]).collect();
-        let span = alts.iter().find_map(|a| a.verdict.as_ref().and(a.span)).unwrap_or(rule_span);
+        let span = alts
+            .iter()
+            .find_map(|a| a.verdict.as_ref().and(a.span))
+            .unwrap_or(rule_span);
         let mut parts: Vec<&Part> = alts.iter().flat_map(|a| &a.parts).collect();
         parts.extend(&comments);
         let matches = match_words(&parts, span)?;
-        let verdict = alts.iter().find_map(|a| a.verdict.clone()).or_else(|| last.clone());
+        let verdict = alts
+            .iter()
+            .find_map(|a| a.verdict.clone())
+            .or_else(|| last.clone());
         for s in &stmts {
             let mut w = matches.clone();
             w.extend(s.words.iter().cloned());
@@ -1962,7 +2165,10 @@ fn assemble(
             w.extend(v);
             out.push(Line { span, words: w });
         } else if stmts.is_empty() {
-            out.push(Line { span, words: matches.clone() });
+            out.push(Line {
+                span,
+                words: matches.clone(),
+            });
         }
         // Next combination.
         for (k, c) in conds.iter().enumerate().rev() {
@@ -2017,7 +2223,10 @@ fn match_words(parts: &[&Part], span: Span) -> R<Vec<Gw>> {
         (Some((p, s)), negs) => {
             for (n, ns) in negs {
                 if number(n) == number(p) {
-                    return Err(error(*ns, format!("`{p}` and not `{n}`: no packet matches")));
+                    return Err(error(
+                        *ns,
+                        format!("`{p}` and not `{n}`: no packet matches"),
+                    ));
                 }
             }
             out.push(gw("-p", *s));
@@ -2049,7 +2258,10 @@ fn match_words(parts: &[&Part], span: Span) -> R<Vec<Gw>> {
                 let module = match module {
                     Some(m) => {
                         if *m == "multiport" && l4.is_none() {
-                            return Err(error(*s, "a port set needs `meta l4proto tcp|udp|sctp|dccp`"));
+                            return Err(error(
+                                *s,
+                                "a port set needs `meta l4proto tcp|udp|sctp|dccp`",
+                            ));
                         }
                         *m
                     }
