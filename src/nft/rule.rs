@@ -702,17 +702,11 @@ fn one_value(sel: Sel, family: Family, toks: &[&Tok], negated: bool) -> R<(Vec<P
                     "a negated `meta skuid|skgid` has no iptables form",
                 ));
             }
-            let (lo, hi) = match t.text.split_once('-') {
-                Some((a, b)) => (
-                    number(t, u32::MAX as u128).ok(),
-                    parse_number(b).zip(parse_number(a)),
-                ),
-                None => (None, None),
+            let numeric = match t.text.split_once('-') {
+                Some((a, b)) => parse_number(a).is_some() && parse_number(b).is_some(),
+                None => parse_number(&t.text).is_some(),
             };
-            let _ = lo;
-            if t.text.contains('-') && hi.is_none()
-                || !t.text.split('-').all(|x| parse_number(x).is_some())
-            {
+            if !numeric {
                 return Err(error(t.span, "only numeric users and groups are read"));
             }
             let w = vec![
