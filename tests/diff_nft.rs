@@ -294,6 +294,16 @@ fn mutated_translations_differ_at_the_mutated_line() {
     assert_eq!(code, 0);
     let p = write(dir.path(), "small.nft", &small_nft);
     assert_equivalent(&small, &p);
+    // `trace` reads nft too, and names its lines.
+    let out = iptlint()
+        .args(["trace", "--proto", "tcp", "--dport", "443", "--in", "eth0"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let web = format!("{}:{}", p.display(), line_of(&small_nft, "\t\taccept"));
+    assert!(text.contains(&format!("ACCEPT by {web}")), "{text}");
+
     files.push(p);
 
     // A changed port in a set.
