@@ -310,7 +310,7 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                 line,
                 column,
             },
-            "not a statement iptlint reads in an nft file (tables, chains with type/hook/priority/policy, rules; `flush`, `add table|chain|rule`, `delete table`)",
+            "not a statement iptlint reads in an nft file (tables, chains with type/hook/priority/policy, rules; `flush`, `add table|chain|rule`, `insert rule`, `delete table`)",
         )
     })?;
     let mut tables: Vec<NTable> = Vec::new();
@@ -425,7 +425,8 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                     chain_property(&mut tables[ti].chains[ci], p)?;
                 }
             }
-            G::add_rule => {
+            G::add_rule | G::insert_rule => {
+                let insert = cmd.as_rule() == G::insert_rule;
                 let span = span_of(&cmd);
                 let mut inner = cmd.into_inner();
                 let (family, table, chain) = chain_ref(inner.next().expect("chain_ref"))?;
@@ -441,7 +442,12 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                     })?;
                 for p in inner {
                     if p.as_rule() == G::rule {
-                        c.rules.push(read_rule(p, untranslated));
+                        let r = read_rule(p, untranslated);
+                        if insert {
+                            c.rules.insert(0, r);
+                        } else {
+                            c.rules.push(r);
+                        }
                     }
                 }
             }

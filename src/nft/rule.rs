@@ -922,7 +922,7 @@ fn flat<'t>(v: &Val<'t>) -> R<Vec<&'t Tok>> {
 fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: usize) -> R<Cond> {
     // The mask, for the selectors that take one.
     let mut mask: Option<Vec<&Tok>> = None;
-    if cur.peek().is_some_and(|t| t.is_op("&")) {
+    if cur.peek().is_some_and(|t| t.is_op("&") || t.is_word("and")) {
         cur.next();
         let mut m = Vec::new();
         if cur.peek().is_some_and(|t| t.is_op("(")) {
@@ -951,7 +951,18 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
     cond.mutable = sel.mutable();
     match sel {
         Sel::TcpFlags => {
-            let mask = mask.ok_or_else(|| {
+            // `tcp flags syn / fin,syn,rst,ack`: the flags under the mask.
+            let slash_mask = if mask.is_none() && cur.at_word("/") {
+                cur.next();
+                let Val::One(m) = value(cur)? else {
+                    return Err(error(span, "expected the flags of the mask"));
+                };
+                Some(m)
+            } else {
+                None
+            };
+            let span = cur.since(from);
+            let mask = mask.or(slash_mask).ok_or_else(|| {
                 error(
                     span,
                     "only `tcp flags & (mask) == flags` is read (bare `tcp flags` tests any bit)",
@@ -1717,18 +1728,22 @@ fn mark_set(cur: &mut Cur<'_>) -> R<Stmt> {
     let target = if ct { "CONNMARK" } else { "MARK" };
     let words = if self_ref(cur, ct) {
         let (mut and, mut xor) = (u32::MAX, 0u32);
-        while let Some(op) = cur
-            .peek()
-            .filter(|t| t.is_op("&") || t.is_op("|") || t.is_op("^"))
-        {
+        while let Some(op) = cur.peek().filter(|t| {
+            t.is_op("&")
+                || t.is_op("|")
+                || t.is_op("^")
+                || t.is_word("and")
+                || t.is_word("or")
+                || t.is_word("xor")
+        }) {
             cur.next();
             let v = number(cur.word("a number")?, u32::MAX as u128)? as u32;
             match op.text.as_str() {
-                "&" => {
+                "&" | "and" => {
                     and &= v;
                     xor &= v;
                 }
-                "|" => {
+                "|" | "or" => {
                     and &= !v;
                     xor |= v;
                 }

@@ -81,6 +81,18 @@ fn constructs_read_as_the_iptables_rules_they_mean() {
             &["-p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP"],
         ),
         (
+            "tcp flags syn / fin,syn,rst,ack drop",
+            &["-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"],
+        ),
+        (
+            "meta mark and 0xff == 0x1 accept",
+            &["-m mark --mark 0x1/0xff -j ACCEPT"],
+        ),
+        (
+            "meta mark set mark and 0xffff0000 xor 0x1",
+            &["-j MARK --set-xmark 0x1/0xffff"],
+        ),
+        (
             "fib daddr type local jump C",
             &["-m addrtype --dst-type LOCAL -j C"],
         ),
@@ -267,7 +279,7 @@ fn base_chains_choose_the_table() {
 #[test]
 fn scripts_apply_in_order() {
     let parsed = parse(
-        "#!/usr/sbin/nft -f\nflush ruleset\nadd table ip filter\nadd chain ip filter INPUT { type filter hook input priority 0; policy accept; }\nadd rule ip filter INPUT tcp dport 22 drop\nflush chain ip filter INPUT\nadd rule ip filter INPUT tcp dport 23 drop\n",
+        "#!/usr/sbin/nft -f\nflush ruleset\nadd table ip filter\nadd chain ip filter INPUT { type filter hook input priority 0; policy accept; }\nadd rule ip filter INPUT tcp dport 22 drop\nflush chain ip filter INPUT\nadd rule ip filter INPUT tcp dport 23 drop\ninsert rule ip filter INPUT tcp dport 24 drop\n",
     );
     assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
     let rules = &parsed
@@ -277,7 +289,13 @@ fn scripts_apply_in_order() {
         .chain("INPUT")
         .unwrap()
         .rules;
-    assert_eq!(rules, &ipt_rules(&["-p tcp -m tcp --dport 23 -j DROP"]));
+    assert_eq!(
+        rules,
+        &ipt_rules(&[
+            "-p tcp -m tcp --dport 24 -j DROP",
+            "-p tcp -m tcp --dport 23 -j DROP"
+        ])
+    );
 }
 
 #[test]
