@@ -38,6 +38,19 @@
 //!   most "may differ".
 //! - A construct the reader does not know is refused with an error at its
 //!   line and column; nothing is dropped or approximated.
+//!
+//! # Unknown conditions on both sides
+//!
+//! The engine takes a condition it does not model to be the same on both
+//! sides when its text is the same. The reader writes the matches it makes
+//! the way iptables-save prints them (`--limit 10/min`, no default
+//! `--limit-burst 5`, `--probability 0.50000000000`), so a translated
+//! `-m limit`, `-m statistic`, `-m owner` or `-m pkttype` pairs with the
+//! dump's, and a dump against its complete translation is "equivalent"
+//! exactly when the dump against itself is. Where the texts cannot agree
+//! (a hand-written `--limit 5/second`; conntrack options the translation
+//! splits into one `ct` test each; `numgen`), the regions that depend on
+//! them are "may differ": never a false "equivalent".
 
 // A reading error is a `Finding`, returned once per file: its size does not matter.
 #![allow(clippy::result_large_err)]
