@@ -36,7 +36,8 @@ pub enum Command {
     Translate(crate::commands::translate::TranslateArgs),
     /// Rewrite a dump into an equivalent, smaller one (ipsets, dead rules).
     Optimize(crate::commands::optimize::OptimizeArgs),
-    /// Decide whether two dumps give every packet the same fate.
+    /// Decide whether two rule sets (iptables dumps or nft scripts) give
+    /// every packet the same fate.
     Diff(crate::commands::diff::DiffArgs),
     /// Follow one packet (or a set of packets) through a dump.
     Trace(crate::commands::trace::TraceArgs),

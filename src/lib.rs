@@ -12,6 +12,7 @@ pub mod fate;
 pub mod graph;
 pub mod lints;
 pub mod model;
+pub mod nft;
 pub mod optimize;
 pub mod report;
 pub mod space;

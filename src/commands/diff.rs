@@ -1,5 +1,8 @@
 //! `iptlint diff A B`: does any packet meet a different fate?
 //!
+//! A and B are iptables dumps or nft scripts (read by `iptlint::nft` into
+//! the same model; see `super::load_any`).
+//!
 //! Both dumps are walked along the input, forward and output paths with
 //! every packet; the leaves are compared (see `iptlint::fate`). Each region
 //! that differs is printed with a witness packet and the rule that decided
@@ -32,9 +35,12 @@ pub enum DiffPath {
 
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
-    /// The first dump (A); `-` reads standard input.
+    /// The first rule set (A); `-` reads standard input. An iptables dump,
+    /// or an nft script: a `.nft` file, or one whose first statement is
+    /// `table`, `flush`, `add`, `delete` or `define` (what `iptlint
+    /// translate` writes, and the same constructs by hand).
     pub a: PathBuf,
-    /// The second dump (B).
+    /// The second rule set (B), read the same way.
     pub b: PathBuf,
     /// An `ipset save` file. Read and checked, but `-m set` conditions are
     /// not modelled yet: they stay unknown conditions, the same in A and B
@@ -63,11 +69,11 @@ struct Group {
 
 pub fn run(args: &DiffArgs) -> ExitCode {
     let limit = iptlint::check::DEFAULT_MAX_INPUT_BYTES;
-    let a = match super::load(&args.a, limit, None) {
+    let a = match super::load_any(&args.a, limit) {
         Ok(l) => l,
         Err(status) => return ExitCode::from(status),
     };
-    let b = match super::load(&args.b, limit, None) {
+    let b = match super::load_any(&args.b, limit) {
         Ok(l) => l,
         Err(status) => return ExitCode::from(status),
     };

@@ -36,8 +36,62 @@ pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u
         EXIT_INPUT_ERROR
     })?;
     let parsed = iptlint::syntax::parse(&source, family.or(from_name));
-    let errors: Vec<_> = parsed
-        .findings
+    checked(
+        shown,
+        source,
+        parsed.ruleset,
+        &parsed.findings,
+        "iptables-restore cannot read this dump",
+    )
+}
+
+/// Like [`load`], but also reads an nft script (see
+/// [`iptlint::nft::looks_like_nft`]): for `diff`, which compares rule sets
+/// of either format.
+pub fn load_any(path: &Path, limit: u64) -> Result<Loaded, u8> {
+    let input = if path.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::File(path.to_path_buf())
+    };
+    let (shown, source, from_name) = read_input(&input, limit).map_err(|e| {
+        eprintln!("iptlint: error: {e}");
+        EXIT_INPUT_ERROR
+    })?;
+    if !iptlint::nft::looks_like_nft(&source, Some(path)) {
+        let parsed = iptlint::syntax::parse(&source, from_name);
+        return checked(
+            shown,
+            source,
+            parsed.ruleset,
+            &parsed.findings,
+            "iptables-restore cannot read this dump",
+        );
+    }
+    let parsed = iptlint::nft::parse(&source);
+    for span in &parsed.untranslated {
+        eprintln!(
+            "iptlint: note: {shown}:{}:{}: a rule `iptlint translate` did not translate: this nft file does not have it",
+            span.line, span.column
+        );
+    }
+    checked(
+        shown,
+        source,
+        parsed.ruleset,
+        &parsed.findings,
+        "iptlint cannot read this nft file",
+    )
+}
+
+fn checked(
+    shown: String,
+    source: Arc<str>,
+    ruleset: Ruleset,
+    findings: &[iptlint::diagnostic::Finding],
+    reader: &str,
+) -> Result<Loaded, u8> {
+    let errors: Vec<_> = findings
         .iter()
         .filter(|f| f.is_input_error())
         .cloned()
@@ -46,7 +100,7 @@ pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u
         let report = iptlint::check::FileReport {
             path: shown.clone(),
             source: source.clone(),
-            family: parsed.ruleset.family,
+            family: ruleset.family,
             tables: 0,
             chains: 0,
             rules: 0,
@@ -56,12 +110,12 @@ pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u
             errors: Vec::new(),
         };
         eprint!("{}", compact::render(std::slice::from_ref(&report)));
-        eprintln!("iptlint: error: {shown}: iptables-restore cannot read this dump");
+        eprintln!("iptlint: error: {shown}: {reader}");
         return Err(EXIT_INPUT_ERROR);
     }
     Ok(Loaded {
         path: shown,
         source,
-        ruleset: parsed.ruleset,
+        ruleset,
     })
 }

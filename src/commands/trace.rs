@@ -87,7 +87,7 @@ struct Outcome {
 }
 
 pub fn run(args: &TraceArgs) -> ExitCode {
-    let loaded = match super::load(&args.file, iptlint::check::DEFAULT_MAX_INPUT_BYTES, None) {
+    let loaded = match super::load_any(&args.file, iptlint::check::DEFAULT_MAX_INPUT_BYTES) {
         Ok(loaded) => loaded,
         Err(status) => return ExitCode::from(status),
     };
