@@ -203,8 +203,14 @@ fn corpus_dumps_against_their_translations() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let name = dump.strip_prefix(&corpus).unwrap().display().to_string();
         if undeclared_jumps(&text) {
-            assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
-            assert!(stderr.contains("is not in this table"), "{name}: {stderr}");
+            // The kernel refuses such a dump (check says so); translate
+            // keeps the jumps to missing chains as comments, and nft loads
+            // the rest. What diff says of a dump that never loads is moot.
+            assert_eq!(code, 1, "{name}");
+            assert!(
+                nft.contains("which the table does not have (the kernel refuses the dump)"),
+                "{name}"
+            );
             refused += 1;
             continue;
         }
@@ -232,7 +238,7 @@ fn corpus_dumps_against_their_translations() {
         }
     }
     eprintln!(
-        "corpus: {equivalent} equivalent to their translation, {partial} partly translated with only \"may differ\", {refused} refused (undeclared chains); too complex for diff: {too_complex:?}; out of memory: {no_memory:?}"
+        "corpus: {equivalent} equivalent to their translation, {partial} partly translated with only \"may differ\", {refused} that jump to chains they never declare (the kernel refuses them); too complex for diff: {too_complex:?}; out of memory: {no_memory:?}"
     );
     assert!(equivalent > 0);
 }

@@ -232,3 +232,28 @@ fn statistic_chains_become_numgen_only_when_asked() {
     );
     assert!(!merged.contains("meta random"), "{merged}");
 }
+
+/// `iptables-restore --test` accepts a jump to a chain the table does not
+/// have; a real load refuses the dump, and nft would refuse `jump NOPE`.
+#[test]
+fn a_jump_to_a_missing_chain_is_not_translated() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("missing.rules");
+    std::fs::write(
+        &dump,
+        "*filter\n:INPUT ACCEPT [0:0]\n:KNOWN - [0:0]\n-A INPUT -p tcp --dport 22 -j NOPE\n-A INPUT -j KNOWN\nCOMMIT\n",
+    )
+    .unwrap();
+    let (out, err, code) = stdout_of(&[], &dump);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("# iptlint: not translated (it jumps to chain `NOPE`"),
+        "{out}"
+    );
+    assert!(!out.contains("jump NOPE"), "{out}");
+    assert!(out.contains("jump KNOWN"), "{out}");
+    assert!(
+        err.contains("missing.rules:4:1: warning: rule not translated"),
+        "{err}"
+    );
+}

@@ -241,6 +241,11 @@ impl NameMap {
         (NameMap { map }, renamed)
     }
 
+    /// True when the table has a chain of this name.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
     pub fn get<'a>(&'a self, name: &'a str) -> &'a str {
         self.map.get(name).map(String::as_str).unwrap_or(name)
     }

@@ -1406,6 +1406,13 @@ fn translate_target(
         TargetKind::Return => Verdict::Return,
         TargetKind::Queue => Verdict::Terminal("queue num 0".into()),
         TargetKind::Chain(name) => {
+            // iptables-restore --test lets this pass; a real load refuses
+            // the dump ("Chain 'X' does not exist"), and nft the script.
+            if !scope.chains.contains(name) {
+                return Err(format!(
+                    "it jumps to chain `{name}`, which the table does not have (the kernel refuses the dump)"
+                ));
+            }
             let n = scope.chains.get(name).to_string();
             match t.jump {
                 JumpKind::Jump => Verdict::Jump(n),
