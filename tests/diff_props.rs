@@ -659,7 +659,13 @@ fn diff_agrees_with_brute_force_on_random_pairs() {
             let lb = wb
                 .walk(path, &ctx.universe(), &mut conds)
                 .expect("within budget");
-            let diffs = compare(path, &ctx, &la, &lb);
+            let diffs = compare(path, &ctx, &la, &lb, usize::MAX).expect("no budget");
+            if !diffs.is_empty() {
+                // What compare holds is bounded too: with a budget of one
+                // piece, any difference is too much.
+                let g = compare(path, &ctx, &la, &lb, 1).expect_err("over a budget of 1");
+                assert!(g.pieces > 1 && g.budget == 1, "{g:?}");
+            }
             if diffs.is_empty() {
                 equivalent += 1;
                 for s in packets(path) {

@@ -129,7 +129,18 @@ pub fn run(args: &DiffArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INPUT_ERROR);
             }
         };
-        let diffs = compare(path, &ctx, &la, &lb);
+        let diffs = match compare(path, &ctx, &la, &lb, args.max_pieces) {
+            Ok(d) => d,
+            Err(g) => {
+                eprintln!(
+                    "iptlint diff: gave up comparing the {} path: it needs {} pieces (differences and pairs of regions to compare), more than the budget of {} (--max-pieces)",
+                    path.name(),
+                    g.pieces,
+                    g.budget
+                );
+                return ExitCode::from(EXIT_INPUT_ERROR);
+            }
+        };
         let mut groups = group(&la, &lb, diffs);
         // Only the leaves a difference names are shown: let the others go
         // before the next path is walked.

@@ -16,7 +16,7 @@ use crate::space::{Dim, Packet, PacketSet, SpaceContext};
 
 use super::Path;
 use super::rewrite::{Rewrites, none};
-use super::walk::{Leaf, Verdict};
+use super::walk::{GaveUp, Leaf, REGION_OVERHEAD, Verdict};
 
 /// A region of packets the two dumps treat differently (or may).
 #[derive(Clone, Debug)]
@@ -124,24 +124,31 @@ const JOIN_DIMS: [Dim; 5] = [Dim::Dst, Dim::DstPort, Dim::Src, Dim::Protocol, Di
 /// On the first dimension, pieces that do not span all of it are paired by
 /// a sweep over sorted lower bounds; pairs with a piece that spans it all
 /// are joined again on the next dimension; past the last, all pairs.
+/// Calls `each` with every pair of pieces that may overlap. Candidate
+/// pairs are gathered before they are met; more than `max_pairs` of them
+/// and the join stops with `Err(pairs)` (they take memory and time alike).
 fn join(
     pa: &[Piece],
     pb: &[Piece],
     a: Vec<usize>,
     b: Vec<usize>,
     dims: &[Dim],
+    max_pairs: usize,
     each: &mut impl FnMut(usize, usize),
-) {
+) -> Result<(), usize> {
     if a.is_empty() || b.is_empty() {
-        return;
+        return Ok(());
     }
     let Some((&d, rest)) = dims.split_first() else {
+        if a.len().saturating_mul(b.len()) > max_pairs {
+            return Err(a.len().saturating_mul(b.len()));
+        }
         for &i in &a {
             for &j in &b {
                 each(i, j);
             }
         }
-        return;
+        return Ok(());
     };
     // A piece that leaves `d` free is wide; any other is entered once per
     // interval of its field (a merged piece may hold many scattered values).
@@ -193,6 +200,9 @@ fn join(
             open_b.push((hi, y));
             j += 1;
         }
+        if pairs.len() > max_pairs {
+            return Err(pairs.len());
+        }
     }
     pairs.sort_unstable();
     pairs.dedup();
@@ -207,13 +217,23 @@ fn join(
     nb.dedup();
     // Pairs with a wide piece: on to the next dimension.
     let all_b: Vec<usize> = nb.iter().copied().chain(wb.iter().copied()).collect();
-    join(pa, pb, wa, all_b, rest, each);
-    join(pa, pb, na, wb, rest, each);
+    join(pa, pb, wa, all_b, rest, max_pairs, each)?;
+    join(pa, pb, na, wb, rest, max_pairs, each)
 }
 
 /// Where walks `a` and `b` of `path` give different fates, one
 /// [`Difference`] per pair of leaves, in order of A's leaves.
-pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Difference> {
+///
+/// The differences found are held until the end: when they grow past
+/// `max_pieces` pieces (the walk's budget, [`super::DEFAULT_MAX_PIECES`]),
+/// the comparison stops with [`GaveUp`] instead of taking unbounded memory.
+pub fn compare(
+    path: Path,
+    ctx: &SpaceContext,
+    a: &[Leaf],
+    b: &[Leaf],
+    max_pieces: usize,
+) -> Result<Vec<Difference>, GaveUp> {
     let family = ctx.family();
     let bits_a: Vec<_> = a.iter().map(assumption_bits).collect();
     let bits_b: Vec<_> = b.iter().map(assumption_bits).collect();
@@ -221,8 +241,12 @@ pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Di
     let pb = pieces(b);
     // Differences per (leaf of A, leaf of B): the pieces are disjoint.
     let mut found: HashMap<(usize, usize), (Vec<PacketSet>, bool)> = HashMap::new();
+    let mut held = 0usize;
     let mut check = |x: &Piece, y: &Piece| {
-        if !consistent(&bits_a[x.leaf], &bits_b[y.leaf]) || !x.set.overlaps(&y.set) {
+        if held > max_pieces
+            || !consistent(&bits_a[x.leaf], &bits_b[y.leaf])
+            || !x.set.overlaps(&y.set)
+        {
             return;
         }
         let shared = x.set.intersect(&y.set);
@@ -232,6 +256,7 @@ pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Di
         }
         let certain =
             certain && a[x.leaf].assumptions.is_empty() && b[y.leaf].assumptions.is_empty();
+        held += diff.weight() + REGION_OVERHEAD;
         let e = found
             .entry((x.leaf, y.leaf))
             .or_insert_with(|| (Vec::new(), true));
@@ -292,11 +317,40 @@ pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Di
         }
     } else {
         let all_b = (0..pb.len()).collect();
-        join(&pa, &pb, rest_a, all_b, &JOIN_DIMS, &mut |i, j| {
-            check(&pa[i], &pb[j])
+        let joined = join(
+            &pa,
+            &pb,
+            rest_a,
+            all_b,
+            &JOIN_DIMS,
+            max_pieces,
+            &mut |i, j| check(&pa[i], &pb[j]),
+        )
+        .and_then(|()| {
+            join(
+                &pa,
+                &pb,
+                twins_a,
+                rest_b,
+                &JOIN_DIMS,
+                max_pieces,
+                &mut |i, j| check(&pa[i], &pb[j]),
+            )
         });
-        join(&pa, &pb, twins_a, rest_b, &JOIN_DIMS, &mut |i, j| {
-            check(&pa[i], &pb[j])
+        if let Err(pairs) = joined {
+            // Each candidate pair holds about as much as a piece.
+            return Err(GaveUp {
+                pieces: pairs,
+                budget: max_pieces,
+                regions: pa.len() + pb.len(),
+            });
+        }
+    }
+    if held > max_pieces {
+        return Err(GaveUp {
+            pieces: held,
+            budget: max_pieces,
+            regions: found.len(),
         });
     }
     let mut out: Vec<Difference> = found
@@ -315,5 +369,5 @@ pub fn compare(path: Path, ctx: &SpaceContext, a: &[Leaf], b: &[Leaf]) -> Vec<Di
         })
         .collect();
     out.sort_by_key(|d| (d.a, d.b));
-    out
+    Ok(out)
 }

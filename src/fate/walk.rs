@@ -378,7 +378,7 @@ pub const DEFAULT_MAX_PIECES: usize = 8_000_000;
 
 /// Pieces charged per region besides its fields: its cube headers, its
 /// decisions and assumptions.
-const REGION_OVERHEAD: usize = 16;
+pub(crate) const REGION_OVERHEAD: usize = 16;
 
 fn pieces_of(b: &Branch) -> usize {
     b.region.weight() + REGION_OVERHEAD
