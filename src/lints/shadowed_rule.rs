@@ -72,7 +72,7 @@ pub fn check_chain(
             // Would the earlier rules cover it for every packet of the hooks,
             // or only for those the jumps into the chain let in?
             let by_path = cs.refined && {
-                let wide = cs.spaces[ri].may.intersect(&cs.base);
+                let wide = cs.spaces[ri].may.intersect(cs.base);
                 covering_set(cs, &index, &wide, start, ri).is_none()
             };
             out.push(finding(cx, cs, ri, &cover, by_path));

@@ -63,7 +63,7 @@ pub struct ChainSpaces<'c> {
     pub chain: &'c Chain,
     pub hooks: HookSet,
     /// The packets of the hooks that reach the chain.
-    pub base: PacketSet,
+    pub base: &'c PacketSet,
     /// True when what enters the chain comes from the jumps into it: for a
     /// user chain, the union over its jump sites of what the jumping rule may
     /// match there, which can be smaller than `base`.
@@ -72,7 +72,7 @@ pub struct ChainSpaces<'c> {
     /// Per rule, `may ∩ entry` (`may ∩ base` after the chain's first
     /// barrier: the packet may have been rewritten since it entered).
     pub reach_may: Vec<PacketSet>,
-    pub steps: Vec<Step>,
+    pub steps: &'c [Step],
     /// Rules another dead-code lint (or an earlier one of ours) reports.
     pub claimed: Vec<bool>,
 }
@@ -81,9 +81,19 @@ pub struct ChainSpaces<'c> {
 /// reachable chain.
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
     let ctx = SpaceContext::for_ruleset(cx.ruleset);
+    let universes = HookUniverses::new(&ctx);
     let pure = pure_chains(cx);
-    let entries = entry_sets(cx, &ctx, &pure);
     let g = &cx.graph;
+    let steps: Vec<Vec<Step>> = g
+        .graph
+        .node_indices()
+        .map(|node| {
+            (0..g.chain(node).rules.len())
+                .map(|ri| step(cx, &pure, node, ri))
+                .collect()
+        })
+        .collect();
+    let entries = entry_sets(cx, &ctx, &universes, &steps);
     // Chains are independent: analyse them in parallel, report in file order.
     let chains: Vec<(NodeIndex, &Chain)> = cx
         .ruleset
@@ -105,7 +115,15 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
             let mut out = Vec::new();
             let hooks = g.hooks(node);
             let entry = &entries[node.index()];
-            let mut cs = ChainSpaces::build(cx, &ctx, &pure, node, chain, hooks, entry);
+            let mut cs = ChainSpaces::build(
+                cx,
+                &ctx,
+                universes.get(hooks),
+                &steps[node.index()],
+                node,
+                chain,
+                entry,
+            );
             for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
                 cs.claimed[ri] = true;
             }
@@ -123,24 +141,21 @@ impl<'c> ChainSpaces<'c> {
     fn build(
         cx: &LintContext<'_>,
         ctx: &SpaceContext,
-        pure: &[bool],
+        base: &'c PacketSet,
+        steps: &'c [Step],
         node: NodeIndex,
         chain: &'c Chain,
-        hooks: HookSet,
-        entry: &Entry,
+        entry: &'c Entry,
     ) -> ChainSpaces<'c> {
-        let base = hooks_universe(ctx, hooks);
+        let hooks = cx.graph.hooks(node);
         let (universe, refined) = match entry {
-            Entry::Refined(set) => (set.clone(), true),
-            Entry::Hooks => (base.clone(), false),
+            Entry::Refined(set) => (set, true),
+            Entry::Hooks => (base, false),
         };
         let spaces: Vec<MatchSpace> = chain
             .rules
             .iter()
             .map(|r| rule_match_space(r, ctx))
-            .collect();
-        let steps: Vec<Step> = (0..chain.rules.len())
-            .map(|ri| step(cx, pure, node, ri))
             .collect();
         // After a rule that may rewrite the packet, only the hooks are known.
         let barrier = steps.iter().position(|s| *s == Step::Barrier);
@@ -149,9 +164,9 @@ impl<'c> ChainSpaces<'c> {
             .enumerate()
             .map(|(ri, s)| {
                 let known = if barrier.is_some_and(|b| b < ri) {
-                    &base
+                    base
                 } else {
-                    &universe
+                    universe
                 };
                 s.may.intersect(known)
             })
@@ -184,12 +199,29 @@ const MAX_SITES: usize = 256;
 /// Pieces an entry set may have before it falls back to the hooks.
 const MAX_ENTRY_PIECES: usize = 1024;
 
-fn hooks_universe(ctx: &SpaceContext, hooks: HookSet) -> PacketSet {
-    let mut universe = ctx.empty();
-    for h in hooks.iter() {
-        universe = universe.union(&ctx.hook_universe(crate::model::HOOK_NAMES[h]));
+/// The packets of every set of hooks: the union of
+/// [`SpaceContext::hook_universe`] over its hooks, built once, because every
+/// chain and every jump site after a barrier asks for one.
+struct HookUniverses(Vec<PacketSet>);
+
+impl HookUniverses {
+    fn new(ctx: &SpaceContext) -> HookUniverses {
+        let mut sets: Vec<PacketSet> = Vec::new();
+        for hooks in HookSet::all() {
+            // The set without its last hook comes earlier in the table.
+            let set = match hooks.iter().last() {
+                None => ctx.empty(),
+                Some(top) => sets[hooks.bits() & !(1 << top)]
+                    .union(&ctx.hook_universe(crate::model::HOOK_NAMES[top])),
+            };
+            sets.push(set);
+        }
+        HookUniverses(sets)
     }
-    universe
+
+    fn get(&self, hooks: HookSet) -> &PacketSet {
+        &self.0[hooks.bits()]
+    }
 }
 
 /// The packets that can enter each chain, in jump order (Kahn's algorithm;
@@ -198,7 +230,12 @@ fn hooks_universe(ctx: &SpaceContext, hooks: HookSet) -> PacketSet {
 /// `J`: when no rule of `C` before `J` can rewrite the packet (a barrier),
 /// that is `may(J) ∩ entry(C)`, else `may(J) ∩ hooks(C)`. Rules before `J`
 /// that decide are ignored, so the set only ever grows: sound.
-fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<Entry> {
+fn entry_sets(
+    cx: &LintContext<'_>,
+    ctx: &SpaceContext,
+    universes: &HookUniverses,
+    steps: &[Vec<Step>],
+) -> Vec<Entry> {
     use petgraph::visit::EdgeRef;
     let g = &cx.graph;
     let n = g.graph.node_count();
@@ -208,12 +245,12 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
     }
-    let mut first_barrier: Vec<Option<usize>> = vec![None; n];
+    let first_barrier: Vec<Option<usize>> = steps
+        .iter()
+        .map(|s| s.iter().position(|s| *s == Step::Barrier))
+        .collect();
     let mut work: Vec<NodeIndex> = Vec::new();
     for node in g.graph.node_indices() {
-        let rules = g.chain(node).rules.len();
-        first_barrier[node.index()] =
-            (0..rules).find(|&ri| step(cx, pure, node, ri) == Step::Barrier);
         if indegree[node.index()] == 0 {
             work.push(node);
         }
@@ -224,7 +261,7 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
         let set = if hooks.is_empty() {
             None
         } else if chain.builtin {
-            Some(hooks_universe(ctx, hooks))
+            Some(universes.get(hooks).clone())
         } else {
             let sites: Vec<_> = g
                 .graph
@@ -240,12 +277,12 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
                     break;
                 };
                 let at_jump = if first_barrier[from.index()].is_some_and(|b| b < ri) {
-                    hooks_universe(ctx, g.hooks(from))
+                    universes.get(g.hooks(from))
                 } else {
-                    from_set.clone()
+                    from_set
                 };
                 let may = rule_match_space(g.rule(from, ri), ctx).may;
-                *a = a.union(&may.intersect(&at_jump));
+                *a = a.union(&may.intersect(at_jump));
                 if a.cube_count() > MAX_ENTRY_PIECES {
                     a.compact();
                     if a.cube_count() > MAX_ENTRY_PIECES {
@@ -253,14 +290,14 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
                     }
                 }
             }
-            let base = hooks_universe(ctx, hooks);
+            let base = universes.get(hooks);
             Some(match acc {
                 Some(a) => {
-                    let refined = a.intersect(&base);
+                    let refined = a.intersect(base);
                     entries[node.index()] = Entry::Refined(refined.clone());
                     refined
                 }
-                None => base,
+                None => base.clone(),
             })
         };
         sets[node.index()] = set;
