@@ -113,6 +113,14 @@ fn covering_set(
     if !complete && single.is_none() {
         return None;
     }
+    // Most rules are not shadowed: a packet of the rule that no candidate
+    // decides settles it without the pieces of the exact difference.
+    if single.is_none() {
+        let musts: Vec<&PacketSet> = cands.iter().map(|&e| cs.spaces[e].must()).collect();
+        if target.escapes(&musts) {
+            return None;
+        }
+    }
     cands.sort_unstable();
     let mut chosen = match single {
         Some(e) => vec![e],
