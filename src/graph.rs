@@ -296,6 +296,13 @@ impl<'a> JumpGraph<'a> {
         self.graph[node].table
     }
 
+    /// The position of rule `rule` of `node` among all the rules of the
+    /// ruleset, tables, chains and rules in file order: an index for tables
+    /// with one entry per rule.
+    pub fn rule_index(&self, node: NodeIndex, rule: usize) -> usize {
+        self.first_rule[node.index()] + rule
+    }
+
     pub fn rule(&self, node: NodeIndex, rule: usize) -> &'a Rule {
         &self.chain(node).rules[rule]
     }

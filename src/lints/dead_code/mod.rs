@@ -31,12 +31,11 @@
 pub mod index;
 pub mod witness;
 
-use foldhash::HashMap;
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use crate::graph::{Flow, HookSet, INPUT, OUTPUT, PREROUTING};
-use crate::lints::{LintContext, RuleKey};
+use crate::lints::LintContext;
 use crate::model::{Chain, Interface, Negatable, Rule, TargetKind};
 use crate::space::{MatchSpace, PacketSet, SpaceContext, rule_match_space};
 
@@ -395,15 +394,13 @@ fn claimed_elsewhere(
     let exit = cx.graph.exit_rule(node);
     let no_out = hooks.is_subset(HookSet::of(&[PREROUTING, INPUT]));
     let no_in = hooks.is_subset(HookSet::of(&[OUTPUT]));
-    let mut first: HashMap<RuleKey<'_>, usize> =
-        HashMap::with_capacity_and_hasher(chain.rules.len(), Default::default());
     chain
         .rules
         .iter()
         .enumerate()
         .map(|(ri, rule): (usize, &Rule)| {
             let after_exit = exit.is_some_and(|e| ri > e);
-            let dup = first.insert(RuleKey(rule), ri).is_some();
+            let dup = cx.first_copy(node, ri).is_some();
             let iface = (no_out && named(&rule.out_interface))
                 || (no_in && named(&rule.in_interface))
                 || refused_in_builtin(chain, rule);
