@@ -11,8 +11,12 @@ use crate::space::{Dim, PacketSet};
 
 pub struct Index {
     pub dim: Dim,
-    /// Per class: (lo, hi, rule), sorted by (lo, rule).
-    classes: Vec<Vec<(u128, u128, usize)>>,
+    /// (lo, hi, rule), sorted by (class, lo, rule): the classes one after
+    /// the other, in one allocation (a chain of three rules builds an index
+    /// too).
+    entries: Vec<(u128, u128, usize)>,
+    /// The non-empty classes in order: (class, where its entries end).
+    classes: Vec<(u32, usize)>,
     /// Rules whose interval is the whole dimension, in rule order.
     full: Vec<usize>,
 }
@@ -40,7 +44,8 @@ impl Index {
             })
             .expect("dims is not empty");
         let max = max_of(dim);
-        let mut classes: Vec<Vec<(u128, u128, usize)>> = vec![Vec::new(); 129];
+        let class = |lo: u128, hi: u128| 128 - (hi - lo).leading_zeros();
+        let mut entries = Vec::new();
         let mut full = Vec::new();
         for &(ri, s) in sets {
             let Some((lo, hi)) = s.bounds(dim) else {
@@ -49,15 +54,25 @@ impl Index {
             if lo == 0 && hi >= max {
                 full.push(ri);
             } else {
-                let k = (128 - (hi - lo).leading_zeros()) as usize;
-                classes[k].push((lo, hi, ri));
+                entries.push((lo, hi, ri));
             }
         }
-        for c in &mut classes {
-            c.sort_unstable_by_key(|&(lo, _, ri)| (lo, ri));
+        entries.sort_unstable_by_key(|&(lo, hi, ri)| (class(lo, hi), lo, ri));
+        let mut classes: Vec<(u32, usize)> = Vec::new();
+        for (i, &(lo, hi, _)) in entries.iter().enumerate() {
+            let k = class(lo, hi);
+            match classes.last_mut() {
+                Some((last, end)) if *last == k => *end = i + 1,
+                _ => classes.push((k, i + 1)),
+            }
         }
         full.sort_unstable();
-        Index { dim, classes, full }
+        Index {
+            dim,
+            entries,
+            classes,
+            full,
+        }
     }
 
     /// Calls `each` with every indexed rule in `from..to` whose interval
@@ -82,10 +97,10 @@ impl Index {
                 return false;
             }
         }
-        for (k, class) in self.classes.iter().enumerate() {
-            if class.is_empty() {
-                continue;
-            }
+        let mut begin = 0;
+        for &(k, end) in &self.classes {
+            let class = &self.entries[begin..end];
+            begin = end;
             // Width < 2^k: hi = lo + w overlaps [a, b] only if lo > a - 2^k.
             let low = if k >= 128 {
                 0

@@ -248,7 +248,9 @@ fn entry_sets(
     let g = &cx.graph;
     let n = g.graph.node_count();
     let mut entries: Vec<Entry> = (0..n).map(|_| Entry::Hooks).collect();
-    let mut sets: Vec<Option<PacketSet>> = vec![None; n];
+    // Chains whose entry is known: reachable, and not on a loop. What
+    // enters them is their `Entry`, no copy kept.
+    let mut known: Vec<bool> = vec![false; n];
     let mut indegree: Vec<usize> = vec![0; n];
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
@@ -266,11 +268,7 @@ fn entry_sets(
     while let Some(node) = work.pop() {
         let hooks = g.hooks(node);
         let chain = g.chain(node);
-        let set = if hooks.is_empty() {
-            None
-        } else if chain.builtin {
-            Some(universes.get(hooks).clone())
-        } else {
+        if !hooks.is_empty() && !chain.builtin {
             let sites: Vec<_> = g
                 .graph
                 .edges_directed(node, petgraph::Direction::Incoming)
@@ -280,14 +278,15 @@ fn entry_sets(
                 let Some(a) = acc.as_mut() else { break };
                 let from = e.source();
                 let ri = e.weight().rule;
-                let Some(from_set) = sets[from.index()].as_ref() else {
+                if !known[from.index()] {
                     acc = None;
                     break;
-                };
-                let at_jump = if first_barrier[from.index()].is_some_and(|b| b < ri) {
-                    universes.get(g.hooks(from))
-                } else {
-                    from_set
+                }
+                let at_jump = match &entries[from.index()] {
+                    Entry::Refined(set) if !first_barrier[from.index()].is_some_and(|b| b < ri) => {
+                        set
+                    }
+                    _ => universes.get(g.hooks(from)),
                 };
                 let may = rule_match_space(g.rule(from, ri), ctx).may;
                 *a = a.union(&may.intersect(at_jump));
@@ -298,17 +297,11 @@ fn entry_sets(
                     }
                 }
             }
-            let base = universes.get(hooks);
-            Some(match acc {
-                Some(a) => {
-                    let refined = a.intersect(base);
-                    entries[node.index()] = Entry::Refined(refined.clone());
-                    refined
-                }
-                None => base.clone(),
-            })
-        };
-        sets[node.index()] = set;
+            if let Some(a) = acc {
+                entries[node.index()] = Entry::Refined(a.intersect(universes.get(hooks)));
+            }
+        }
+        known[node.index()] = !hooks.is_empty();
         for e in g.graph.edges_directed(node, petgraph::Direction::Outgoing) {
             let t = e.target();
             indegree[t.index()] -= 1;
