@@ -6,6 +6,11 @@
 //! every instruction of the lints, the parallel parts too.
 use std::time::Instant;
 
+// The allocator of the `iptlint` binary, so that the stages cost what they
+// cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let path = std::env::args()
         .nth(1)
