@@ -27,22 +27,37 @@ impl Index {
     /// the rules apart best.
     pub fn build(sets: &[(usize, &PacketSet)], max_of: impl Fn(Dim) -> u128) -> Index {
         let dims = [Dim::Src, Dim::Dst, Dim::DstPort, Dim::SrcPort, Dim::Mark];
+        // A dimension no set restricts has no narrower than full interval:
+        // it counts 0 without looking at the bounds.
+        let mut restricted = [false; 5];
+        for (_, s) in sets {
+            for (r, d) in restricted.iter_mut().zip(dims) {
+                *r = *r || s.restricts(d);
+            }
+        }
+        let mut los: Vec<u128> = Vec::new();
         let dim = dims
             .into_iter()
+            .zip(restricted)
             .rev()
-            .max_by_key(|d| {
-                let max = max_of(*d);
-                let mut los: Vec<u128> = sets
-                    .iter()
-                    .filter_map(|(_, s)| s.bounds(*d))
-                    .filter(|&(lo, hi)| lo > 0 || hi < max)
-                    .map(|(lo, _)| lo)
-                    .collect();
+            .max_by_key(|&(d, restricted)| {
+                if !restricted {
+                    return 0;
+                }
+                let max = max_of(d);
+                los.clear();
+                los.extend(
+                    sets.iter()
+                        .filter_map(|(_, s)| s.bounds(d))
+                        .filter(|&(lo, hi)| lo > 0 || hi < max)
+                        .map(|(lo, _)| lo),
+                );
                 los.sort_unstable();
                 los.dedup();
                 los.len()
             })
-            .expect("dims is not empty");
+            .expect("dims is not empty")
+            .0;
         let max = max_of(dim);
         let class = |lo: u128, hi: u128| 128 - (hi - lo).leading_zeros();
         let mut entries = Vec::new();
