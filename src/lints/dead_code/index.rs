@@ -7,6 +7,9 @@
 //! binary search per class. Intervals that span the whole dimension are kept
 //! apart in rule order, so the rules in a window of positions are one slice.
 
+use rayon::prelude::*;
+
+use crate::lints::dead_code::PAR_RULES;
 use crate::space::{Dim, PacketSet};
 
 pub struct Index {
@@ -36,6 +39,8 @@ impl Index {
             }
         }
         let mut los: Vec<u128> = Vec::new();
+        // One long chain is one index: sort it on every core.
+        let parallel = sets.len() >= PAR_RULES;
         let dim = dims
             .into_iter()
             .zip(restricted)
@@ -45,14 +50,19 @@ impl Index {
                     return 0;
                 }
                 let max = max_of(d);
-                los.clear();
-                los.extend(
-                    sets.iter()
-                        .filter_map(|(_, s)| s.bounds(d))
+                let narrow = |(_, s): &(usize, &PacketSet)| {
+                    s.bounds(d)
                         .filter(|&(lo, hi)| lo > 0 || hi < max)
-                        .map(|(lo, _)| lo),
-                );
-                los.sort_unstable();
+                        .map(|(lo, _)| lo)
+                };
+                los.clear();
+                if parallel {
+                    los.par_extend(sets.par_iter().filter_map(narrow));
+                    los.par_sort_unstable();
+                } else {
+                    los.extend(sets.iter().filter_map(narrow));
+                    los.sort_unstable();
+                }
                 los.dedup();
                 los.len()
             })
@@ -62,8 +72,13 @@ impl Index {
         let class = |lo: u128, hi: u128| 128 - (hi - lo).leading_zeros();
         let mut entries = Vec::new();
         let mut full = Vec::new();
-        for &(ri, s) in sets {
-            let Some((lo, hi)) = s.bounds(dim) else {
+        let bounds: Vec<Option<(u128, u128)>> = if parallel {
+            sets.par_iter().map(|(_, s)| s.bounds(dim)).collect()
+        } else {
+            sets.iter().map(|(_, s)| s.bounds(dim)).collect()
+        };
+        for (&(ri, _), b) in sets.iter().zip(bounds) {
+            let Some((lo, hi)) = b else {
                 continue;
             };
             if lo == 0 && hi >= max {
@@ -72,7 +87,12 @@ impl Index {
                 entries.push((lo, hi, ri));
             }
         }
-        entries.sort_unstable_by_key(|&(lo, hi, ri)| (class(lo, hi), lo, ri));
+        let key = |&(lo, hi, ri): &(u128, u128, usize)| (class(lo, hi), lo, ri);
+        if parallel {
+            entries.par_sort_unstable_by_key(key);
+        } else {
+            entries.sort_unstable_by_key(key);
+        }
         let mut classes: Vec<(u32, usize)> = Vec::new();
         for (i, &(lo, hi, _)) in entries.iter().enumerate() {
             let k = class(lo, hi);

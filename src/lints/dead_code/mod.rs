@@ -182,7 +182,7 @@ impl<'c> ChainSpaces<'c> {
 /// Chains with at least this many rules are analysed rule by rule in
 /// parallel: one long chain (a flat INPUT of 10^5 rules) would otherwise keep
 /// one core busy while the others wait.
-const PAR_RULES: usize = 1024;
+pub(crate) const PAR_RULES: usize = 1024;
 
 /// `f` of every rule index below `n`, in order; in parallel for a long chain.
 /// `f` must depend on nothing but its index.
