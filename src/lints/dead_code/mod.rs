@@ -283,7 +283,7 @@ fn entry_sets(
                     break;
                 }
                 let at_jump = match &entries[from.index()] {
-                    Entry::Refined(set) if !first_barrier[from.index()].is_some_and(|b| b < ri) => {
+                    Entry::Refined(set) if first_barrier[from.index()].is_none_or(|b| b >= ri) => {
                         set
                     }
                     _ => universes.get(g.hooks(from)),
