@@ -561,6 +561,14 @@ impl PacketSet {
         })
     }
 
+    /// True when the two sets are made of the same cubes in the same order:
+    /// not only the same packets, but every operation on one gives what it
+    /// gives on the other, piece for piece.
+    pub fn same_pieces(&self, o: &PacketSet) -> bool {
+        self.same_domain(o);
+        self.cubes == o.cubes
+    }
+
     /// Set equality.
     pub fn same_as(&self, o: &PacketSet) -> bool {
         self.is_subset(o) && o.is_subset(self)

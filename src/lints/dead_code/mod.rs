@@ -298,7 +298,16 @@ fn entry_sets(
                 }
             }
             if let Some(a) = acc {
-                entries[node.index()] = Entry::Refined(a.intersect(universes.get(hooks)));
+                let base = universes.get(hooks);
+                let refined = a.intersect(base);
+                // Jumps that let in all of the hooks' packets (a kube
+                // service's random pick of an endpoint) refine nothing: the
+                // same pieces as the hooks' set give the same results, and
+                // every chain keeping its own copy would cost the memory of
+                // the largest chain count.
+                if !refined.same_pieces(base) {
+                    entries[node.index()] = Entry::Refined(refined);
+                }
             }
         }
         known[node.index()] = !hooks.is_empty();
