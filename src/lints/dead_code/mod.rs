@@ -83,15 +83,17 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
     let universes = HookUniverses::new(&ctx);
     let pure = pure_chains(cx);
     let g = &cx.graph;
-    let steps: Vec<Vec<Step>> = g
-        .graph
-        .node_indices()
-        .map(|node| {
-            (0..g.chain(node).rules.len())
-                .map(|ri| step(cx, &pure, node, ri))
-                .collect()
-        })
-        .collect();
+    // Every rule's step, by `rule_index` (one array: a kube dump has 10^5
+    // chains of a few rules each).
+    let mut all_steps: Vec<Step> = Vec::with_capacity(cx.ruleset.rule_count());
+    for node in g.graph.node_indices() {
+        debug_assert_eq!(g.rule_index(node, 0), all_steps.len());
+        all_steps.extend((0..g.chain(node).rules.len()).map(|ri| step(cx, &pure, node, ri)));
+    }
+    let steps = |node: NodeIndex| {
+        let first = g.rule_index(node, 0);
+        &all_steps[first..first + g.chain(node).rules.len()]
+    };
     let entries = entry_sets(cx, &ctx, &universes, &steps);
     // Chains are independent: analyse them in parallel, report in file order.
     let chains: Vec<(NodeIndex, &Chain)> = cx
@@ -118,7 +120,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
                 cx,
                 &ctx,
                 universes.get(hooks),
-                &steps[node.index()],
+                steps(node),
                 node,
                 chain,
                 entry,
@@ -238,11 +240,11 @@ impl HookUniverses {
 /// `J`: when no rule of `C` before `J` can rewrite the packet (a barrier),
 /// that is `may(J) ∩ entry(C)`, else `may(J) ∩ hooks(C)`. Rules before `J`
 /// that decide are ignored, so the set only ever grows: sound.
-fn entry_sets(
+fn entry_sets<'s>(
     cx: &LintContext<'_>,
     ctx: &SpaceContext,
     universes: &HookUniverses,
-    steps: &[Vec<Step>],
+    steps: &dyn Fn(NodeIndex) -> &'s [Step],
 ) -> Vec<Entry> {
     use petgraph::visit::EdgeRef;
     let g = &cx.graph;
@@ -255,9 +257,10 @@ fn entry_sets(
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
     }
-    let first_barrier: Vec<Option<usize>> = steps
-        .iter()
-        .map(|s| s.iter().position(|s| *s == Step::Barrier))
+    let first_barrier: Vec<Option<usize>> = g
+        .graph
+        .node_indices()
+        .map(|node| steps(node).iter().position(|s| *s == Step::Barrier))
         .collect();
     let mut work: Vec<NodeIndex> = Vec::new();
     for node in g.graph.node_indices() {
