@@ -27,7 +27,7 @@ use crate::codes;
 use crate::diagnostic::Finding;
 use crate::lints::LintContext;
 use crate::lints::dead_code::index::Index;
-use crate::lints::dead_code::{ChainSpaces, Step, per_rule};
+use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule};
 use crate::lints::shadowed_rule::{MAX_CANDIDATES, MAX_PIECES};
 use crate::model::{Policy, TargetKind};
 use crate::space::{Dim, PacketSet};
@@ -81,7 +81,7 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
     let index = Index::build(&all, |d: Dim| cs.base.bounds(d).map_or(0, |(_, hi)| hi));
     let end = fall_through(cs);
     // Each rule on its own: in parallel for a long chain, reported in order.
-    let found = per_rule(n, |ri| {
+    let found = found_per_rule(n, |ri| {
         if cs.claimed[ri] || cs.steps[ri] != Step::Decides {
             return None;
         }
@@ -143,10 +143,8 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
         }
         Some((v, deciders, !rest.is_empty()))
     });
-    for (ri, f) in found.into_iter().enumerate() {
-        if let Some((v, deciders, falls_off)) = f {
-            out.push(finding(cx, cs, ri, v, &deciders, falls_off));
-        }
+    for (ri, (v, deciders, falls_off)) in found {
+        out.push(finding(cx, cs, ri, v, &deciders, falls_off));
     }
 }
 

@@ -29,7 +29,7 @@ use crate::diagnostic::Finding;
 use crate::graph::Flow;
 use crate::lints::LintContext;
 use crate::lints::dead_code::index::Index;
-use crate::lints::dead_code::{ChainSpaces, Step, per_rule, verdict_name};
+use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule, verdict_name};
 use crate::space::{Dim, PacketSet};
 
 /// Overlapping earlier rules looked at, at most, per rule.
@@ -70,7 +70,7 @@ pub fn check_chain(
         .collect();
     // Each rule on its own (`claimed` is not changed here): in parallel for
     // a long chain, reported in order.
-    let covers = per_rule(n, |ri| {
+    let covers = found_per_rule(n, |ri| {
         let start = starts[ri];
         if cs.claimed[ri] || start == ri {
             return None;
@@ -88,11 +88,9 @@ pub fn check_chain(
         };
         Some((cover, by_path))
     });
-    for (ri, found) in covers.into_iter().enumerate() {
-        if let Some((cover, by_path)) = found {
-            out.push(finding(cx, cs, ri, &cover, by_path));
-            dead.push(ri);
-        }
+    for (ri, (cover, by_path)) in covers {
+        out.push(finding(cx, cs, ri, &cover, by_path));
+        dead.push(ri);
     }
     dead
 }

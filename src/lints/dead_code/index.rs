@@ -75,9 +75,10 @@ impl Index {
         let bounds: Vec<Option<(u128, u128)>> = if parallel {
             sets.par_iter().map(|(_, s)| s.bounds(dim)).collect()
         } else {
-            sets.iter().map(|(_, s)| s.bounds(dim)).collect()
+            Vec::new()
         };
-        for (&(ri, _), b) in sets.iter().zip(bounds) {
+        for (i, &(ri, s)) in sets.iter().enumerate() {
+            let b = if parallel { bounds[i] } else { s.bounds(dim) };
             let Some((lo, hi)) = b else {
                 continue;
             };

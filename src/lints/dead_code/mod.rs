@@ -196,6 +196,24 @@ pub(crate) fn per_rule<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) 
     }
 }
 
+/// The rules below `n` for which `f` finds something, with what it found,
+/// in rule order; in parallel for a long chain (see [`per_rule`]).
+pub(crate) fn found_per_rule<T: Send>(
+    n: usize,
+    f: impl Fn(usize) -> Option<T> + Sync + Send,
+) -> Vec<(usize, T)> {
+    let found = |ri| f(ri).map(|t| (ri, t));
+    if n >= PAR_RULES {
+        (0..n)
+            .into_par_iter()
+            .with_min_len(256)
+            .filter_map(found)
+            .collect()
+    } else {
+        (0..n).filter_map(found).collect()
+    }
+}
+
 /// What is known about the packets that enter a chain.
 pub enum Entry {
     /// Only the hooks: every packet that can traverse them.
