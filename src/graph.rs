@@ -67,6 +67,17 @@ impl HookSet {
         self.0 == 0
     }
 
+    /// The set as a number below `2^HOOK_NAMES.len()`, bit `h` for hook `h`
+    /// (an index into a table with one entry per set of hooks).
+    pub fn bits(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Every set of hooks, [`HookSet::bits`] order.
+    pub fn all() -> impl Iterator<Item = HookSet> {
+        (0..1u8 << HOOK_NAMES.len()).map(HookSet)
+    }
+
     pub fn is_subset(self, other: HookSet) -> bool {
         self.0 & !other.0 == 0
     }
@@ -283,6 +294,13 @@ impl<'a> JumpGraph<'a> {
 
     pub fn table(&self, node: NodeIndex) -> TableName {
         self.graph[node].table
+    }
+
+    /// The position of rule `rule` of `node` among all the rules of the
+    /// ruleset, tables, chains and rules in file order: an index for tables
+    /// with one entry per rule.
+    pub fn rule_index(&self, node: NodeIndex, rule: usize) -> usize {
+        self.first_rule[node.index()] + rule
     }
 
     pub fn rule(&self, node: NodeIndex, rule: usize) -> &'a Rule {

@@ -1176,6 +1176,7 @@ struct Stats {
     checks: usize,
     nonempty: usize,
     subsets: usize,
+    escapes: usize,
 }
 
 fn verdicts(rules: &[&Rule], p: &Packet, fam: Family) -> Vec<Tri> {
@@ -1347,6 +1348,36 @@ fn run_case(seed: u64, stats: &mut Stats) {
         }
     }
 
+    // escapes: a "yes" is a proof that the others do not cover the set, so
+    // some enumerated packet is in it and in none of them.
+    for (i, a) in sets.iter().enumerate() {
+        for others in [
+            sets.iter().skip(i + 1).take(1).collect::<Vec<_>>(),
+            sets.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, s)| s)
+                .collect(),
+        ] {
+            let js: Vec<usize> = (0..sets.len())
+                .filter(|j| others.iter().any(|o| std::ptr::eq(*o, &sets[*j])))
+                .collect();
+            if a.escapes(&others) {
+                stats.escapes += 1;
+                let outside =
+                    (0..packets.len()).any(|p| members[i][p] && js.iter().all(|&j| !members[j][p]));
+                assert!(
+                    outside,
+                    "{}",
+                    ctx_msg(
+                        &format!("{:?} escapes {js:?} but is covered", exprs[i]),
+                        None
+                    )
+                );
+            }
+        }
+    }
+
     // forget: a packet is in forget(S, d) iff changing d puts it in S.
     let d = *rng.pick(&Dim::ALL);
     let s = &sets[0];
@@ -1418,13 +1449,16 @@ fn algebra_agrees_with_brute_force() {
         checks: 0,
         nonempty: 0,
         subsets: 0,
+        escapes: 0,
     };
     for seed in first..first + cases as u64 {
         run_case(seed, &mut stats);
     }
     eprintln!(
-        "{} cases, {} packets, {} membership/relation checks, {} non-empty expressions with verified witnesses, {} subset pairs",
-        stats.cases, stats.packets, stats.checks, stats.nonempty, stats.subsets
+        "{} cases, {} packets, {} membership/relation checks, {} non-empty expressions with verified witnesses, {} subset pairs, {} escapes",
+        stats.cases, stats.packets, stats.checks, stats.nonempty, stats.subsets, stats.escapes
     );
     assert_eq!(stats.cases, cases);
+    // The quick refutation must say yes sometimes, or nothing above tested it.
+    assert!(stats.escapes > 0);
 }

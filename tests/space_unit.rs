@@ -586,3 +586,22 @@ fn volumes_rank_sets_by_how_many_packets_they_hold() {
     assert!((halves.log2_volume() - slash8).abs() < 1e-9);
     assert_eq!(ctx.empty().log2_volume(), f64::NEG_INFINITY);
 }
+
+#[test]
+fn same_pieces_is_the_representation_not_the_set() {
+    let (ctx, s) = spaces(
+        Family::Ipv4,
+        &[
+            "-A INPUT -s 10.0.0.0/8",
+            "-A INPUT -s 10.0.0.0/9",
+            "-A INPUT -s 10.128.0.0/9",
+        ],
+    );
+    let whole = &s[0].may;
+    let halves = s[1].may.union(&s[2].may);
+    // The same packets in two pieces instead of one.
+    assert!(whole.same_as(&halves));
+    assert!(!whole.same_pieces(&halves));
+    assert!(whole.same_pieces(&whole.clone()));
+    assert!(whole.same_pieces(&whole.intersect(&ctx.universe())));
+}

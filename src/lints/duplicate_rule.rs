@@ -1,15 +1,13 @@
 //! `duplicate-rule`: the same rule twice in one chain (counters aside).
 //!
 //! The second copy is reported, with the first as the related location. Rules
-//! are hashed, so a chain is read once. A copy that is dead because of some
+//! are hashed once, for every lint, by [`LintContext::first_copy`]. A copy that is dead because of some
 //! other rule is `unreachable-rule`'s; a copy that is dead because the first
 //! copy ends the chain is reported here, so a dead rule gets one finding.
 
-use foldhash::HashMap;
-
 use crate::codes;
 use crate::diagnostic::Finding;
-use crate::lints::{LintContext, RuleKey, same_rule};
+use crate::lints::{LintContext, same_rule};
 
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let g = &cx.graph;
@@ -17,11 +15,8 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
         for (ci, chain) in table.chains.iter().enumerate() {
             let node = g.node(ti, ci);
             let exit = g.exit_rule(node);
-            let mut first: HashMap<RuleKey<'_>, usize> =
-                HashMap::with_capacity_and_hasher(chain.rules.len(), Default::default());
             for (ri, rule) in chain.rules.iter().enumerate() {
-                let Some(&earlier) = first.get(&RuleKey(rule)) else {
-                    first.insert(RuleKey(rule), ri);
+                let Some(earlier) = cx.first_copy(node, ri) else {
                     continue;
                 };
                 let dead = exit.is_some_and(|e| ri > e);

@@ -21,9 +21,11 @@ mod unmatchable_rule;
 mod unreachable_chain;
 mod unreachable_rule;
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
+use foldhash::HashMap;
 use petgraph::graph::{EdgeIndex, NodeIndex};
+use rayon::prelude::*;
 
 use crate::diagnostic::Finding;
 use crate::graph::{Hook, JumpGraph};
@@ -39,14 +41,30 @@ pub const MAX_PATH: usize = 16;
 pub struct LintContext<'a> {
     pub ruleset: &'a Ruleset,
     pub graph: JumpGraph<'a>,
+    /// Per rule ([`JumpGraph::rule_index`]): the first earlier rule of its
+    /// chain that says the same thing, or [`NO_COPY`].
+    copies: Vec<u32>,
 }
+
+const NO_COPY: u32 = u32::MAX;
 
 impl<'a> LintContext<'a> {
     pub fn new(ruleset: &'a Ruleset) -> LintContext<'a> {
+        let graph = JumpGraph::build(ruleset);
+        let copies = first_copies(ruleset);
         LintContext {
             ruleset,
-            graph: JumpGraph::build(ruleset),
+            graph,
+            copies,
         }
+    }
+
+    /// The first earlier rule of the same chain that rule `rule` of `node`
+    /// repeats (counters aside), if any: what `duplicate-rule` reports, and
+    /// the other dead-code lints leave to it.
+    pub fn first_copy(&self, node: NodeIndex, rule: usize) -> Option<usize> {
+        let c = self.copies[self.graph.rule_index(node, rule)];
+        (c != NO_COPY).then_some(c as usize)
     }
 
     /// A finding located at a rule: table, chain and 1-based rule number set.
@@ -185,6 +203,53 @@ impl Hash for RuleKey<'_> {
         a.hash(state);
         b.hash(state);
         c.hash(state);
+    }
+}
+
+/// [`LintContext::copies`]: every rule hashed once (in parallel: a long
+/// chain is a long list of rules to hash), then each chain read once with the
+/// hashes.
+fn first_copies(ruleset: &Ruleset) -> Vec<u32> {
+    let chains: Vec<&[Rule]> = ruleset
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .map(|c| c.rules.as_slice())
+        .collect();
+    let rules: Vec<&Rule> = chains.iter().flat_map(|c| c.iter()).collect();
+    let state = foldhash::fast::FixedState::default();
+    let hashes: Vec<u64> = rules
+        .par_iter()
+        .map(|r| state.hash_one(RuleKey(r)))
+        .collect();
+    let mut copies = Vec::with_capacity(rules.len());
+    let mut start = 0;
+    for chain in chains {
+        let hashes = &hashes[start..start + chain.len()];
+        start += chain.len();
+        let mut first: HashMap<Hashed<'_>, u32> =
+            HashMap::with_capacity_and_hasher(chain.len(), Default::default());
+        for (ri, (rule, &hash)) in chain.iter().zip(hashes).enumerate() {
+            let earlier = *first
+                .entry(Hashed(hash, RuleKey(rule)))
+                .or_insert(ri as u32);
+            copies.push(if earlier as usize == ri {
+                NO_COPY
+            } else {
+                earlier
+            });
+        }
+    }
+    copies
+}
+
+/// A [`RuleKey`] with its hash computed beforehand.
+#[derive(PartialEq, Eq)]
+struct Hashed<'a>(u64, RuleKey<'a>);
+
+impl Hash for Hashed<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
     }
 }
 

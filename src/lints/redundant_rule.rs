@@ -27,7 +27,7 @@ use crate::codes;
 use crate::diagnostic::Finding;
 use crate::lints::LintContext;
 use crate::lints::dead_code::index::Index;
-use crate::lints::dead_code::{ChainSpaces, Step};
+use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule};
 use crate::lints::shadowed_rule::{MAX_CANDIDATES, MAX_PIECES};
 use crate::model::{Policy, TargetKind};
 use crate::space::{Dim, PacketSet};
@@ -80,13 +80,12 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
         .collect();
     let index = Index::build(&all, |d: Dim| cs.base.bounds(d).map_or(0, |(_, hi)| hi));
     let end = fall_through(cs);
-    for ri in 0..n {
+    // Each rule on its own: in parallel for a long chain, reported in order.
+    let found = found_per_rule(n, |ri| {
         if cs.claimed[ri] || cs.steps[ri] != Step::Decides {
-            continue;
+            return None;
         }
-        let Some(v) = verdict(cs, ri) else {
-            continue;
-        };
+        let v = verdict(cs, ri)?;
         let rule = &cs.chain.rules[ri];
         if cs.chain.builtin
             && rule
@@ -94,11 +93,11 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
                 .as_ref()
                 .is_some_and(|t| t.kind == TargetKind::Return)
         {
-            continue; // return-from-builtin
+            return None; // return-from-builtin
         }
         let s = &cs.reach_may[ri];
         if s.is_empty() {
-            continue;
+            return None;
         }
         let mut later = Vec::new();
         let complete = index.visit(s, ri + 1, n, |m| {
@@ -106,7 +105,7 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
             later.len() < MAX_CANDIDATES
         });
         if !complete {
-            continue;
+            return None;
         }
         later.sort_unstable();
         let mut rest = s.clone();
@@ -140,9 +139,12 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
             }
         }
         if blocked || (!rest.is_empty() && end != Some(v)) {
-            continue;
+            return None;
         }
-        out.push(finding(cx, cs, ri, v, &deciders, !rest.is_empty()));
+        Some((v, deciders, !rest.is_empty()))
+    });
+    for (ri, (v, deciders, falls_off)) in found {
+        out.push(finding(cx, cs, ri, v, &deciders, falls_off));
     }
 }
 

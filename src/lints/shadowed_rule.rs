@@ -29,7 +29,7 @@ use crate::diagnostic::Finding;
 use crate::graph::Flow;
 use crate::lints::LintContext;
 use crate::lints::dead_code::index::Index;
-use crate::lints::dead_code::{ChainSpaces, Step, verdict_name};
+use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule, verdict_name};
 use crate::space::{Dim, PacketSet};
 
 /// Overlapping earlier rules looked at, at most, per rule.
@@ -55,29 +55,42 @@ pub fn check_chain(
         return dead;
     }
     let index = Index::build(&deciders, |d: Dim| max_of(cs, d));
-    let mut seg_start = 0;
-    for ri in 0..n {
-        let start = seg_start;
-        if cs.steps[ri] == Step::Barrier {
-            seg_start = ri + 1;
-        }
+    // Where the segment of each rule starts: after the last barrier before it.
+    let starts: Vec<usize> = cs
+        .steps
+        .iter()
+        .enumerate()
+        .scan(0, |seg_start, (ri, step)| {
+            let start = *seg_start;
+            if *step == Step::Barrier {
+                *seg_start = ri + 1;
+            }
+            Some(start)
+        })
+        .collect();
+    // Each rule on its own (`claimed` is not changed here): in parallel for
+    // a long chain, reported in order.
+    let covers = found_per_rule(n, |ri| {
+        let start = starts[ri];
         if cs.claimed[ri] || start == ri {
-            continue;
+            return None;
         }
         let target = &cs.reach_may[ri];
         if target.is_empty() {
-            continue;
+            return None;
         }
-        if let Some(cover) = covering_set(cs, &index, target, start, ri) {
-            // Would the earlier rules cover it for every packet of the hooks,
-            // or only for those the jumps into the chain let in?
-            let by_path = cs.refined && {
-                let wide = cs.spaces[ri].may.intersect(&cs.base);
-                covering_set(cs, &index, &wide, start, ri).is_none()
-            };
-            out.push(finding(cx, cs, ri, &cover, by_path));
-            dead.push(ri);
-        }
+        let cover = covering_set(cs, &index, target, start, ri)?;
+        // Would the earlier rules cover it for every packet of the hooks,
+        // or only for those the jumps into the chain let in?
+        let by_path = cs.refined && {
+            let wide = cs.spaces[ri].may.intersect(cs.base);
+            covering_set(cs, &index, &wide, start, ri).is_none()
+        };
+        Some((cover, by_path))
+    });
+    for (ri, (cover, by_path)) in covers {
+        out.push(finding(cx, cs, ri, &cover, by_path));
+        dead.push(ri);
     }
     dead
 }
@@ -112,6 +125,14 @@ fn covering_set(
     });
     if !complete && single.is_none() {
         return None;
+    }
+    // Most rules are not shadowed: a packet of the rule that no candidate
+    // decides settles it without the pieces of the exact difference.
+    if single.is_none() {
+        let musts: Vec<&PacketSet> = cands.iter().map(|&e| cs.spaces[e].must()).collect();
+        if target.escapes(&musts) {
+            return None;
+        }
     }
     cands.sort_unstable();
     let mut chosen = match single {

@@ -32,7 +32,7 @@ pub fn check_chain(
         if rule.only_family.is_some_and(|f| f != family) {
             continue;
         }
-        let by_path = cs.refined && cs.spaces[ri].may.overlaps(&cs.base);
+        let by_path = cs.refined && cs.spaces[ri].may.overlaps(cs.base);
         let why = if cs.spaces[ri].may.is_empty() {
             "its matches contradict each other".to_string()
         } else if by_path {

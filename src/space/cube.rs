@@ -198,6 +198,32 @@ impl Cube {
         }
     }
 
+    /// True when the cube has a point outside every cube of `open` (which
+    /// it empties as it escapes them), found one field at a time: on field
+    /// `d`, the cube's values minus those of every open cube restricting `d`;
+    /// when some value is left, every one of those cubes is escaped there.
+    pub(crate) fn escapes(&self, open: &mut Vec<&Cube>, dom: &Domain) -> bool {
+        for d in 0..DIMS {
+            if open.is_empty() {
+                return true;
+            }
+            let bit = 1u16 << d;
+            if !open.iter().any(|b| b.dims & bit != 0) {
+                continue;
+            }
+            let max = dom.max_of(d);
+            let mut left = Some(self.get(d).cloned().unwrap_or_else(|| Field::full(max)));
+            for b in open.iter().filter(|b| b.dims & bit != 0) {
+                let Some(l) = &left else { break };
+                left = l.difference(b.get(d).expect("b restricts d"), max);
+            }
+            if left.is_some() {
+                open.retain(|b| b.dims & bit == 0);
+            }
+        }
+        open.is_empty()
+    }
+
     /// log2 of how many points the cube holds.
     pub(crate) fn log2_volume(&self, dom: &Domain) -> f64 {
         (0..DIMS)

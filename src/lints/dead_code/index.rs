@@ -7,12 +7,19 @@
 //! binary search per class. Intervals that span the whole dimension are kept
 //! apart in rule order, so the rules in a window of positions are one slice.
 
+use rayon::prelude::*;
+
+use crate::lints::dead_code::PAR_RULES;
 use crate::space::{Dim, PacketSet};
 
 pub struct Index {
     pub dim: Dim,
-    /// Per class: (lo, hi, rule), sorted by (lo, rule).
-    classes: Vec<Vec<(u128, u128, usize)>>,
+    /// (lo, hi, rule), sorted by (class, lo, rule): the classes one after
+    /// the other, in one allocation (a chain of three rules builds an index
+    /// too).
+    entries: Vec<(u128, u128, usize)>,
+    /// The non-empty classes in order: (class, where its entries end).
+    classes: Vec<(u32, usize)>,
     /// Rules whose interval is the whole dimension, in rule order.
     full: Vec<usize>,
 }
@@ -23,41 +30,85 @@ impl Index {
     /// the rules apart best.
     pub fn build(sets: &[(usize, &PacketSet)], max_of: impl Fn(Dim) -> u128) -> Index {
         let dims = [Dim::Src, Dim::Dst, Dim::DstPort, Dim::SrcPort, Dim::Mark];
+        // A dimension no set restricts has no narrower than full interval:
+        // it counts 0 without looking at the bounds.
+        let mut restricted = [false; 5];
+        for (_, s) in sets {
+            for (r, d) in restricted.iter_mut().zip(dims) {
+                *r = *r || s.restricts(d);
+            }
+        }
+        let mut los: Vec<u128> = Vec::new();
+        // One long chain is one index: sort it on every core.
+        let parallel = sets.len() >= PAR_RULES;
         let dim = dims
             .into_iter()
+            .zip(restricted)
             .rev()
-            .max_by_key(|d| {
-                let max = max_of(*d);
-                let mut los: Vec<u128> = sets
-                    .iter()
-                    .filter_map(|(_, s)| s.bounds(*d))
-                    .filter(|&(lo, hi)| lo > 0 || hi < max)
-                    .map(|(lo, _)| lo)
-                    .collect();
-                los.sort_unstable();
+            .max_by_key(|&(d, restricted)| {
+                if !restricted {
+                    return 0;
+                }
+                let max = max_of(d);
+                let narrow = |(_, s): &(usize, &PacketSet)| {
+                    s.bounds(d)
+                        .filter(|&(lo, hi)| lo > 0 || hi < max)
+                        .map(|(lo, _)| lo)
+                };
+                los.clear();
+                if parallel {
+                    los.par_extend(sets.par_iter().filter_map(narrow));
+                    los.par_sort_unstable();
+                } else {
+                    los.extend(sets.iter().filter_map(narrow));
+                    los.sort_unstable();
+                }
                 los.dedup();
                 los.len()
             })
-            .expect("dims is not empty");
+            .expect("dims is not empty")
+            .0;
         let max = max_of(dim);
-        let mut classes: Vec<Vec<(u128, u128, usize)>> = vec![Vec::new(); 129];
+        let class = |lo: u128, hi: u128| 128 - (hi - lo).leading_zeros();
+        let mut entries = Vec::new();
         let mut full = Vec::new();
-        for &(ri, s) in sets {
-            let Some((lo, hi)) = s.bounds(dim) else {
+        let bounds: Vec<Option<(u128, u128)>> = if parallel {
+            sets.par_iter().map(|(_, s)| s.bounds(dim)).collect()
+        } else {
+            Vec::new()
+        };
+        for (i, &(ri, s)) in sets.iter().enumerate() {
+            let b = if parallel { bounds[i] } else { s.bounds(dim) };
+            let Some((lo, hi)) = b else {
                 continue;
             };
             if lo == 0 && hi >= max {
                 full.push(ri);
             } else {
-                let k = (128 - (hi - lo).leading_zeros()) as usize;
-                classes[k].push((lo, hi, ri));
+                entries.push((lo, hi, ri));
             }
         }
-        for c in &mut classes {
-            c.sort_unstable_by_key(|&(lo, _, ri)| (lo, ri));
+        let key = |&(lo, hi, ri): &(u128, u128, usize)| (class(lo, hi), lo, ri);
+        if parallel {
+            entries.par_sort_unstable_by_key(key);
+        } else {
+            entries.sort_unstable_by_key(key);
+        }
+        let mut classes: Vec<(u32, usize)> = Vec::new();
+        for (i, &(lo, hi, _)) in entries.iter().enumerate() {
+            let k = class(lo, hi);
+            match classes.last_mut() {
+                Some((last, end)) if *last == k => *end = i + 1,
+                _ => classes.push((k, i + 1)),
+            }
         }
         full.sort_unstable();
-        Index { dim, classes, full }
+        Index {
+            dim,
+            entries,
+            classes,
+            full,
+        }
     }
 
     /// Calls `each` with every indexed rule in `from..to` whose interval
@@ -82,10 +133,10 @@ impl Index {
                 return false;
             }
         }
-        for (k, class) in self.classes.iter().enumerate() {
-            if class.is_empty() {
-                continue;
-            }
+        let mut begin = 0;
+        for &(k, end) in &self.classes {
+            let class = &self.entries[begin..end];
+            begin = end;
             // Width < 2^k: hi = lo + w overlaps [a, b] only if lo > a - 2^k.
             let low = if k >= 128 {
                 0

@@ -31,12 +31,11 @@
 pub mod index;
 pub mod witness;
 
-use foldhash::HashMap;
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use crate::graph::{Flow, HookSet, INPUT, OUTPUT, PREROUTING};
-use crate::lints::{LintContext, RuleKey};
+use crate::lints::LintContext;
 use crate::model::{Chain, Interface, Negatable, Rule, TargetKind};
 use crate::space::{MatchSpace, PacketSet, SpaceContext, rule_match_space};
 
@@ -63,7 +62,7 @@ pub struct ChainSpaces<'c> {
     pub chain: &'c Chain,
     pub hooks: HookSet,
     /// The packets of the hooks that reach the chain.
-    pub base: PacketSet,
+    pub base: &'c PacketSet,
     /// True when what enters the chain comes from the jumps into it: for a
     /// user chain, the union over its jump sites of what the jumping rule may
     /// match there, which can be smaller than `base`.
@@ -72,7 +71,7 @@ pub struct ChainSpaces<'c> {
     /// Per rule, `may ∩ entry` (`may ∩ base` after the chain's first
     /// barrier: the packet may have been rewritten since it entered).
     pub reach_may: Vec<PacketSet>,
-    pub steps: Vec<Step>,
+    pub steps: &'c [Step],
     /// Rules another dead-code lint (or an earlier one of ours) reports.
     pub claimed: Vec<bool>,
 }
@@ -81,9 +80,21 @@ pub struct ChainSpaces<'c> {
 /// reachable chain.
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
     let ctx = SpaceContext::for_ruleset(cx.ruleset);
+    let universes = HookUniverses::new(&ctx);
     let pure = pure_chains(cx);
-    let entries = entry_sets(cx, &ctx, &pure);
     let g = &cx.graph;
+    // Every rule's step, by `rule_index` (one array: a kube dump has 10^5
+    // chains of a few rules each).
+    let mut all_steps: Vec<Step> = Vec::with_capacity(cx.ruleset.rule_count());
+    for node in g.graph.node_indices() {
+        debug_assert_eq!(g.rule_index(node, 0), all_steps.len());
+        all_steps.extend((0..g.chain(node).rules.len()).map(|ri| step(cx, &pure, node, ri)));
+    }
+    let steps = |node: NodeIndex| {
+        let first = g.rule_index(node, 0);
+        &all_steps[first..first + g.chain(node).rules.len()]
+    };
+    let entries = entry_sets(cx, &ctx, &universes, &steps);
     // Chains are independent: analyse them in parallel, report in file order.
     let chains: Vec<(NodeIndex, &Chain)> = cx
         .ruleset
@@ -105,7 +116,15 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
             let mut out = Vec::new();
             let hooks = g.hooks(node);
             let entry = &entries[node.index()];
-            let mut cs = ChainSpaces::build(cx, &ctx, &pure, node, chain, hooks, entry);
+            let mut cs = ChainSpaces::build(
+                cx,
+                &ctx,
+                universes.get(hooks),
+                steps(node),
+                node,
+                chain,
+                entry,
+            );
             for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
                 cs.claimed[ri] = true;
             }
@@ -123,39 +142,30 @@ impl<'c> ChainSpaces<'c> {
     fn build(
         cx: &LintContext<'_>,
         ctx: &SpaceContext,
-        pure: &[bool],
+        base: &'c PacketSet,
+        steps: &'c [Step],
         node: NodeIndex,
         chain: &'c Chain,
-        hooks: HookSet,
-        entry: &Entry,
+        entry: &'c Entry,
     ) -> ChainSpaces<'c> {
-        let base = hooks_universe(ctx, hooks);
+        let hooks = cx.graph.hooks(node);
         let (universe, refined) = match entry {
-            Entry::Refined(set) => (set.clone(), true),
-            Entry::Hooks => (base.clone(), false),
+            Entry::Refined(set) => (set, true),
+            Entry::Hooks => (base, false),
         };
-        let spaces: Vec<MatchSpace> = chain
-            .rules
-            .iter()
-            .map(|r| rule_match_space(r, ctx))
-            .collect();
-        let steps: Vec<Step> = (0..chain.rules.len())
-            .map(|ri| step(cx, pure, node, ri))
-            .collect();
+        let spaces: Vec<MatchSpace> = per_rule(chain.rules.len(), |ri| {
+            rule_match_space(&chain.rules[ri], ctx)
+        });
         // After a rule that may rewrite the packet, only the hooks are known.
         let barrier = steps.iter().position(|s| *s == Step::Barrier);
-        let reach_may = spaces
-            .iter()
-            .enumerate()
-            .map(|(ri, s)| {
-                let known = if barrier.is_some_and(|b| b < ri) {
-                    &base
-                } else {
-                    &universe
-                };
-                s.may.intersect(known)
-            })
-            .collect();
+        let reach_may = per_rule(spaces.len(), |ri| {
+            let known = if barrier.is_some_and(|b| b < ri) {
+                base
+            } else {
+                universe
+            };
+            spaces[ri].may.intersect(known)
+        });
         let claimed = claimed_elsewhere(cx, node, chain, hooks);
         ChainSpaces {
             node,
@@ -168,6 +178,39 @@ impl<'c> ChainSpaces<'c> {
             steps,
             claimed,
         }
+    }
+}
+
+/// Chains with at least this many rules are analysed rule by rule in
+/// parallel: one long chain (a flat INPUT of 10^5 rules) would otherwise keep
+/// one core busy while the others wait.
+pub(crate) const PAR_RULES: usize = 1024;
+
+/// `f` of every rule index below `n`, in order; in parallel for a long chain.
+/// `f` must depend on nothing but its index.
+pub(crate) fn per_rule<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    if n >= PAR_RULES {
+        (0..n).into_par_iter().with_min_len(256).map(f).collect()
+    } else {
+        (0..n).map(f).collect()
+    }
+}
+
+/// The rules below `n` for which `f` finds something, with what it found,
+/// in rule order; in parallel for a long chain (see [`per_rule`]).
+pub(crate) fn found_per_rule<T: Send>(
+    n: usize,
+    f: impl Fn(usize) -> Option<T> + Sync + Send,
+) -> Vec<(usize, T)> {
+    let found = |ri| f(ri).map(|t| (ri, t));
+    if n >= PAR_RULES {
+        (0..n)
+            .into_par_iter()
+            .with_min_len(256)
+            .filter_map(found)
+            .collect()
+    } else {
+        (0..n).filter_map(found).collect()
     }
 }
 
@@ -184,12 +227,29 @@ const MAX_SITES: usize = 256;
 /// Pieces an entry set may have before it falls back to the hooks.
 const MAX_ENTRY_PIECES: usize = 1024;
 
-fn hooks_universe(ctx: &SpaceContext, hooks: HookSet) -> PacketSet {
-    let mut universe = ctx.empty();
-    for h in hooks.iter() {
-        universe = universe.union(&ctx.hook_universe(crate::model::HOOK_NAMES[h]));
+/// The packets of every set of hooks: the union of
+/// [`SpaceContext::hook_universe`] over its hooks, built once, because every
+/// chain and every jump site after a barrier asks for one.
+struct HookUniverses(Vec<PacketSet>);
+
+impl HookUniverses {
+    fn new(ctx: &SpaceContext) -> HookUniverses {
+        let mut sets: Vec<PacketSet> = Vec::new();
+        for hooks in HookSet::all() {
+            // The set without its last hook comes earlier in the table.
+            let set = match hooks.iter().last() {
+                None => ctx.empty(),
+                Some(top) => sets[hooks.bits() & !(1 << top)]
+                    .union(&ctx.hook_universe(crate::model::HOOK_NAMES[top])),
+            };
+            sets.push(set);
+        }
+        HookUniverses(sets)
     }
-    universe
+
+    fn get(&self, hooks: HookSet) -> &PacketSet {
+        &self.0[hooks.bits()]
+    }
 }
 
 /// The packets that can enter each chain, in jump order (Kahn's algorithm;
@@ -198,22 +258,30 @@ fn hooks_universe(ctx: &SpaceContext, hooks: HookSet) -> PacketSet {
 /// `J`: when no rule of `C` before `J` can rewrite the packet (a barrier),
 /// that is `may(J) ∩ entry(C)`, else `may(J) ∩ hooks(C)`. Rules before `J`
 /// that decide are ignored, so the set only ever grows: sound.
-fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<Entry> {
+fn entry_sets<'s>(
+    cx: &LintContext<'_>,
+    ctx: &SpaceContext,
+    universes: &HookUniverses,
+    steps: &dyn Fn(NodeIndex) -> &'s [Step],
+) -> Vec<Entry> {
     use petgraph::visit::EdgeRef;
     let g = &cx.graph;
     let n = g.graph.node_count();
     let mut entries: Vec<Entry> = (0..n).map(|_| Entry::Hooks).collect();
-    let mut sets: Vec<Option<PacketSet>> = vec![None; n];
+    // Chains whose entry is known: reachable, and not on a loop. What
+    // enters them is their `Entry`, no copy kept.
+    let mut known: Vec<bool> = vec![false; n];
     let mut indegree: Vec<usize> = vec![0; n];
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
     }
-    let mut first_barrier: Vec<Option<usize>> = vec![None; n];
+    let first_barrier: Vec<Option<usize>> = g
+        .graph
+        .node_indices()
+        .map(|node| steps(node).iter().position(|s| *s == Step::Barrier))
+        .collect();
     let mut work: Vec<NodeIndex> = Vec::new();
     for node in g.graph.node_indices() {
-        let rules = g.chain(node).rules.len();
-        first_barrier[node.index()] =
-            (0..rules).find(|&ri| step(cx, pure, node, ri) == Step::Barrier);
         if indegree[node.index()] == 0 {
             work.push(node);
         }
@@ -221,11 +289,7 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
     while let Some(node) = work.pop() {
         let hooks = g.hooks(node);
         let chain = g.chain(node);
-        let set = if hooks.is_empty() {
-            None
-        } else if chain.builtin {
-            Some(hooks_universe(ctx, hooks))
-        } else {
+        if !hooks.is_empty() && !chain.builtin {
             let sites: Vec<_> = g
                 .graph
                 .edges_directed(node, petgraph::Direction::Incoming)
@@ -235,17 +299,18 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
                 let Some(a) = acc.as_mut() else { break };
                 let from = e.source();
                 let ri = e.weight().rule;
-                let Some(from_set) = sets[from.index()].as_ref() else {
+                if !known[from.index()] {
                     acc = None;
                     break;
-                };
-                let at_jump = if first_barrier[from.index()].is_some_and(|b| b < ri) {
-                    hooks_universe(ctx, g.hooks(from))
-                } else {
-                    from_set.clone()
+                }
+                let at_jump = match &entries[from.index()] {
+                    Entry::Refined(set) if first_barrier[from.index()].is_none_or(|b| b >= ri) => {
+                        set
+                    }
+                    _ => universes.get(g.hooks(from)),
                 };
                 let may = rule_match_space(g.rule(from, ri), ctx).may;
-                *a = a.union(&may.intersect(&at_jump));
+                *a = a.union(&may.intersect(at_jump));
                 if a.cube_count() > MAX_ENTRY_PIECES {
                     a.compact();
                     if a.cube_count() > MAX_ENTRY_PIECES {
@@ -253,17 +318,20 @@ fn entry_sets(cx: &LintContext<'_>, ctx: &SpaceContext, pure: &[bool]) -> Vec<En
                     }
                 }
             }
-            let base = hooks_universe(ctx, hooks);
-            Some(match acc {
-                Some(a) => {
-                    let refined = a.intersect(&base);
-                    entries[node.index()] = Entry::Refined(refined.clone());
-                    refined
+            if let Some(a) = acc {
+                let base = universes.get(hooks);
+                let refined = a.intersect(base);
+                // Jumps that let in all of the hooks' packets (a kube
+                // service's random pick of an endpoint) refine nothing: the
+                // same pieces as the hooks' set give the same results, and
+                // every chain keeping its own copy would cost the memory of
+                // the largest chain count.
+                if !refined.same_pieces(base) {
+                    entries[node.index()] = Entry::Refined(refined);
                 }
-                None => base,
-            })
-        };
-        sets[node.index()] = set;
+            }
+        }
+        known[node.index()] = !hooks.is_empty();
         for e in g.graph.edges_directed(node, petgraph::Direction::Outgoing) {
             let t = e.target();
             indegree[t.index()] -= 1;
@@ -358,15 +426,13 @@ fn claimed_elsewhere(
     let exit = cx.graph.exit_rule(node);
     let no_out = hooks.is_subset(HookSet::of(&[PREROUTING, INPUT]));
     let no_in = hooks.is_subset(HookSet::of(&[OUTPUT]));
-    let mut first: HashMap<RuleKey<'_>, usize> =
-        HashMap::with_capacity_and_hasher(chain.rules.len(), Default::default());
     chain
         .rules
         .iter()
         .enumerate()
         .map(|(ri, rule): (usize, &Rule)| {
             let after_exit = exit.is_some_and(|e| ri > e);
-            let dup = first.insert(RuleKey(rule), ri).is_some();
+            let dup = cx.first_copy(node, ri).is_some();
             let iface = (no_out && named(&rule.out_interface))
                 || (no_in && named(&rule.in_interface))
                 || refused_in_builtin(chain, rule);
