@@ -280,7 +280,7 @@ pub fn compare(
     let twin = |x: &Piece, y: &Piece| {
         a[x.leaf].fate == b[y.leaf].fate
             && bits_a[x.leaf] == bits_b[y.leaf]
-            && x.set.same_cubes(&y.set)
+            && x.set.same_pieces(&y.set)
     };
     let mut twins: HashMap<u64, Vec<usize>> = HashMap::new();
     for (j, y) in pb.iter().enumerate().rev() {

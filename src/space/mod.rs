@@ -419,14 +419,7 @@ impl fmt::Debug for PacketSet {
 }
 
 impl PacketSet {
-    /// True when both are written as the same cubes in the same order: the
-    /// same representation, so surely the same set (equal sets may still
-    /// be written differently).
-    pub fn same_cubes(&self, o: &PacketSet) -> bool {
-        self.cubes == o.cubes
-    }
-
-    /// Hashes the representation that [`PacketSet::same_cubes`] compares.
+    /// Hashes the representation that [`PacketSet::same_pieces`] compares.
     pub fn hash_cubes<H: std::hash::Hasher>(&self, state: &mut H) {
         std::hash::Hash::hash(&self.cubes, state);
     }
