@@ -31,6 +31,10 @@ pub enum ValueKind {
     NumberUpTo(u32),
     /// `port[-port]` of `--to-ports` (a dash, not a colon).
     NatPorts,
+    /// One port as `xtables_parse_port` reads it (TPROXY `--on-port`): a
+    /// service name, or decimal digits taken modulo 65536 (`70000` is
+    /// 4464); no range, no sign but `+`.
+    ServicePort,
     /// `value[/mask]`.
     Mark,
     /// A number (decimal, hex or octal).
@@ -452,7 +456,7 @@ pub static TARGETS: &[ExtensionSpec] = &[
     ExtensionSpec {
         name: "TPROXY",
         options: &[
-            opt(&["--on-port"], Word),
+            opt(&["--on-port"], ServicePort),
             opt(&["--on-ip"], Word),
             opt(&["--tproxy-mark"], Mark),
         ],

@@ -1092,6 +1092,22 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
             Value::AddrRange(AddrRange::parse(&one(words).text).map_err(err(one(words)))?)
         }
         ValueKind::Nat => Value::Nat(NatRange::parse(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::ServicePort => {
+            let w = one(words);
+            let digits = w.text.strip_prefix('+').unwrap_or(&w.text);
+            let port = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                // strtoul (saturating at 2^64 - 1) into a 16-bit field.
+                (digits.parse::<u64>().unwrap_or(u64::MAX) % 65536) as u16
+            } else {
+                crate::model::parse_port(&w.text).map_err(|_| {
+                    (
+                        format!("`{}` is not a port number or known service name (iptables: Port does not resolve to anything)", w.text),
+                        w.span,
+                    )
+                })?
+            };
+            Value::Ports(vec![PortRange { lo: port, hi: port }])
+        }
         ValueKind::Text | ValueKind::Word => Value::Text(one(words).text.clone()),
         ValueKind::Choice(choices) => {
             let w = one(words);
