@@ -246,6 +246,10 @@ enum Sel {
     CtTuple(&'static str),
     /// `meta skuid|skgid`: `--uid-owner`, `--gid-owner`.
     Owner(&'static str),
+    /// `ip ttl` (`-m ttl`), `ip6 hoplimit` (`-m hl`).
+    HopLimit {
+        v6: bool,
+    },
 }
 
 impl Sel {
@@ -294,6 +298,14 @@ fn selector(cur: &mut Cur<'_>, family: Family) -> R<Option<(Sel, String)>> {
         ("ip", "frag-off") => {
             fam_ok(Family::Ipv4)?;
             (Sel::FragOff, 2)
+        }
+        ("ip", "ttl") => {
+            fam_ok(Family::Ipv4)?;
+            (Sel::HopLimit { v6: false }, 2)
+        }
+        ("ip6", "hoplimit") => {
+            fam_ok(Family::Ipv6)?;
+            (Sel::HopLimit { v6: true }, 2)
         }
         ("meta", "l4proto") => (Sel::Proto, 2),
         ("meta", "mark") if !is_set_stmt(cur, 2) => (Sel::Mark, 2),
@@ -997,6 +1009,36 @@ fn relation(cur: &mut Cur<'_>, sel: Sel, sel_text: &str, family: Family, from: u
                 words: w,
                 span,
             });
+            return Ok(cond);
+        }
+        Sel::HopLimit { v6 } => {
+            // `-m ttl --ttl-eq|--ttl-gt|--ttl-lt N` (`-m hl --hl-...` in
+            // ip6tables); only `--ttl-eq` takes `!`.
+            let (module, prefix) = if v6 { ("hl", "--hl") } else { ("ttl", "--ttl") };
+            let Val::One(v) = &val else {
+                return Err(error(span, "a set of hop limits is not read"));
+            };
+            if mask.is_some() {
+                return Err(error(span, "a masked hop limit is not read"));
+            }
+            let v = single(v, "number")?;
+            let n = number(v, 255)?;
+            let (negated, test) = match op.map(|t| t.text.as_str()) {
+                None | Some("==") => (false, "eq"),
+                Some("!=") => (true, "eq"),
+                Some(">") => (false, "gt"),
+                Some("<") => (false, "lt"),
+                Some(o) => {
+                    return Err(error(span, format!("operator `{o}` is not read here")));
+                }
+            };
+            let mut w = vec![gw("-m", span), gw(module, span)];
+            if negated {
+                w.push(gw("!", span));
+            }
+            w.push(gw(format!("{prefix}-{test}"), span));
+            w.push(gw(n.to_string(), v.span));
+            cond.alts[0].parts.push(Part::Words(w));
             return Ok(cond);
         }
         Sel::FragOff => {

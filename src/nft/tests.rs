@@ -162,6 +162,10 @@ fn constructs_read_as_the_iptables_rules_they_mean() {
             "meta pkttype broadcast drop",
             &["-m pkttype --pkt-type broadcast -j DROP"],
         ),
+        ("ip ttl 64 accept", &["-m ttl --ttl-eq 64 -j ACCEPT"]),
+        ("ip ttl != 1 drop", &["-m ttl ! --ttl-eq 1 -j DROP"]),
+        ("ip ttl > 200 drop", &["-m ttl --ttl-gt 200 -j DROP"]),
+        ("ip ttl < 2 drop", &["-m ttl --ttl-lt 2 -j DROP"]),
     ];
     for (nft, ipt) in cases {
         assert_eq!(nft_rules(&format!("\t\t{nft}")), ipt_rules(ipt), "{nft}");
@@ -238,6 +242,9 @@ fn what_is_not_exact_is_refused() {
         ("jump NOWHERE", "not in this table"),
         ("meta skuid != 1000 accept", "negated"),
         ("th dport 22 accept", "`th` needs"),
+        ("ip ttl >= 2 drop", "operator `>=`"),
+        ("ip ttl 256 drop", "up to 255"),
+        ("ip6 hoplimit 255 accept", "other family"),
         (
             "ip saddr 10.0.0.1 accept ip daddr 10.0.0.2",
             "follow the verdict",
