@@ -17,6 +17,7 @@
 //!   so the diff compares rule sets the kernel takes.
 
 mod support;
+use support::gen_dump;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -25,19 +26,6 @@ use serde_json::Value;
 
 fn iptlint() -> Command {
     Command::new(env!("CARGO_BIN_EXE_iptlint"))
-}
-
-fn gen_dump(args: &[&str]) -> String {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let out = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .args(["--example", "gen-dump", "--"])
-        .args(args)
-        .output()
-        .expect("run gen-dump");
-    assert!(out.status.success(), "gen-dump {args:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// `iptlint translate` of a file: the script and the exit code.

@@ -5,9 +5,9 @@
 //! message) without root, `unshare`, the tools, or `../shared/corpus`.
 
 mod support;
+use support::gen_dump;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use iptlint::check::family_from_path;
 use iptlint::model::Family;
@@ -105,19 +105,6 @@ fn optimized_corpus_dumps_load_wherever_the_originals_do() {
         "optimized dumps the kernel refuses:\n{}",
         failures.join("\n")
     );
-}
-
-fn gen_dump(args: &[&str]) -> String {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let out = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .args(["--example", "gen-dump", "--"])
-        .args(args)
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "gen-dump {args:?} failed");
-    String::from_utf8(out.stdout).expect("UTF-8 dump")
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! without root, `unshare`, `ip`, `python3` or the iptables tools.
 
 mod support;
+use support::gen_dump;
 
 use std::path::{Path, PathBuf};
 
@@ -124,19 +125,6 @@ fn optimized_rules_let_the_same_packets_through() {
     // Every fixture lets some packets through and stops others: the probes
     // tell the rule sets apart from "accept all" and "drop all".
     assert_eq!(informative, 4);
-}
-
-fn gen_dump(args: &[&str]) -> String {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .args(["--example", "gen-dump", "--"])
-        .args(args)
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "gen-dump {args:?} failed");
-    String::from_utf8(out.stdout).expect("UTF-8 dump")
 }
 
 #[test]

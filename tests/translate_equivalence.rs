@@ -14,27 +14,14 @@
 //!   in all three.
 
 mod support;
+use support::gen_dump;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use iptlint::model::{Rule, Ruleset};
 use iptlint::space::{SpaceContext, rule_match_space};
 use iptlint::translate::{Options, translate};
-
-fn gen_dump(args: &[&str]) -> String {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let out = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .args(["--example", "gen-dump", "--"])
-        .args(args)
-        .output()
-        .expect("run gen-dump");
-    assert!(out.status.success(), "gen-dump {args:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn parse(text: &str) -> Ruleset {
     let parsed = iptlint::syntax::parse(text, None);

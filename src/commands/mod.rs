@@ -26,16 +26,25 @@ pub struct Loaded {
 /// input error: its syntax errors are printed (`path:line:col: ...`) and
 /// the caller exits with the returned status (2).
 pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u8> {
+    let (shown, source, from_name) = read(path, limit)?;
+    parsed_dump(shown, source, family.or(from_name))
+}
+
+/// The input `path` names (`-`: standard input), as shown in messages.
+fn read(path: &Path, limit: u64) -> Result<(String, Arc<str>, Option<Family>), u8> {
     let input = if path.as_os_str() == "-" {
         Input::Stdin
     } else {
         Input::File(path.to_path_buf())
     };
-    let (shown, source, from_name) = read_input(&input, limit).map_err(|e| {
+    read_input(&input, limit).map_err(|e| {
         eprintln!("iptlint: error: {e}");
         EXIT_INPUT_ERROR
-    })?;
-    let parsed = iptlint::syntax::parse(&source, family.or(from_name));
+    })
+}
+
+fn parsed_dump(shown: String, source: Arc<str>, family: Option<Family>) -> Result<Loaded, u8> {
+    let parsed = iptlint::syntax::parse(&source, family);
     checked(
         shown,
         source,
@@ -49,24 +58,9 @@ pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u
 /// [`iptlint::nft::looks_like_nft`]): for `diff`, which compares rule sets
 /// of either format.
 pub fn load_any(path: &Path, limit: u64) -> Result<Loaded, u8> {
-    let input = if path.as_os_str() == "-" {
-        Input::Stdin
-    } else {
-        Input::File(path.to_path_buf())
-    };
-    let (shown, source, from_name) = read_input(&input, limit).map_err(|e| {
-        eprintln!("iptlint: error: {e}");
-        EXIT_INPUT_ERROR
-    })?;
+    let (shown, source, from_name) = read(path, limit)?;
     if !iptlint::nft::looks_like_nft(&source, Some(path)) {
-        let parsed = iptlint::syntax::parse(&source, from_name);
-        return checked(
-            shown,
-            source,
-            parsed.ruleset,
-            &parsed.findings,
-            "iptables-restore cannot read this dump",
-        );
+        return parsed_dump(shown, source, from_name);
     }
     let parsed = iptlint::nft::parse(&source);
     for span in &parsed.untranslated {

@@ -40,3 +40,17 @@ pub fn env_or(name: &str, default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The text `examples/gen-dump.rs` prints for `args` (`kube --services 6`).
+pub fn gen_dump(args: &[&str]) -> String {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .args(["--example", "gen-dump", "--"])
+        .args(args)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "gen-dump {args:?} failed");
+    String::from_utf8(out.stdout).expect("UTF-8 dump")
+}
