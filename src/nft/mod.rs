@@ -167,6 +167,19 @@ pub(crate) struct NTable {
     pub chains: Vec<NChain>,
 }
 
+/// The chain `chain` of table `family table`, when declared.
+fn chain_mut<'t>(
+    tables: &'t mut [NTable],
+    family: Family,
+    table: &str,
+    chain: &str,
+) -> Option<&'t mut NChain> {
+    tables
+        .iter_mut()
+        .find(|t| t.family == family && t.name == table)
+        .and_then(|t| t.chains.iter_mut().find(|c| c.name == chain))
+}
+
 pub(crate) fn span_of(pair: &Pair<'_, G>) -> Span {
     let s = pair.as_span();
     let (line, column) = pair.line_col();
@@ -385,11 +398,8 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                     }
                     G::chain_ref => {
                         let (family, table, chain) = chain_ref(what)?;
-                        let c = tables
-                            .iter_mut()
-                            .find(|t| t.family == family && t.name == table)
-                            .and_then(|t| t.chains.iter_mut().find(|c| c.name == chain))
-                            .ok_or_else(|| {
+                        let c =
+                            chain_mut(&mut tables, family, &table, &chain).ok_or_else(|| {
                                 error(
                                     span,
                                     format!(
@@ -443,16 +453,12 @@ fn read_structure(text: &str, untranslated: &mut Vec<Span>) -> Result<Vec<NTable
                 let span = span_of(&cmd);
                 let mut inner = cmd.into_inner();
                 let (family, table, chain) = chain_ref(inner.next().expect("chain_ref"))?;
-                let c = tables
-                    .iter_mut()
-                    .find(|t| t.family == family && t.name == table)
-                    .and_then(|t| t.chains.iter_mut().find(|c| c.name == chain))
-                    .ok_or_else(|| {
-                        error(
-                            span,
-                            format!("chain `{chain}` of table `{table}` is not declared before"),
-                        )
-                    })?;
+                let c = chain_mut(&mut tables, family, &table, &chain).ok_or_else(|| {
+                    error(
+                        span,
+                        format!("chain `{chain}` of table `{table}` is not declared before"),
+                    )
+                })?;
                 for p in inner {
                     if p.as_rule() == G::rule {
                         let r = read_rule(p, untranslated);
