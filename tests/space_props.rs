@@ -88,7 +88,8 @@ fn eval_rule(rule: &Rule, p: &Packet, fam: Family) -> Tri {
     for m in &rule.matches {
         base = base.min(eval_match(rule, m, p, fam));
     }
-    let addr = |slot: &Option<iptlint::model::Negatable<Vec<AddrSpec>>>, value: u128| {
+    let addr = |slot: &Option<iptlint::model::Negatable<iptlint::model::List<AddrSpec>>>,
+                value: u128| {
         let Some(n) = slot else {
             return vec![Tri::T];
         };

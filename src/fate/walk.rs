@@ -874,7 +874,7 @@ impl<'a> Walker<'a> {
             {
                 Some(m) => {
                     let sub = Rule {
-                        matches: vec![m.clone()],
+                        matches: crate::model::list![m.clone()],
                         ..bare(rule)
                     };
                     sub.spec_text()
@@ -1290,7 +1290,7 @@ fn bare(rule: &Rule) -> Rule {
         in_interface: None,
         out_interface: None,
         fragment: None,
-        matches: Vec::new(),
+        matches: crate::model::List::new(),
         target: None,
         ..rule.clone()
     }
@@ -1344,7 +1344,7 @@ pub(crate) fn conditions(rule: &Rule) -> Vec<(String, Rule)> {
     for m in rule.matches.iter().filter(|m| !m.is_always_true()) {
         add(Rule {
             protocol: rule.protocol.clone(),
-            matches: vec![m.clone()],
+            matches: crate::model::list![m.clone()],
             ..base.clone()
         });
     }

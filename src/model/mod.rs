@@ -17,6 +17,13 @@ pub use values::*;
 
 use std::fmt;
 
+/// The model's lists: one pointer wide (length and capacity live with the
+/// elements), and no allocation when empty. A dump holds millions of them,
+/// most with one or two elements, so the 16 bytes a `Vec` spends on length
+/// and capacity inline are a large part of the model.
+pub type List<T> = thin_vec::ThinVec<T>;
+pub use thin_vec::thin_vec as list;
+
 /// Where an element stands in its file: byte range, and the 1-based line and
 /// column (in characters) of its first byte.
 #[derive(Clone, Copy, Debug, Default)]
@@ -240,14 +247,14 @@ pub struct Rule {
     pub counters: Option<Counters>,
     /// `-4`/`-6`: the rule only applies to that family.
     pub only_family: Option<Family>,
-    pub source: Option<Negatable<Vec<AddrSpec>>>,
-    pub destination: Option<Negatable<Vec<AddrSpec>>>,
+    pub source: Option<Negatable<List<AddrSpec>>>,
+    pub destination: Option<Negatable<List<AddrSpec>>>,
     pub protocol: Option<Negatable<Protocol>>,
     pub in_interface: Option<Negatable<Interface>>,
     pub out_interface: Option<Negatable<Interface>>,
     /// `-f`: only second and later fragments.
     pub fragment: Option<Negatable<()>>,
-    pub matches: Vec<Match>,
+    pub matches: List<Match>,
     pub target: Option<Target>,
     /// Options (with the spans of the generic ones) in source order, for printing.
     pub generic_spans: GenericSpans,
@@ -313,7 +320,7 @@ pub struct Match {
     /// `false` when iptlint does not know this module: its options are kept
     /// raw and analyses must treat the match as unknown.
     pub modelled: bool,
-    pub options: Vec<MatchOption>,
+    pub options: List<MatchOption>,
 }
 
 impl Match {
@@ -334,7 +341,7 @@ pub struct MatchOption {
     pub written: String,
     pub negated: bool,
     pub span: Span,
-    pub words: Vec<Word>,
+    pub words: List<Word>,
     pub value: Value,
 }
 
@@ -352,7 +359,7 @@ pub struct Target {
     pub span: Span,
     pub jump: JumpKind,
     pub kind: TargetKind,
-    pub options: Vec<MatchOption>,
+    pub options: List<MatchOption>,
 }
 
 impl Target {

@@ -64,7 +64,7 @@ impl Rule {
                 "-6 "
             });
         }
-        let addrs = |v: &Vec<super::AddrSpec>| {
+        let addrs = |v: &[super::AddrSpec]| {
             v.iter()
                 .map(|a| a.to_string())
                 .collect::<Vec<_>>()

@@ -558,8 +558,8 @@ impl NatRange {
 pub enum Value {
     None,
     Net(Net),
-    Ports(Vec<PortRange>),
-    States(Vec<CtState>),
+    Ports(super::List<PortRange>),
+    States(super::List<CtState>),
     Mark(MarkMask),
     Number(u32),
     Range(NumRange),
@@ -567,7 +567,7 @@ pub enum Value {
     Nat(NatRange),
     Interface(Interface),
     /// A list of upper-case words (`--dst-type LOCAL,UNICAST`, tcp flags).
-    Words(Vec<String>),
+    Words(super::List<String>),
     Text(String),
     Raw,
 }

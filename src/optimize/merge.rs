@@ -410,13 +410,13 @@ fn set_match(name: &str, dirs: &str) -> Match {
         span: Span::default(),
         implicit: false,
         modelled: true,
-        options: vec![MatchOption {
+        options: crate::model::list![MatchOption {
             name: "--match-set".into(),
             written: "--match-set".into(),
             negated: false,
             span: Span::default(),
-            words: vec![word(name), word(dirs)],
-            value: Value::Words(vec![name.to_string(), dirs.to_string()]),
+            words: crate::model::list![word(name), word(dirs)],
+            value: Value::Words(crate::model::list![name.to_string(), dirs.to_string()]),
         }],
     }
 }
@@ -436,13 +436,13 @@ fn multiport_match(dir: Dir, ports: &[PortRange]) -> Match {
         span: Span::default(),
         implicit: false,
         modelled: true,
-        options: vec![MatchOption {
+        options: crate::model::list![MatchOption {
             name: name.into(),
             written: name.into(),
             negated: false,
             span: Span::default(),
-            words: vec![word(&text)],
-            value: Value::Ports(ports.to_vec()),
+            words: crate::model::list![word(&text)],
+            value: Value::Ports(ports.iter().copied().collect()),
         }],
     }
 }

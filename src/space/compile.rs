@@ -140,7 +140,7 @@ enum AddrTests<'a> {
 }
 
 impl<'a> AddrTests<'a> {
-    fn of(slot: &'a Option<Negatable<Vec<AddrSpec>>>) -> AddrTests<'a> {
+    fn of(slot: &'a Option<Negatable<crate::model::List<AddrSpec>>>) -> AddrTests<'a> {
         match slot {
             None => AddrTests::Absent,
             Some(n) if n.value.is_empty() => AddrTests::Invalid(n.negated),

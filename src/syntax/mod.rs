@@ -38,11 +38,34 @@ use grammar::{IptablesParser, Rule as G};
 /// kube-proxy KUBE-SEP chain has two rules, and at 500,000 rules that unused
 /// capacity was a third of the model's memory. Past 8 elements, the usual
 /// doubling keeps long chains linear.
-pub(crate) fn push_small<T>(vec: &mut Vec<T>, item: T) {
-    if vec.len() < 8 && vec.len() == vec.capacity() {
-        vec.reserve_exact(1);
+pub(crate) fn push_small<V: SmallPush>(vec: &mut V, item: V::Item) {
+    vec.push_small(item);
+}
+
+/// The vectors [`push_small`] grows: the model's `List`s and a chain's rules.
+pub(crate) trait SmallPush {
+    type Item;
+    fn push_small(&mut self, item: Self::Item);
+}
+
+impl<T> SmallPush for Vec<T> {
+    type Item = T;
+    fn push_small(&mut self, item: T) {
+        if self.len() < 8 && self.len() == self.capacity() {
+            self.reserve_exact(1);
+        }
+        self.push(item);
     }
-    vec.push(item);
+}
+
+impl<T> SmallPush for crate::model::List<T> {
+    type Item = T;
+    fn push_small(&mut self, item: T) {
+        if self.len() < 8 && self.len() == self.capacity() {
+            self.reserve_exact(1);
+        }
+        self.push(item);
+    }
 }
 
 /// How many lines are read in parallel before they are applied.

@@ -146,7 +146,7 @@ pub fn parse_rule(
         in_interface: None,
         out_interface: None,
         fragment: None,
-        matches: Vec::new(),
+        matches: crate::model::List::new(),
         target: None,
         generic_spans: Default::default(),
     };
@@ -403,8 +403,12 @@ impl RuleParser<'_> {
 
     /// The arguments of an option: `count` value tokens (or the `=` value).
     /// Reports old-style negation (`-s ! X`) and returns whether it was seen.
-    fn take_values(&mut self, option: &Token, count: usize) -> Option<(Vec<Word>, bool)> {
-        let mut words: Vec<Word> = Vec::with_capacity(count);
+    fn take_values(
+        &mut self,
+        option: &Token,
+        count: usize,
+    ) -> Option<(crate::model::List<Word>, bool)> {
+        let mut words: crate::model::List<Word> = crate::model::List::with_capacity(count);
         words.extend(inline_word(option));
         let mut old_negation = false;
         while words.len() < count {
@@ -592,8 +596,8 @@ impl RuleParser<'_> {
         }
     }
 
-    fn addresses(&mut self, word: &Word) -> Vec<AddrSpec> {
-        let mut out = Vec::new();
+    fn addresses(&mut self, word: &Word) -> crate::model::List<AddrSpec> {
+        let mut out = crate::model::List::new();
         for part in word.text.split(',') {
             match Net::parse(part) {
                 Ok(net) => push_small(&mut out, AddrSpec::Net(net)),
@@ -634,7 +638,7 @@ impl RuleParser<'_> {
                 span,
                 implicit,
                 modelled,
-                options: Vec::new(),
+                options: crate::model::List::new(),
             },
         );
         self.owner = Some(Owner::Match(self.rule.matches.len() - 1));
@@ -668,7 +672,7 @@ impl RuleParser<'_> {
             span: span.to(word.span),
             jump: if goto { JumpKind::Goto } else { JumpKind::Jump },
             kind,
-            options: Vec::new(),
+            options: crate::model::List::new(),
         });
         self.owner = Some(Owner::Target);
     }
@@ -776,7 +780,7 @@ impl RuleParser<'_> {
                 } else {
                     1
                 };
-                let mut words: Vec<Word> = inline_word(token).into_iter().collect();
+                let mut words: crate::model::List<Word> = inline_word(token).into_iter().collect();
                 while words.len() < most {
                     match self.take_word() {
                         Some(w) => words.push(w),
@@ -980,7 +984,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
     Ok(match kind {
         ValueKind::Flag => Value::None,
         ValueKind::Net => Value::Net(Net::parse(&one(words).text).map_err(err(one(words)))?),
-        ValueKind::PortRange => Value::Ports(vec![
+        ValueKind::PortRange => Value::Ports(crate::model::list![
             PortRange::parse(&one(words).text).map_err(err(one(words)))?,
         ]),
         ValueKind::PortList => {
@@ -1015,7 +1019,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                     w.span,
                 ));
             }
-            Value::Ports(ports)
+            Value::Ports(ports.into())
         }
         ValueKind::Interface => {
             Value::Interface(Interface::parse(&one(words).text).map_err(err(one(words)))?)
@@ -1036,7 +1040,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                 }
                 states.push(state);
             }
-            Value::States(states)
+            Value::States(states.into())
         }
         ValueKind::TcpFlags => {
             for w in words {
@@ -1069,7 +1073,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
             if lo > hi {
                 return Err((format!("port range `{}` runs backwards", w.text), w.span));
             }
-            Value::Ports(vec![PortRange { lo, hi }])
+            Value::Ports(crate::model::list![PortRange { lo, hi }])
         }
         ValueKind::NumberUpTo(max) => {
             let w = one(words);
@@ -1106,7 +1110,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                     )
                 })?
             };
-            Value::Ports(vec![PortRange { lo: port, hi: port }])
+            Value::Ports(crate::model::list![PortRange { lo: port, hi: port }])
         }
         ValueKind::Text | ValueKind::Word => Value::Text(one(words).text.clone()),
         ValueKind::Choice(choices) => {
@@ -1132,7 +1136,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                 }
                 out.push(upper);
             }
-            Value::Words(out)
+            Value::Words(out.into())
         }
         ValueKind::Pair => Value::Words(words.iter().map(|w| w.text.clone()).collect()),
     })

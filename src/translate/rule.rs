@@ -201,12 +201,16 @@ pub fn translate_rule(
     let proto_at = head.len();
     let mut cases: Cases = vec![Vec::new()];
     let srcs = addr_list(
-        rule.source.as_ref().map(|s| (s.negated, &s.value)),
+        rule.source
+            .as_ref()
+            .map(|s| (s.negated, s.value.as_slice())),
         fam,
         "saddr",
     )?;
     let dsts = addr_list(
-        rule.destination.as_ref().map(|s| (s.negated, &s.value)),
+        rule.destination
+            .as_ref()
+            .map(|s| (s.negated, s.value.as_slice())),
         fam,
         "daddr",
     )?;
@@ -390,7 +394,7 @@ fn proto_test(fam: Family, n: u8, negated: bool) -> Expr {
 
 /// `-s`/`-d`: iptables loads one rule per address of a list, in order.
 fn addr_list(
-    spec: Option<(bool, &Vec<AddrSpec>)>,
+    spec: Option<(bool, &[AddrSpec])>,
     fam: Family,
     dir: &'static str,
 ) -> Result<Vec<Vec<Expr>>, String> {
