@@ -19,19 +19,20 @@ impl Tally {
 }
 
 fn words(t: &mut Tally, o: &MatchOption) {
-    t.add("option inline", size_of::<MatchOption>());
-    t.add("option.name heap", o.name.capacity());
-    t.add("option.written heap", o.written.capacity());
+    t.add("option.name heap", o.name.len());
+    t.add("option.written heap", o.written.len());
     t.add("option.words vec", o.words.capacity() * size_of::<Word>());
     for w in &o.words {
-        t.add("word text heap", w.text.capacity());
+        t.add("word text heap", w.text.len());
     }
     let v = match &o.value {
         Value::Ports(p) => p.capacity() * size_of::<PortRange>(),
         Value::States(p) => p.capacity(),
-        Value::Interface(i) => i.name.capacity(),
-        Value::Words(w) => w.capacity() * 24 + w.iter().map(|s| s.capacity()).sum::<usize>(),
-        Value::Text(s) => s.capacity(),
+        Value::Interface(i) => i.name.len(),
+        Value::Words(w) => {
+            w.capacity() * size_of::<Text>() + w.iter().map(|s| s.len()).sum::<usize>()
+        }
+        Value::Text(s) => s.len(),
         _ => 0,
     };
     t.add("value heap", v);
@@ -51,7 +52,7 @@ fn main() {
                 "chain.rules vec",
                 chain.rules.capacity() * size_of::<Rule>(),
             );
-            t.add("chain.name heap", chain.name.capacity());
+            t.add("chain.name heap", chain.name.len());
             for r in &chain.rules {
                 rules += 1;
                 if let Some(s) = &r.source {
@@ -61,17 +62,17 @@ fn main() {
                     t.add("addr vec", s.value.capacity() * size_of::<AddrSpec>());
                 }
                 if let Some(p) = &r.protocol {
-                    t.add("protocol heap", p.value.written.capacity());
+                    t.add("protocol heap", p.value.written.len());
                 }
                 for i in [&r.in_interface, &r.out_interface].into_iter().flatten() {
-                    t.add("interface heap", i.value.name.capacity());
+                    t.add("interface heap", i.value.name.len());
                 }
                 t.add(
                     "rule.matches vec",
                     r.matches.capacity() * size_of::<Match>(),
                 );
                 for m in &r.matches {
-                    t.add("match.module heap", m.module.capacity());
+                    t.add("match.module heap", m.module.len());
                     t.add(
                         "match.options vec",
                         m.options.capacity() * size_of::<MatchOption>(),
@@ -81,9 +82,9 @@ fn main() {
                     }
                 }
                 if let Some(tg) = &r.target {
-                    t.add("target.name heap", tg.name.capacity());
+                    t.add("target.name heap", tg.name.len());
                     if let TargetKind::Chain(c) = &tg.kind {
-                        t.add("target chain heap", c.capacity());
+                        t.add("target chain heap", c.len());
                     }
                     t.add(
                         "target.options vec",
@@ -135,7 +136,7 @@ fn sizes() {
         size_of::<Span>(),
         size_of::<Option<Span>>(),
         size_of::<Option<Counters>>(),
-        size_of::<Option<Negatable<Vec<AddrSpec>>>>(),
+        size_of::<Option<Negatable<List<AddrSpec>>>>(),
         size_of::<Option<Negatable<Protocol>>>(),
         size_of::<Option<Negatable<Interface>>>(),
         size_of::<Option<Negatable<()>>>(),

@@ -177,7 +177,7 @@ fn rule_matches(rule: &Rule, (si, di): (usize, usize), p: &Pkt, sets: &Sets) -> 
             }),
             "set" => m.options.iter().all(|o| {
                 let [name, dirs] = &o.words[..] else { panic!() };
-                let members = &sets[&name.text];
+                let members = &sets[name.text.as_str()];
                 let dirs: Vec<&str> = dirs.text.split(',').collect();
                 let addr = if dirs[0] == "src" { p.src } else { p.dst };
                 let hit = members.iter().any(|mem| {
@@ -239,7 +239,7 @@ fn walk(rs: &Ruleset, chain: &Chain, p: &mut Pkt, sets: &Sets, logs: &mut Vec<St
             }
             _ if t.name == "LOG" => {
                 let prefix = t.option("--log-prefix").expect("prefix");
-                logs.push(prefix.words[0].text.clone());
+                logs.push(prefix.words[0].text.to_string());
             }
             _ if t.name == "MARK" => {
                 let o = t.option("--set-xmark").expect("xmark");

@@ -147,7 +147,7 @@ fn udp_services(rs: &Ruleset) -> BTreeMap<(String, u16), BTreeSet<String>> {
                         .as_ref()
                         .and_then(|t| t.option("--to-destination"))
                     {
-                        eps.insert(o.words[0].text.clone());
+                        eps.insert(o.words[0].text.to_string());
                     }
                 }
             }

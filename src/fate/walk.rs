@@ -786,7 +786,7 @@ impl<'a> Walker<'a> {
                             },
                         );
                         self.note(&mut other.b, || Step::Rule {
-                            chain: chain.name.clone(),
+                            chain: chain.name.to_string(),
                             line: rule.span.line,
                             text: rule.spec_text(),
                             outcome: RuleOutcome::Assumed {
@@ -807,7 +807,7 @@ impl<'a> Walker<'a> {
                 }
                 it.b.set_region(sure);
                 self.note(&mut it.b, || Step::Rule {
-                    chain: chain.name.clone(),
+                    chain: chain.name.to_string(),
                     line: rule.span.line,
                     text: rule.spec_text(),
                     outcome: RuleOutcome::Matched,
@@ -929,7 +929,7 @@ impl<'a> Walker<'a> {
             it.chain = chain;
             it.rule = rule;
             self.note(&mut it.b, || Step::Return {
-                to: chains[chain].name.clone(),
+                to: chains[chain].name.to_string(),
                 line,
             });
             return Ok(it);
@@ -944,7 +944,7 @@ impl<'a> Walker<'a> {
             .copied()
             .unwrap_or(base.span.line);
         self.note(&mut it.b, || Step::Policy {
-            chain: base.name.clone(),
+            chain: base.name.to_string(),
             policy,
             line: policy_line,
         });
@@ -1023,7 +1023,7 @@ impl<'a> Walker<'a> {
                 };
                 self.note(&mut it.b, || Step::Jump {
                     line,
-                    to: name.clone(),
+                    to: name.to_string(),
                     kind: t.jump,
                 });
                 if t.jump == JumpKind::Jump {
@@ -1046,7 +1046,7 @@ impl<'a> Walker<'a> {
             "REJECT" => {
                 let with = opt("--reject-with")
                     .and_then(|o| o.words.first())
-                    .map(|w| w.text.clone())
+                    .map(|w| w.text.to_string())
                     .unwrap_or_else(|| match family {
                         crate::model::Family::Ipv4 => "icmp-port-unreachable".into(),
                         crate::model::Family::Ipv6 => "icmp6-port-unreachable".into(),

@@ -83,8 +83,12 @@ const PLACEMENTS: &[Placement] = &[
 fn option_text(m: &Match, name: &str) -> Option<String> {
     let o = m.options.iter().find(|o| o.name == name)?;
     Some(match &o.value {
-        Value::Text(t) => t.clone(),
-        _ => o.words.first().map(|w| w.text.clone()).unwrap_or_default(),
+        Value::Text(t) => t.to_string(),
+        _ => o
+            .words
+            .first()
+            .map(|w| w.text.to_string())
+            .unwrap_or_default(),
     })
 }
 

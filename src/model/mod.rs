@@ -8,11 +8,13 @@
 
 mod extensions;
 mod print;
+mod text;
 mod values;
 
 pub use extensions::{
     ExtensionSpec, OptionSpec, ValueKind, match_spec, protocol_match, required_options, target_spec,
 };
+pub use text::Text;
 pub use values::*;
 
 use std::fmt;
@@ -162,7 +164,7 @@ impl Ruleset {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommentLine {
-    pub text: String,
+    pub text: Text,
     pub span: Span,
 }
 
@@ -186,7 +188,7 @@ impl Table {
 /// A chain with its rules in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chain {
-    pub name: String,
+    pub name: Text,
     /// The `:NAME POLICY` line, or the first rule that used an undeclared name.
     pub span: Span,
     /// `true` when the name is one of this table's builtin chains.
@@ -225,7 +227,7 @@ pub struct Counters {
 /// One word of the source: its unquoted text and where it stood.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Word {
-    pub text: String,
+    pub text: Text,
     pub span: Span,
 }
 
@@ -312,7 +314,7 @@ impl Rule {
 /// An extension match: `-m tcp --dport 22`, or one loaded implicitly by `-p tcp`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Match {
-    pub module: String,
+    pub module: Text,
     /// `-m name`, or the first option when the match was implied by `-p`.
     pub span: Span,
     /// Loaded by `-p` rather than `-m` (iptables-save always writes `-m`).
@@ -336,9 +338,9 @@ impl Match {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MatchOption {
     /// The canonical long name (`--dport` for `--destination-port`).
-    pub name: String,
+    pub name: Text,
     /// The name as written.
-    pub written: String,
+    pub written: Text,
     pub negated: bool,
     pub span: Span,
     pub words: List<Word>,
@@ -355,7 +357,7 @@ pub enum JumpKind {
 /// `-j NAME ...` or `-g CHAIN`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
-    pub name: String,
+    pub name: Text,
     pub span: Span,
     pub jump: JumpKind,
     pub kind: TargetKind,
@@ -380,7 +382,7 @@ pub enum TargetKind {
     /// An unknown extension target, kept raw.
     Other,
     /// A user chain.
-    Chain(String),
+    Chain(Text),
 }
 
 impl TargetKind {

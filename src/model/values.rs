@@ -145,7 +145,7 @@ impl fmt::Display for Net {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AddrSpec {
     Net(Net),
-    Host(String),
+    Host(super::Text),
 }
 
 impl fmt::Display for AddrSpec {
@@ -162,7 +162,7 @@ impl fmt::Display for AddrSpec {
 pub struct Protocol {
     /// IANA number; `None` only for a name iptlint does not know.
     pub number: Option<u8>,
-    pub written: String,
+    pub written: super::Text,
 }
 
 /// Protocol names `-p` knows: iptables' own (`all`, `icmpv6`, `mh`,
@@ -255,7 +255,7 @@ impl Protocol {
         };
         Ok(Protocol {
             number,
-            written: text.to_string(),
+            written: text.into(),
         })
     }
 
@@ -276,7 +276,7 @@ impl Protocol {
 /// `-i eth0`, `-o veth+` (a trailing `+` matches every name with that prefix).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Interface {
-    pub name: String,
+    pub name: super::Text,
 }
 
 impl Interface {
@@ -286,9 +286,7 @@ impl Interface {
                 "interface name `{text}` is longer than 15 characters"
             ));
         }
-        Ok(Interface {
-            name: text.to_string(),
-        })
+        Ok(Interface { name: text.into() })
     }
 
     pub fn is_wildcard(&self) -> bool {
@@ -567,7 +565,7 @@ pub enum Value {
     Nat(NatRange),
     Interface(Interface),
     /// A list of upper-case words (`--dst-type LOCAL,UNICAST`, tcp flags).
-    Words(super::List<String>),
-    Text(String),
+    Words(super::List<super::Text>),
+    Text(super::Text),
     Raw,
 }

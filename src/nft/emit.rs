@@ -300,7 +300,7 @@ fn build_inner(tables: Vec<NTable>) -> Result<(Ruleset, Vec<Finding>), Finding> 
     remap_ruleset(&mut ruleset, |s| out.map(s));
     for t in &mut ruleset.tables {
         for c in &mut t.chains {
-            if let Some(span) = chain_spans.get(&(t.name, c.name.clone())) {
+            if let Some(span) = chain_spans.get(&(t.name, c.name.to_string())) {
                 c.span = *span;
             }
         }

@@ -200,7 +200,7 @@ fn apply(rs: &mut Ruleset, remove: &HashMap<At, &'static str>, changes: &mut Vec
         let rule = &chain.rules[ri];
         changes.push(Change::Removed {
             table: table.name,
-            chain: chain.name.clone(),
+            chain: chain.name.to_string(),
             line: rule.span.line,
             rule: rule.spec_text(),
             reason,
@@ -263,10 +263,10 @@ fn remove_unreachable_chains(
             .chains
             .iter()
             .filter(|c| {
-                let key = (ti, c.name.clone());
+                let key = (ti, c.name.to_string());
                 !c.builtin && before.contains(&key) && !after.contains(&key)
             })
-            .map(|c| c.name.clone())
+            .map(|c| c.name.to_string())
             .collect();
         // A chain that was never reachable may still jump to one of them:
         // that one stays (iptables-restore refuses a jump to nowhere), and
@@ -275,7 +275,7 @@ fn remove_unreachable_chains(
             let kept_refs: Vec<String> = table
                 .chains
                 .iter()
-                .filter(|c| !gone.contains(&c.name))
+                .filter(|c| !gone.contains(c.name.as_str()))
                 .flat_map(|c| &c.rules)
                 .filter_map(|r| r.jump_chain().map(|(to, _)| to.to_string()))
                 .filter(|to| gone.contains(to))
@@ -289,11 +289,11 @@ fn remove_unreachable_chains(
         }
         let name = table.name;
         table.chains.retain(|c| {
-            let gone = gone.contains(&c.name);
+            let gone = gone.contains(c.name.as_str());
             if gone {
                 changes.push(Change::ChainRemoved {
                     table: name,
-                    chain: c.name.clone(),
+                    chain: c.name.to_string(),
                     rules: c.rules.len(),
                     reason: "unreachable-chain",
                 });

@@ -399,7 +399,7 @@ fn summed_counters(rules: &[WorkRule], positions: &[usize]) -> Option<crate::mod
 
 fn word(text: &str) -> Word {
     Word {
-        text: text.to_string(),
+        text: text.into(),
         span: Span::default(),
     }
 }
@@ -416,7 +416,7 @@ fn set_match(name: &str, dirs: &str) -> Match {
             negated: false,
             span: Span::default(),
             words: crate::model::list![word(name), word(dirs)],
-            value: Value::Words(crate::model::list![name.to_string(), dirs.to_string()]),
+            value: Value::Words(crate::model::list![name.into(), dirs.into()]),
         }],
     }
 }

@@ -221,7 +221,7 @@ pub fn optimize_owned(mut rs: Ruleset, opts: &Options) -> Optimized {
                 for m in merged {
                     changes.push(Change::Merged {
                         table: table.name,
-                        chain: chain.name.clone(),
+                        chain: chain.name.to_string(),
                         lines: m.lines,
                         how: pass.how(),
                         set: m.set,
@@ -260,7 +260,7 @@ fn impure_chains(table: &Table) -> HashSet<String> {
     loop {
         let mut changed = false;
         for chain in &table.chains {
-            if impure.contains(&chain.name) {
+            if impure.contains(chain.name.as_str()) {
                 continue;
             }
             let bad = chain.rules.iter().any(|r| {
@@ -269,7 +269,7 @@ fn impure_chains(table: &Table) -> HashSet<String> {
                     || matches!(r.jump_chain(), Some((to, JumpKind::Goto)) if unknown_target(to))
             });
             if bad {
-                impure.insert(chain.name.clone());
+                impure.insert(chain.name.to_string());
                 changed = true;
             }
         }

@@ -455,7 +455,7 @@ impl<'s> Builder<'s> {
 
 struct OpenTable {
     table: Table,
-    index: HashMap<String, usize>,
+    index: HashMap<crate::model::Text, usize>,
 }
 
 impl OpenTable {
@@ -482,7 +482,7 @@ impl OpenTable {
             None => {
                 let builtin = self.table.name.builtin_chains().contains(&name);
                 self.table.chains.push(Chain {
-                    name: name.to_string(),
+                    name: name.into(),
                     span,
                     builtin,
                     declared: declare,
@@ -490,8 +490,7 @@ impl OpenTable {
                     counters: None,
                     rules: Vec::new(),
                 });
-                self.index
-                    .insert(name.to_string(), self.table.chains.len() - 1);
+                self.index.insert(name.into(), self.table.chains.len() - 1);
                 self.table.chains.len() - 1
             }
         };
@@ -525,7 +524,7 @@ pub(super) struct LineCtx<'a> {
     column_before: u32,
     /// User chains named like an extension target (`:DNAT - [0:0]`): with
     /// such a chain in the table, iptables reads `-j DNAT` as a jump to it.
-    chain_targets: &'a [String],
+    chain_targets: &'a [crate::model::Text],
     /// The line is printable ASCII: a column is a byte offset plus one.
     ascii: bool,
 }
@@ -767,7 +766,7 @@ impl Builder<'_> {
                     return;
                 }
                 let open = self.open.as_mut().expect("checked");
-                let existed = open.index.contains_key(&chain_name);
+                let existed = open.index.contains_key(chain_name.as_str());
                 let chain = open.chain_mut(&chain_name, chain_span, false);
                 let placed = match cmd {
                     "-A" => {
@@ -811,7 +810,7 @@ impl Builder<'_> {
                         // A failed `-I`/`-R` leaves no trace, not even the chain it named.
                         if !existed {
                             open.table.chains.pop();
-                            open.index.remove(&chain_name);
+                            open.index.remove(chain_name.as_str());
                         }
                         self.findings
                             .push(Finding::new(&codes::RULE_POSITION, span, message));
@@ -866,7 +865,7 @@ impl Builder<'_> {
             }
             "-F" | "-Z" | "-X" => {
                 let open = self.open.as_mut().expect("checked");
-                match open.index.get(&chain_name).copied() {
+                match open.index.get(chain_name.as_str()).copied() {
                     Some(i) if cmd == "-F" => open.table.chains[i].rules.clear(),
                     Some(i) if cmd == "-X" => {
                         open.table.chains.remove(i);
@@ -878,9 +877,9 @@ impl Builder<'_> {
             }
             "-E" => {
                 let open = self.open.as_mut().expect("checked");
-                match (open.index.get(&chain_name).copied(), plan.argument) {
+                match (open.index.get(chain_name.as_str()).copied(), plan.argument) {
                     (Some(i), Some((new_name, _))) => {
-                        open.table.chains[i].name = new_name;
+                        open.table.chains[i].name = new_name.into();
                         open.reindex();
                     }
                     (None, _) => {
@@ -1418,7 +1417,7 @@ fn read_line(mut ctx: LineCtx<'_>) -> ReadLine {
         G::comment => {
             let body = content.into_inner().next().map_or("", |p| p.as_str());
             LineKind::Comment(CommentLine {
-                text: body.to_string(),
+                text: body.into(),
                 span: whole,
             })
         }

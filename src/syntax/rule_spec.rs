@@ -123,7 +123,7 @@ pub struct RuleParser<'a> {
     rule: Rule,
     owner: Option<Owner>,
     /// Target names that are user chains of the table (see `LineCtx`).
-    chain_targets: &'a [String],
+    chain_targets: &'a [crate::model::Text],
     findings: &'a mut Vec<Finding>,
 }
 
@@ -132,7 +132,7 @@ pub fn parse_rule(
     tokens: &mut [Token],
     line_span: Span,
     chain_span: Span,
-    chain_targets: &[String],
+    chain_targets: &[crate::model::Text],
     findings: &mut Vec<Finding>,
 ) -> Rule {
     let rule = Rule {
@@ -231,7 +231,7 @@ impl RuleParser<'_> {
                 && !m.implicit
             {
                 let name = if n == 58 {
-                    "icmpv6".to_string()
+                    crate::model::Text::from("icmpv6")
                 } else {
                     m.module.clone()
                 };
@@ -396,7 +396,7 @@ impl RuleParser<'_> {
         let token = self.tokens.get_mut(self.pos).filter(|t| t.is_value())?;
         self.pos += 1;
         Some(Word {
-            text: std::mem::take(&mut token.text),
+            text: std::mem::take(&mut token.text).into(),
             span: token.span,
         })
     }
@@ -429,7 +429,10 @@ impl RuleParser<'_> {
                         Some((value, _)) => format!("{text}={value}"),
                         None => text.clone(),
                     };
-                    words.push(Word { text, span: *span });
+                    words.push(Word {
+                        text: text.into(),
+                        span: *span,
+                    });
                     self.pos += 1;
                 }
                 // `-i ! eth0`, the negation iptables once took after the
@@ -610,7 +613,7 @@ impl RuleParser<'_> {
                             b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'
                         });
                     if hostname {
-                        push_small(&mut out, AddrSpec::Host(part.to_string()));
+                        push_small(&mut out, AddrSpec::Host(part.into()));
                     } else {
                         self.error(&codes::INVALID_VALUE, word.span, e);
                     }
@@ -634,7 +637,7 @@ impl RuleParser<'_> {
         push_small(
             &mut self.rule.matches,
             Match {
-                module: module.to_string(),
+                module: module.into(),
                 span,
                 implicit,
                 modelled,
@@ -717,7 +720,7 @@ impl RuleParser<'_> {
             let saved = self.owner;
             self.load_match(
                 &Word {
-                    text: module.to_string(),
+                    text: module.into(),
                     span,
                 },
                 span,
@@ -817,8 +820,8 @@ impl RuleParser<'_> {
             .last()
             .map_or(start.to(token.span), |w| start.to(w.span));
         let option = MatchOption {
-            name: spec.map_or(name, |s| s.canonical()).to_string(),
-            written: name.to_string(),
+            name: spec.map_or(name, |s| s.canonical()).into(),
+            written: name.into(),
             negated: bang.is_some() || old_neg,
             span,
             words,
@@ -965,7 +968,7 @@ fn inline_word(option: &Token) -> Option<Word> {
         TokenKind::Option {
             inline: Some((text, span)),
         } => Some(Word {
-            text: text.clone(),
+            text: text.as_str().into(),
             span: *span,
         }),
         _ => None,
@@ -1125,7 +1128,7 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
         }
         ValueKind::WordList(allowed) => {
             let w = one(words);
-            let mut out = Vec::new();
+            let mut out = crate::model::List::new();
             for part in w.text.split(',') {
                 let upper = part.to_ascii_uppercase();
                 if !allowed.contains(&upper.as_str()) {
@@ -1134,9 +1137,9 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                         w.span,
                     ));
                 }
-                out.push(upper);
+                out.push(upper.into());
             }
-            Value::Words(out.into())
+            Value::Words(out)
         }
         ValueKind::Pair => Value::Words(words.iter().map(|w| w.text.clone()).collect()),
     })

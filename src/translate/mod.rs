@@ -306,7 +306,7 @@ fn translate_chain(
             t.merges.push(Merge {
                 kind: "numgen",
                 table: format!("{fam} {}", table.name),
-                chain: chain.name.clone(),
+                chain: chain.name.to_string(),
                 first_line: chain.rules[ri].span.line,
                 last_line: chain.rules[ri + used - 1].span.line,
                 rules: used,
@@ -350,7 +350,7 @@ fn translate_chain(
             merges.push(Merge {
                 kind,
                 table: format!("{fam} {}", table.name),
-                chain: chain.name.clone(),
+                chain: chain.name.to_string(),
                 first_line: first,
                 last_line: last,
                 rules,

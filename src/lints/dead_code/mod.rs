@@ -460,7 +460,7 @@ pub fn verdict_name(rule: &Rule) -> String {
         Some(t) => match (&t.kind, t.jump) {
             (TargetKind::Chain(n), crate::model::JumpKind::Goto) => format!("-g {n}"),
             (TargetKind::Chain(n), _) => format!("-j {n}"),
-            _ => t.name.clone(),
+            _ => t.name.to_string(),
         },
     }
 }
