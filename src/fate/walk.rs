@@ -1154,7 +1154,11 @@ impl<'a> Walker<'a> {
                 }
                 it.b.set_region(yes);
                 let mut known = false;
-                for o in &t.options {
+                // A shift (revision 2) moves the result of every operation,
+                // `--set-mark` too: only the copy below stays true.
+                let shifted =
+                    opt("--left-shift-mark").is_some() || opt("--right-shift-mark").is_some();
+                for o in t.options.iter().filter(|_| !shifted) {
                     if let Some((mask, value)) = mark_op(o) {
                         rw.masked(family, Dim::Connmark, mask as u128, value as u128);
                         known = true;

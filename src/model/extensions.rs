@@ -27,7 +27,7 @@ pub enum ValueKind {
     TcpFlags,
     /// `--limit 5/min`: a rate the kernel can count.
     Rate,
-    /// A decimal number from 0 to the bound (`--limit-burst`).
+    /// A number from 0 to the bound (`--limit-burst`), decimal, hex or octal.
     NumberUpTo(u32),
     /// `port[-port]` of `--to-ports` (a dash, not a colon).
     NatPorts,
@@ -401,6 +401,9 @@ pub static TARGETS: &[ExtensionSpec] = &[
             opt(&["--mask"], Number),
             opt(&["--nfmask"], Number),
             opt(&["--ctmask"], Number),
+            // Revision 2. iptables takes 0 to 32; the kernel refuses 32.
+            opt(&["--left-shift-mark"], NumberUpTo(31)),
+            opt(&["--right-shift-mark"], NumberUpTo(31)),
         ],
     },
     ExtensionSpec {

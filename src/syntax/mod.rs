@@ -1698,4 +1698,38 @@ mod tests {
         assert_eq!(rules.len(), 1000);
         assert_eq!(rules.capacity(), 1000);
     }
+
+    fn unknown_options(text: &str) -> Vec<u32> {
+        parse(text, Some(Family::Ipv6))
+            .findings
+            .iter()
+            .filter(|f| f.lint.code == codes::UNKNOWN_OPTION.code)
+            .map(|f| f.span.line)
+            .collect()
+    }
+
+    #[test]
+    fn only_p_mh_by_that_name_loads_the_mh_match() {
+        // As ip6tables-restore 1.8.9 does: `-p mh` and `-p MH` load `mh`;
+        // 135 and its other names do not.
+        let text = "*filter\n-A INPUT -p mh --mh-type 5 -j DROP\n-A INPUT -p MH --mh-type 5 -j DROP\n-A INPUT -p 135 --mh-type 5 -j DROP\n-A INPUT -p ipv6-mh --mh-type 5 -j DROP\nCOMMIT\n";
+        assert_eq!(unknown_options(text), vec![4, 5]);
+    }
+
+    #[test]
+    fn an_abbreviation_is_read_as_its_option_and_kept_as_written() {
+        let text = "*nat\n-A POSTROUTING -j SNAT --to 192.0.2.1\nCOMMIT\n";
+        let parsed = parse(text, Some(Family::Ipv4));
+        assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+        let rule = &parsed.ruleset.tables[0]
+            .chains
+            .iter()
+            .find(|c| c.name == "POSTROUTING")
+            .unwrap()
+            .rules[0];
+        let option = &rule.target.as_ref().unwrap().options[0];
+        assert_eq!(option.name, "--to-source");
+        assert_eq!(option.written, "--to");
+        assert!(matches!(option.value, Value::Nat(_)));
+    }
 }

@@ -6,9 +6,9 @@
 use crate::codes::{self, Lint};
 use crate::diagnostic::Finding;
 use crate::model::{
-    AddrRange, AddrSpec, CtState, Family, Interface, JumpKind, MarkMask, Match, MatchOption,
-    NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span, Target,
-    TargetKind, Value, ValueKind, Word, match_spec, parse_port, parse_u32, protocol_match,
+    AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
+    MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
+    Target, TargetKind, Value, ValueKind, Word, match_spec, parse_port, parse_u32, protocol_match,
     required_options, target_spec,
 };
 
@@ -127,6 +127,56 @@ pub struct RuleParser<'a> {
     findings: &'a mut Vec<Finding>,
 }
 
+/// What a long option that is not the full name of a loaded option stands for.
+enum Abbreviation {
+    None,
+    Of(&'static str),
+    Ambiguous(Vec<String>),
+}
+
+/// iptables' own long options (iptables 1.8.9, `original_opts`), with the
+/// short option each stands for: part of every getopt table, so they take
+/// part in deciding whether an abbreviation is ambiguous.
+const IPTABLES_LONG_OPTIONS: &[(&str, &str)] = &[
+    ("--append", "-A"),
+    ("--delete", "-D"),
+    ("--check", "-C"),
+    ("--insert", "-I"),
+    ("--replace", "-R"),
+    ("--list", "-L"),
+    ("--list-rules", "-S"),
+    ("--flush", "-F"),
+    ("--zero", "-Z"),
+    ("--new-chain", "-N"),
+    ("--delete-chain", "-X"),
+    ("--rename-chain", "-E"),
+    ("--policy", "-P"),
+    ("--source", "-s"),
+    ("--destination", "-d"),
+    ("--src", "-s"),
+    ("--dst", "-d"),
+    ("--protocol", "-p"),
+    ("--in-interface", "-i"),
+    ("--jump", "-j"),
+    ("--table", "-t"),
+    ("--match", "-m"),
+    ("--numeric", "-n"),
+    ("--out-interface", "-o"),
+    ("--verbose", "-v"),
+    ("--wait", "-w"),
+    ("--wait-interval", "-W"),
+    ("--exact", "-x"),
+    ("--fragment", "-f"),
+    ("--version", "-V"),
+    ("--help", "-h"),
+    ("--line-numbers", "-0"),
+    ("--modprobe", "-M"),
+    ("--set-counters", "-c"),
+    ("--goto", "-g"),
+    ("--ipv4", "-4"),
+    ("--ipv6", "-6"),
+];
+
 /// Parses a rule specification. `line_span` covers the whole line.
 pub fn parse_rule(
     tokens: &mut [Token],
@@ -188,7 +238,7 @@ impl RuleParser<'_> {
                         Some(next) if matches!(next.kind, TokenKind::Option { .. }) => {
                             let next = self.take(self.pos);
                             self.pos += 1;
-                            self.option(&next, Some(negated_span));
+                            self.long_option(next, Some(negated_span));
                         }
                         _ => self.error(
                             &codes::SYNTAX_ERROR,
@@ -197,7 +247,7 @@ impl RuleParser<'_> {
                         ),
                     }
                 }
-                TokenKind::Option { .. } => self.option(&token, None),
+                TokenKind::Option { .. } => self.long_option(token, None),
                 TokenKind::Value => self.error(
                     &codes::SYNTAX_ERROR,
                     token.span,
@@ -493,7 +543,141 @@ impl RuleParser<'_> {
         Some((words, old_negation))
     }
 
-    fn option(&mut self, token: &Token, bang: Option<Span>) {
+    /// An option as getopt_long reads it: a long option may be cut to any
+    /// prefix that names one option of those loaded so far (`--to` for
+    /// SNAT's `--to-source`, `--dp` for `--dport`). Aliases of one option
+    /// (`--dport`, `--destination-port`) count as one; a prefix of options
+    /// of two extensions, or of two different options, is ambiguous and
+    /// iptables refuses it ("unknown option").
+    fn long_option(&mut self, mut token: Token, bang: Option<Span>) {
+        if !token.text.starts_with("--") || self.is_exact_long_option(&token.text) {
+            return self.option(&token, bang, None);
+        }
+        match self.abbreviated(&token.text) {
+            Abbreviation::None => self.option(&token, bang, None),
+            Abbreviation::Of(full) => {
+                let written = std::mem::replace(&mut token.text, full.to_string());
+                self.option(&token, bang, Some(&written));
+            }
+            Abbreviation::Ambiguous(names) => {
+                let list = names.join(", ");
+                self.error(
+                    &codes::UNKNOWN_OPTION,
+                    token.span,
+                    format!(
+                        "`{}` is ambiguous: it abbreviates {list}; iptables refuses it (unknown option)",
+                        token.text
+                    ),
+                );
+                // Its arguments are not reported again.
+                if let TokenKind::Option { inline: None } = token.kind {
+                    while self.tokens.get(self.pos).is_some_and(|t| t.is_value()) {
+                        self.pos += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The modelled extensions whose options getopt knows at this point,
+    /// in the order iptables merged them: loaded matches, then the target.
+    fn loaded_specs(&self) -> Vec<(usize, &'static ExtensionSpec)> {
+        let mut specs: Vec<(usize, &'static ExtensionSpec)> = self
+            .rule
+            .matches
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.modelled)
+            .filter_map(|(i, m)| Some((i, match_spec(&m.module)?)))
+            .collect();
+        if let Some(t) = self
+            .rule
+            .target
+            .as_ref()
+            .filter(|t| t.kind == TargetKind::Extension)
+            && let Some(spec) = target_spec(&t.name)
+        {
+            specs.push((usize::MAX, spec));
+        }
+        specs
+    }
+
+    /// The match `-p` would load for an option nothing loaded takes.
+    fn protocol_spec(&self) -> Option<&'static ExtensionSpec> {
+        let p = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
+        let module = protocol_match(p.value.number?)?;
+        if self.rule.matches.iter().any(|m| m.module == module) {
+            return None;
+        }
+        match_spec(module)
+    }
+
+    fn is_exact_long_option(&self, name: &str) -> bool {
+        if IPTABLES_LONG_OPTIONS.iter().any(|(n, _)| *n == name) {
+            return true;
+        }
+        self.loaded_specs()
+            .iter()
+            .map(|(_, s)| *s)
+            .chain(self.protocol_spec())
+            .any(|s| s.option(name).is_some())
+    }
+
+    fn abbreviated(&self, prefix: &str) -> Abbreviation {
+        // (owner, option, name): getopt takes options with the same owner
+        // and id to be one option under several names.
+        const IPTABLES: usize = usize::MAX - 1;
+        const PROTOCOL: usize = usize::MAX - 2;
+        let mut found: Vec<(usize, &'static str, &'static str)> = IPTABLES_LONG_OPTIONS
+            .iter()
+            .filter(|(long, _)| long.starts_with(prefix))
+            .map(|&(long, id)| (IPTABLES, id, long))
+            .collect();
+        let add = |found: &mut Vec<_>, owner: usize, spec: &'static ExtensionSpec| {
+            for o in spec.options {
+                for n in o.names.iter().filter(|n| n.starts_with(prefix)) {
+                    found.push((owner, o.canonical(), *n));
+                }
+            }
+        };
+        for (owner, spec) in self.loaded_specs() {
+            add(&mut found, owner, spec);
+        }
+        if found.is_empty()
+            && let Some(spec) = self.protocol_spec()
+        {
+            // iptables loads the protocol's match and reads the option again.
+            add(&mut found, PROTOCOL, spec);
+        }
+        let Some(&(owner, id, full)) = found.first() else {
+            // Perhaps an option of an extension iptlint does not model: the
+            // usual reading decides.
+            return Abbreviation::None;
+        };
+        if found.iter().all(|&(o, i, _)| o == owner && i == id) {
+            // One option (an unmodelled extension could make it ambiguous;
+            // iptlint cannot know that and does not claim it).
+            return Abbreviation::Of(full);
+        }
+        let owner_name = |owner: usize| match owner {
+            IPTABLES => None,
+            PROTOCOL => self.protocol_spec().map(|s| s.name),
+            usize::MAX => self.rule.target.as_ref().map(|t| t.name.as_str()),
+            i => Some(self.rule.matches[i].module.as_str()),
+        };
+        let mut names: Vec<String> = found
+            .iter()
+            .map(|&(owner, _, n)| match owner_name(owner) {
+                Some(ext) => format!("`{n}` ({ext})"),
+                None => format!("`{n}`"),
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Abbreviation::Ambiguous(names)
+    }
+
+    fn option(&mut self, token: &Token, bang: Option<Span>, written: Option<&str>) {
         let name = token.text.as_str();
         let generic = match name {
             "-s" | "--source" | "--src" => Some("-s"),
@@ -511,7 +695,7 @@ impl RuleParser<'_> {
             _ => None,
         };
         let Some(generic) = generic else {
-            return self.extension_option(token, bang);
+            return self.extension_option(token, bang, written);
         };
         let arity = match generic {
             "-f" | "-4" | "-6" => 0,
@@ -754,16 +938,48 @@ impl RuleParser<'_> {
             {
                 Some((Owner::Target, None))
             }
-            _ => self
-                .rule
-                .matches
-                .iter()
-                .rposition(|m| !m.modelled)
-                .map(|i| (Owner::Match(i), None)),
+            _ => match self.rule.matches.iter().rposition(|m| !m.modelled) {
+                Some(i) => Some((Owner::Match(i), None)),
+                None => self.implicit_unmodelled_match(span),
+            },
         }
     }
 
-    fn extension_option(&mut self, token: &Token, bang: Option<Span>) {
+    /// `-p esp`, `-p ah` and `-p mh` load the match of that name for an
+    /// option nothing else takes, as `-p tcp` loads `tcp`; iptlint does not
+    /// model them, so their options are kept raw. iptables names the match
+    /// after the protocol as written, or for a number after its first name
+    /// in libxtables' own table: 50 is `esp`, 51 `ah`, but 135 is `ipv6-mh`,
+    /// which is no match, so only `-p mh` (any case) loads `mh`.
+    fn implicit_unmodelled_match(
+        &mut self,
+        span: Span,
+    ) -> Option<(Owner, Option<&'static OptionSpec>)> {
+        let p = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
+        let module = match p.value.number? {
+            50 => "esp",
+            51 => "ah",
+            135 if p.value.written.eq_ignore_ascii_case("mh") => "mh",
+            _ => return None,
+        };
+        if self.rule.matches.iter().any(|m| m.module == module) {
+            return None;
+        }
+        let saved = self.owner;
+        self.load_match(
+            &Word {
+                text: module.into(),
+                span,
+            },
+            span,
+            true,
+        );
+        self.owner = saved;
+        let i = self.rule.matches.len() - 1;
+        (!self.rule.matches[i].modelled).then_some((Owner::Match(i), None))
+    }
+
+    fn extension_option(&mut self, token: &Token, bang: Option<Span>, written: Option<&str>) {
         let name = token.text.as_str();
         let Some((owner, spec)) = self.resolve_owner(name, token.span) else {
             return self.orphan_option(token);
@@ -821,7 +1037,7 @@ impl RuleParser<'_> {
             .map_or(start.to(token.span), |w| start.to(w.span));
         let option = MatchOption {
             name: spec.map_or(name, |s| s.canonical()).into(),
-            written: name.into(),
+            written: written.unwrap_or(name).into(),
             negated: bang.is_some() || old_neg,
             span,
             words,
@@ -1080,7 +1296,8 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
         }
         ValueKind::NumberUpTo(max) => {
             let w = one(words);
-            match w.text.parse::<u32>() {
+            // Read as strtoul with base 0 reads it, like every number option.
+            match parse_u32(&w.text) {
                 Ok(n) if n <= max => Value::Number(n),
                 _ => {
                     return Err((
