@@ -8,28 +8,16 @@ use std::path::{Path, PathBuf};
 use iptlint::check::family_from_path;
 use iptlint::syntax;
 
+mod support;
+
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    dir.join("MANIFEST.tsv").is_file().then_some(dir)
+    support::corpus::dir()
 }
 
 /// The dumps and restore inputs MANIFEST.tsv marks as accepted by the real
 /// `iptables-restore --test` (nft backend).
 fn accepted_dumps(corpus: &Path) -> Vec<PathBuf> {
-    let manifest =
-        std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("MANIFEST.tsv is readable");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let (file, notes) = (cols.first()?, cols.get(5)?);
-            let in_scope =
-                file.starts_with("dumps/") || file.starts_with("iptables-tests/shell-testcases/");
-            (in_scope && notes.contains("restore --test (nft backend): OK"))
-                .then(|| corpus.join(file))
-        })
-        .collect()
+    support::corpus::accepted_under(corpus, &["dumps/", "iptables-tests/shell-testcases/"])
 }
 
 fn read(path: &Path) -> String {

@@ -12,6 +12,12 @@ pub fn dir() -> Option<PathBuf> {
 /// The dumps under `dumps/` that MANIFEST.tsv says the real
 /// `iptables-restore --test` accepts (nft backend).
 pub fn accepted_dumps(corpus: &Path) -> Vec<PathBuf> {
+    accepted_under(corpus, &["dumps/"])
+}
+
+/// The files under any of `dirs` that MANIFEST.tsv says the real
+/// `iptables-restore --test` accepts (nft backend).
+pub fn accepted_under(corpus: &Path, dirs: &[&str]) -> Vec<PathBuf> {
     let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("readable");
     manifest
         .lines()
@@ -19,8 +25,9 @@ pub fn accepted_dumps(corpus: &Path) -> Vec<PathBuf> {
         .filter_map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
             let (file, notes) = (cols.first()?, cols.get(5)?);
-            (file.starts_with("dumps/") && notes.contains("restore --test (nft backend): OK"))
-                .then(|| corpus.join(file))
+            (dirs.iter().any(|d| file.starts_with(d))
+                && notes.contains("restore --test (nft backend): OK"))
+            .then(|| corpus.join(file))
         })
         .collect()
 }
