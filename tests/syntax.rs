@@ -347,3 +347,80 @@ fn spans_point_at_the_offending_word() {
     assert_eq!((f.span.line, f.span.column), (2, 25));
     assert_eq!(&text[f.span.range()], "70000");
 }
+
+// Each case was loaded with the real iptables-restore 1.8.9.
+#[test]
+fn policy_and_checksum_options_take_their_arguments_as_getopt_does() {
+    // `--dir` takes the next word even when it looks like an option: the
+    // direction `--pol` is refused, and `none` is left a stray argument.
+    let text = wrap("-A FORWARD -m policy --dir --pol none -j ACCEPT");
+    let p = parse4(&text);
+    let invalid = p
+        .findings
+        .iter()
+        .find(|f| f.lint.code == codes::INVALID_VALUE.code)
+        .expect("the direction is refused");
+    assert_eq!(&text[invalid.span.range()], "--pol");
+    assert!(codes_of(&p).contains(&codes::SYNTAX_ERROR.code));
+
+    // `--strict` and `--next` take no argument: the words after them are
+    // the element's options, read as such.
+    let p = parse4(&wrap(
+        "-A FORWARD -m policy --dir in --strict --proto esp --next --mode tunnel --tunnel-src 10.0.0.1 -j ACCEPT",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let m = only_rule(&p).find_match("policy").unwrap();
+    let words: Vec<(&str, usize)> = m
+        .options
+        .iter()
+        .map(|o| (o.name.as_str(), o.words.len()))
+        .collect();
+    assert_eq!(
+        words,
+        [
+            ("--dir", 1),
+            ("--strict", 0),
+            ("--proto", 1),
+            ("--next", 0),
+            ("--mode", 1),
+            ("--tunnel-src", 1)
+        ]
+    );
+
+    // A word after `--checksum-fill` is a stray argument (Bad argument).
+    let p = parse4("*mangle\n-A POSTROUTING -p udp -j CHECKSUM --checksum-fill x\nCOMMIT\n");
+    assert_eq!(codes_of(&p), vec![codes::SYNTAX_ERROR.code]);
+    assert!(p.findings[0].message.contains("unexpected argument `x`"));
+}
+
+// Each case was loaded with the real iptables-restore 1.8.9.
+#[test]
+fn abbreviated_options_are_read_as_getopt_reads_them() {
+    // `--proto` is `--protocol`; `--dp` is not iptables' own, so the tcp
+    // match is loaded and `--dp` is its `--dport`.
+    let p = parse4(&wrap("-A INPUT --proto tcp --dp 22 -j ACCEPT"));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let rule = only_rule(&p);
+    assert_eq!(rule.protocol.as_ref().unwrap().value.number, Some(6));
+    let dport = rule.match_option("tcp", "--dport").unwrap();
+    assert_eq!(dport.written, "--dp");
+
+    // After `-m multiport`, `--dport` abbreviates multiport's `--dports`.
+    let p = parse4(&wrap(
+        "-A INPUT -p tcp -m multiport --sports 1024:65535 --dport 80",
+    ));
+    assert_eq!(codes_of(&p), vec![codes::SYNTAX_ERROR.code]);
+    assert!(only_rule(&p).match_option("tcp", "--dport").is_none());
+
+    // ... unless a second multiport match is loaded: its options are the
+    // same module's, and the newest instance takes them.
+    let p = parse4(&wrap(
+        "-A INPUT -p tcp -m multiport --sports 1024:65535 -m multiport --dport 80",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    assert_eq!(only_rule(&p).matches[1].options[0].name, "--dports");
+
+    // An abbreviation of two options is refused.
+    let p = parse4(&wrap("-A INPUT -m conntrack --ctst NEW -j ACCEPT"));
+    assert!(codes_of(&p).contains(&codes::UNKNOWN_OPTION.code));
+}

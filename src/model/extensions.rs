@@ -220,7 +220,8 @@ pub static MATCHES: &[ExtensionSpec] = &[
     ExtensionSpec {
         name: "set",
         options: &[
-            opt(&["--match-set"], Pair),
+            // `--set` is the old name iptables still takes (with a warning).
+            opt(&["--match-set", "--set"], Pair),
             opt(&["--return-nomatch"], Flag),
             opt(&["--update-counters"], Flag),
             opt(&["--update-subcounters"], Flag),

@@ -608,7 +608,7 @@ fn ct_field(states: &[CtState]) -> Option<Field> {
 }
 
 /// ICMP type names (libxt_icmp.h): name, type, lowest and highest code.
-const ICMP_NAMES: &[(&str, u8, u8, u8)] = &[
+pub(crate) const ICMP_NAMES: &[(&str, u8, u8, u8)] = &[
     ("any", 0xFF, 0, 0xFF),
     ("echo-reply", 0, 0, 0xFF),
     ("pong", 0, 0, 0xFF),
@@ -652,7 +652,7 @@ const ICMP_NAMES: &[(&str, u8, u8, u8)] = &[
 ];
 
 /// ICMPv6 type names (libxt_icmp.h).
-const ICMPV6_NAMES: &[(&str, u8, u8, u8)] = &[
+pub(crate) const ICMPV6_NAMES: &[(&str, u8, u8, u8)] = &[
     ("destination-unreachable", 1, 0, 0xFF),
     ("no-route", 1, 0, 0),
     ("communication-prohibited", 1, 1, 1),

@@ -106,6 +106,7 @@ use std::fmt;
 
 use crate::model::{Family, Rule, Ruleset};
 
+pub(crate) use compile::{ICMP_NAMES, ICMPV6_NAMES};
 pub use compile::{MatchSpace, Unknown, icmp_type_code, rule_expansions, rule_match_space};
 pub use packet::{AddrType, Conntrack, CtBase, Display as PacketDisplay, Packet, ip};
 

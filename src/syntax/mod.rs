@@ -6,6 +6,7 @@
 //! [`rule_spec`] gives the words of a rule their meaning. Every problem becomes
 //! a [`Finding`]; parsing never stops at the first one.
 
+mod option_checks;
 mod plain_words;
 mod rule_spec;
 mod tokens;

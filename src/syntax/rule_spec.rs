@@ -105,9 +105,68 @@ const OTHER_TARGETS: &[&str] = &[
     "STEAL",
 ];
 
+/// iptables' own long options (iptables 1.8.9), by what getopt returns for
+/// them (`--src` is `--source`): the names an abbreviation may stand for
+/// besides the loaded extensions' options.
+const GLOBAL_LONG_OPTIONS: &[(&str, &[&str])] = &[
+    ("-A", &["--append"]),
+    ("-D", &["--delete"]),
+    ("-C", &["--check"]),
+    ("-I", &["--insert"]),
+    ("-R", &["--replace"]),
+    ("-L", &["--list"]),
+    ("-S", &["--list-rules"]),
+    ("-F", &["--flush"]),
+    ("-Z", &["--zero"]),
+    ("-N", &["--new-chain"]),
+    ("-X", &["--delete-chain"]),
+    ("-E", &["--rename-chain"]),
+    ("-P", &["--policy"]),
+    ("-s", &["--source", "--src"]),
+    ("-d", &["--destination", "--dst"]),
+    ("-p", &["--protocol"]),
+    ("-i", &["--in-interface"]),
+    ("-j", &["--jump"]),
+    ("-t", &["--table"]),
+    ("-m", &["--match"]),
+    ("-n", &["--numeric"]),
+    ("-o", &["--out-interface"]),
+    ("-v", &["--verbose"]),
+    ("-w", &["--wait"]),
+    ("-W", &["--wait-interval"]),
+    ("-x", &["--exact"]),
+    ("-f", &["--fragments"]),
+    ("-V", &["--version"]),
+    ("-h", &["--help"]),
+    ("-0", &["--line-numbers"]),
+    ("-M", &["--modprobe"]),
+    ("-c", &["--set-counters"]),
+    ("-g", &["--goto"]),
+    ("-4", &["--ipv4"]),
+    ("-6", &["--ipv6"]),
+];
+
+/// The global options that belong in a rule (the others are commands or
+/// options of the iptables command line).
+const RULE_OPTIONS: &[&str] = &[
+    "-s", "-d", "-p", "-i", "-o", "-j", "-m", "-f", "-c", "-g", "-4", "-6",
+];
+
 /// A target extension iptables knows by this name (`-N DNAT` clashes with it).
 pub fn is_target_extension(name: &str) -> bool {
     target_spec(name).is_some() || OTHER_TARGETS.contains(&name)
+}
+
+/// What getopt makes of a long option's name (see
+/// `RuleParser::expand_abbreviation`).
+enum Abbreviation {
+    /// The name as written: exact, or nothing iptlint can expand.
+    Unknown,
+    /// The option the name abbreviates.
+    Full(&'static str),
+    /// It abbreviates two options or more, which getopt refuses: two of
+    /// them, as `--name` or `--name` of an extension.
+    Ambiguous(String, String),
 }
 
 /// Where the next unknown `--option` goes.
@@ -126,56 +185,6 @@ pub struct RuleParser<'a> {
     chain_targets: &'a [crate::model::Text],
     findings: &'a mut Vec<Finding>,
 }
-
-/// What a long option that is not the full name of a loaded option stands for.
-enum Abbreviation {
-    None,
-    Of(&'static str),
-    Ambiguous(Vec<String>),
-}
-
-/// iptables' own long options (iptables 1.8.9, `original_opts`), with the
-/// short option each stands for: part of every getopt table, so they take
-/// part in deciding whether an abbreviation is ambiguous.
-const IPTABLES_LONG_OPTIONS: &[(&str, &str)] = &[
-    ("--append", "-A"),
-    ("--delete", "-D"),
-    ("--check", "-C"),
-    ("--insert", "-I"),
-    ("--replace", "-R"),
-    ("--list", "-L"),
-    ("--list-rules", "-S"),
-    ("--flush", "-F"),
-    ("--zero", "-Z"),
-    ("--new-chain", "-N"),
-    ("--delete-chain", "-X"),
-    ("--rename-chain", "-E"),
-    ("--policy", "-P"),
-    ("--source", "-s"),
-    ("--destination", "-d"),
-    ("--src", "-s"),
-    ("--dst", "-d"),
-    ("--protocol", "-p"),
-    ("--in-interface", "-i"),
-    ("--jump", "-j"),
-    ("--table", "-t"),
-    ("--match", "-m"),
-    ("--numeric", "-n"),
-    ("--out-interface", "-o"),
-    ("--verbose", "-v"),
-    ("--wait", "-w"),
-    ("--wait-interval", "-W"),
-    ("--exact", "-x"),
-    ("--fragment", "-f"),
-    ("--version", "-V"),
-    ("--help", "-h"),
-    ("--line-numbers", "-0"),
-    ("--modprobe", "-M"),
-    ("--set-counters", "-c"),
-    ("--goto", "-g"),
-    ("--ipv4", "-4"),
-    ("--ipv6", "-6"),
-];
 
 /// Parses a rule specification. `line_span` covers the whole line.
 pub fn parse_rule(
@@ -238,7 +247,7 @@ impl RuleParser<'_> {
                         Some(next) if matches!(next.kind, TokenKind::Option { .. }) => {
                             let next = self.take(self.pos);
                             self.pos += 1;
-                            self.long_option(next, Some(negated_span));
+                            self.option(&next, Some(negated_span));
                         }
                         _ => self.error(
                             &codes::SYNTAX_ERROR,
@@ -247,7 +256,7 @@ impl RuleParser<'_> {
                         ),
                     }
                 }
-                TokenKind::Option { .. } => self.long_option(token, None),
+                TokenKind::Option { .. } => self.option(&token, None),
                 TokenKind::Value => self.error(
                     &codes::SYNTAX_ERROR,
                     token.span,
@@ -259,6 +268,7 @@ impl RuleParser<'_> {
             }
         }
         self.check_required_options();
+        super::option_checks::check_rule(&self.rule, self.findings);
         // `-m tcp` needs `-p tcp`: iptables refuses the rule otherwise.
         let protocol = self
             .rule
@@ -543,160 +553,17 @@ impl RuleParser<'_> {
         Some((words, old_negation))
     }
 
-    /// An option as getopt_long reads it: a long option may be cut to any
-    /// prefix that names one option of those loaded so far (`--to` for
-    /// SNAT's `--to-source`, `--dp` for `--dport`). Aliases of one option
-    /// (`--dport`, `--destination-port`) count as one; a prefix of options
-    /// of two extensions, or of two different options, is ambiguous and
-    /// iptables refuses it ("unknown option").
-    fn long_option(&mut self, mut token: Token, bang: Option<Span>) {
-        if !token.text.starts_with("--") || self.is_exact_long_option(&token.text) {
-            return self.option(&token, bang, None);
-        }
-        match self.abbreviated(&token.text) {
-            Abbreviation::None => self.option(&token, bang, None),
-            Abbreviation::Of(full) => {
-                let written = std::mem::replace(&mut token.text, full.to_string());
-                self.option(&token, bang, Some(&written));
-            }
-            Abbreviation::Ambiguous(names) => {
-                let list = names.join(", ");
-                self.error(
-                    &codes::UNKNOWN_OPTION,
-                    token.span,
-                    format!(
-                        "`{}` is ambiguous: it abbreviates {list}; iptables refuses it (unknown option)",
-                        token.text
-                    ),
-                );
-                // Its arguments are not reported again.
-                if let TokenKind::Option { inline: None } = token.kind {
-                    while self.tokens.get(self.pos).is_some_and(|t| t.is_value()) {
-                        self.pos += 1;
-                    }
-                }
-            }
+    fn option(&mut self, token: &Token, bang: Option<Span>) {
+        match generic_option(&token.text) {
+            Some(generic) => self.generic_option(token, generic, bang),
+            None => self.extension_option(token, bang),
         }
     }
 
-    /// The modelled extensions whose options getopt knows at this point,
-    /// in the order iptables merged them: loaded matches, then the target.
-    fn loaded_specs(&self) -> Vec<(usize, &'static ExtensionSpec)> {
-        let mut specs: Vec<(usize, &'static ExtensionSpec)> = self
-            .rule
-            .matches
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.modelled)
-            .filter_map(|(i, m)| Some((i, match_spec(&m.module)?)))
-            .collect();
-        if let Some(t) = self
-            .rule
-            .target
-            .as_ref()
-            .filter(|t| t.kind == TargetKind::Extension)
-            && let Some(spec) = target_spec(&t.name)
-        {
-            specs.push((usize::MAX, spec));
-        }
-        specs
-    }
-
-    /// The match `-p` would load for an option nothing loaded takes.
-    fn protocol_spec(&self) -> Option<&'static ExtensionSpec> {
-        let p = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
-        let module = protocol_match(p.value.number?)?;
-        if self.rule.matches.iter().any(|m| m.module == module) {
-            return None;
-        }
-        match_spec(module)
-    }
-
-    fn is_exact_long_option(&self, name: &str) -> bool {
-        if IPTABLES_LONG_OPTIONS.iter().any(|(n, _)| *n == name) {
-            return true;
-        }
-        self.loaded_specs()
-            .iter()
-            .map(|(_, s)| *s)
-            .chain(self.protocol_spec())
-            .any(|s| s.option(name).is_some())
-    }
-
-    fn abbreviated(&self, prefix: &str) -> Abbreviation {
-        // (owner, option, name): getopt takes options with the same owner
-        // and id to be one option under several names.
-        const IPTABLES: usize = usize::MAX - 1;
-        const PROTOCOL: usize = usize::MAX - 2;
-        let mut found: Vec<(usize, &'static str, &'static str)> = IPTABLES_LONG_OPTIONS
-            .iter()
-            .filter(|(long, _)| long.starts_with(prefix))
-            .map(|&(long, id)| (IPTABLES, id, long))
-            .collect();
-        let add = |found: &mut Vec<_>, owner: usize, spec: &'static ExtensionSpec| {
-            for o in spec.options {
-                for n in o.names.iter().filter(|n| n.starts_with(prefix)) {
-                    found.push((owner, o.canonical(), *n));
-                }
-            }
-        };
-        for (owner, spec) in self.loaded_specs() {
-            add(&mut found, owner, spec);
-        }
-        if found.is_empty()
-            && let Some(spec) = self.protocol_spec()
-        {
-            // iptables loads the protocol's match and reads the option again.
-            add(&mut found, PROTOCOL, spec);
-        }
-        let Some(&(owner, id, full)) = found.first() else {
-            // Perhaps an option of an extension iptlint does not model: the
-            // usual reading decides.
-            return Abbreviation::None;
-        };
-        if found.iter().all(|&(o, i, _)| o == owner && i == id) {
-            // One option (an unmodelled extension could make it ambiguous;
-            // iptlint cannot know that and does not claim it).
-            return Abbreviation::Of(full);
-        }
-        let owner_name = |owner: usize| match owner {
-            IPTABLES => None,
-            PROTOCOL => self.protocol_spec().map(|s| s.name),
-            usize::MAX => self.rule.target.as_ref().map(|t| t.name.as_str()),
-            i => Some(self.rule.matches[i].module.as_str()),
-        };
-        let mut names: Vec<String> = found
-            .iter()
-            .map(|&(owner, _, n)| match owner_name(owner) {
-                Some(ext) => format!("`{n}` ({ext})"),
-                None => format!("`{n}`"),
-            })
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        Abbreviation::Ambiguous(names)
-    }
-
-    fn option(&mut self, token: &Token, bang: Option<Span>, written: Option<&str>) {
+    /// `-s`, `-p`, `-j` and the other options of iptables itself, `generic`
+    /// being the short name of `token`'s option.
+    fn generic_option(&mut self, token: &Token, generic: &'static str, bang: Option<Span>) {
         let name = token.text.as_str();
-        let generic = match name {
-            "-s" | "--source" | "--src" => Some("-s"),
-            "-d" | "--destination" | "--dst" => Some("-d"),
-            "-p" | "--protocol" => Some("-p"),
-            "-i" | "--in-interface" => Some("-i"),
-            "-o" | "--out-interface" => Some("-o"),
-            "-f" | "--fragment" => Some("-f"),
-            "-j" | "--jump" => Some("-j"),
-            "-g" | "--goto" => Some("-g"),
-            "-m" | "--match" => Some("-m"),
-            "-c" | "--set-counters" => Some("-c"),
-            "-4" | "--ipv4" => Some("-4"),
-            "-6" | "--ipv6" => Some("-6"),
-            _ => None,
-        };
-        let Some(generic) = generic else {
-            return self.extension_option(token, bang, written);
-        };
         let arity = match generic {
             "-f" | "-4" | "-6" => 0,
             "-c" => 2,
@@ -864,14 +731,10 @@ impl RuleParser<'_> {
         self.owner = Some(Owner::Target);
     }
 
-    /// Finds who takes `--name`: the most recently loaded extension that knows
-    /// it, then the target, then the protocol's implicit match; an unmodelled
-    /// extension takes whatever follows it.
-    fn resolve_owner(
-        &mut self,
-        name: &str,
-        span: Span,
-    ) -> Option<(Owner, Option<&'static OptionSpec>)> {
+    /// The loaded modelled extension that takes `--name` by that exact name:
+    /// the target when its options are being given, else the most recently
+    /// loaded match that knows it, else the target.
+    fn resolve_exact(&self, name: &str) -> Option<(Owner, &'static OptionSpec)> {
         let target_spec_opt = self
             .rule
             .target
@@ -882,15 +745,26 @@ impl RuleParser<'_> {
         if let Some(Owner::Target) = self.owner
             && let Some(spec) = target_spec_opt
         {
-            return Some((Owner::Target, Some(spec)));
+            return Some((Owner::Target, spec));
         }
         for (i, m) in self.rule.matches.iter().enumerate().rev() {
             if let Some(spec) = match_spec(&m.module).and_then(|s| s.option(name)) {
-                return Some((Owner::Match(i), Some(spec)));
+                return Some((Owner::Match(i), spec));
             }
         }
-        if let Some(spec) = target_spec_opt {
-            return Some((Owner::Target, Some(spec)));
+        target_spec_opt.map(|spec| (Owner::Target, spec))
+    }
+
+    /// Finds who takes `--name`: the most recently loaded extension that knows
+    /// it, then the target, then the protocol's implicit match; an unmodelled
+    /// extension takes whatever follows it.
+    fn resolve_owner(
+        &mut self,
+        name: &str,
+        span: Span,
+    ) -> Option<(Owner, Option<&'static OptionSpec>)> {
+        if let Some((owner, spec)) = self.resolve_exact(name) {
+            return Some((owner, Some(spec)));
         }
         let proto = self
             .rule
@@ -913,32 +787,52 @@ impl RuleParser<'_> {
             self.owner = saved;
             return Some((Owner::Match(self.rule.matches.len() - 1), Some(spec)));
         }
-        // An option of an extension iptlint does not model.
+        // An option of an extension iptlint does not model. Of those whose
+        // options iptlint knows (`policy`, `CHECKSUM`), only one that takes
+        // the name can have it.
+        let knows =
+            |extension: &str| super::option_checks::unmodelled_arity(extension, name).is_some();
+        let takes = |extension: &str| {
+            super::option_checks::unmodelled_options(extension).is_none() || knows(extension)
+        };
+        // One that takes the name for certain comes first: an unmodelled
+        // extension loaded after it most likely does not take that name.
+        if let Some(t) = self.rule.target.as_ref()
+            && t.kind == TargetKind::Other
+            && knows(&t.name)
+        {
+            return Some((Owner::Target, None));
+        }
+        if let Some(i) = self
+            .rule
+            .matches
+            .iter()
+            .rposition(|m| !m.modelled && knows(&m.module))
+        {
+            return Some((Owner::Match(i), None));
+        }
+        let other_target = self
+            .rule
+            .target
+            .as_ref()
+            .is_some_and(|t| t.kind == TargetKind::Other && takes(&t.name));
         match self.owner {
-            Some(Owner::Match(i)) if !self.rule.matches[i].modelled => {
+            Some(Owner::Match(i))
+                if !self.rule.matches[i].modelled && takes(&self.rule.matches[i].module) =>
+            {
                 Some((Owner::Match(i), None))
             }
-            Some(Owner::Target)
-                if self
-                    .rule
-                    .target
-                    .as_ref()
-                    .is_some_and(|t| t.kind == TargetKind::Other) =>
-            {
-                Some((Owner::Target, None))
-            }
+            Some(Owner::Target) if other_target => Some((Owner::Target, None)),
             // iptables asks every loaded extension, not only the last one: an
             // option after `-m udp` can still belong to an unmodelled target
             // or match loaded before (`-j CHECKSUM -m udp ... --checksum-fill`).
-            _ if self
+            _ if other_target => Some((Owner::Target, None)),
+            _ => match self
                 .rule
-                .target
-                .as_ref()
-                .is_some_and(|t| t.kind == TargetKind::Other) =>
+                .matches
+                .iter()
+                .rposition(|m| !m.modelled && takes(&m.module))
             {
-                Some((Owner::Target, None))
-            }
-            _ => match self.rule.matches.iter().rposition(|m| !m.modelled) {
                 Some(i) => Some((Owner::Match(i), None)),
                 None => self.implicit_unmodelled_match(span),
             },
@@ -979,9 +873,174 @@ impl RuleParser<'_> {
         (!self.rule.matches[i].modelled).then_some((Owner::Match(i), None))
     }
 
-    fn extension_option(&mut self, token: &Token, bang: Option<Span>, written: Option<&str>) {
-        let name = token.text.as_str();
-        let Some((owner, spec)) = self.resolve_owner(name, token.span) else {
+    /// What getopt makes of a long option that neither iptables nor a loaded
+    /// extension takes by that exact name: `getopt_long` takes any
+    /// abbreviation of exactly one option (`--proto` is `--protocol`), among
+    /// iptables' own options and those of every extension loaded so far. So
+    /// after `-m multiport`, `--dport` is multiport's `--dports`, not the
+    /// tcp match's `--dport`. When no loaded option or several start so,
+    /// iptables loads the protocol's match (`-p tcp`) and asks again.
+    ///
+    /// `Unknown` when the name is exact, abbreviates nothing iptlint knows,
+    /// is one of iptables' commands, or when an extension iptlint does not
+    /// know the options of is loaded (the name might be its option).
+    fn expand_abbreviation(&self, name: &str) -> Abbreviation {
+        use super::option_checks::unmodelled_options;
+        if !name.starts_with("--") || name.len() <= 2 {
+            return Abbreviation::Unknown;
+        }
+        // An extension whose options iptlint does not know: the name may be
+        // one of them.
+        let unknown_table = |extension: &str| unmodelled_options(extension).is_none();
+        if self
+            .rule
+            .matches
+            .iter()
+            .any(|m| !m.modelled && unknown_table(&m.module))
+            || self.rule.target.as_ref().is_some_and(|t| {
+                (t.kind == TargetKind::Other && unknown_table(&t.name))
+                    || (t.kind == TargetKind::Extension && target_spec(&t.name).is_none())
+            })
+        {
+            return Abbreviation::Unknown;
+        }
+        // The options getopt knows now, by what it returns for each: the
+        // extension (empty for iptables' own) and the canonical name. A
+        // second instance of a match adds nothing: iptables merges each
+        // module's options once, and the newest instance takes them.
+        type Table = Vec<(&'static str, &'static str, &'static [&'static str])>;
+        let mut table: Table = GLOBAL_LONG_OPTIONS
+            .iter()
+            .map(|(identity, names)| ("", *identity, *names))
+            .collect();
+        let spec_options =
+            |table: &mut Table, owner: &'static str, spec: &'static ExtensionSpec| {
+                table.extend(spec.options.iter().map(|o| (owner, o.canonical(), o.names)));
+            };
+        let mut modules: Vec<&str> = Vec::new();
+        for m in &self.rule.matches {
+            let module = m.module.as_str();
+            if modules.contains(&module) {
+                continue;
+            }
+            modules.push(module);
+            if let Some(spec) = match_spec(module) {
+                spec_options(&mut table, spec.name, spec);
+            } else if let Some((extension, names)) = unmodelled_options(module) {
+                table.extend(
+                    names
+                        .iter()
+                        .map(|n| (extension, *n, std::slice::from_ref(n))),
+                );
+            }
+        }
+        if let Some(t) = self.rule.target.as_ref() {
+            if let Some(spec) = target_spec(&t.name).filter(|_| t.kind == TargetKind::Extension) {
+                spec_options(&mut table, spec.name, spec);
+            } else if let Some((extension, names)) =
+                unmodelled_options(&t.name).filter(|_| t.kind == TargetKind::Other)
+            {
+                table.extend(
+                    names
+                        .iter()
+                        .map(|n| (extension, *n, std::slice::from_ref(n))),
+                );
+            }
+        }
+        let exact = |table: &Table| table.iter().any(|(_, _, names)| names.contains(&name));
+        let shown = |owner: &str, full: &str| match owner {
+            "" => format!("`{full}`"),
+            owner => format!("`{full}` of `{owner}`"),
+        };
+        let pick = |table: &Table| -> Abbreviation {
+            let mut found: Option<(&str, &str, &'static str)> = None;
+            for (owner, canonical, names) in table {
+                let Some(full) = names.iter().find(|n| n.starts_with(name)) else {
+                    continue;
+                };
+                match found {
+                    Some((o, c, first)) if (o, c) != (*owner, *canonical) => {
+                        return Abbreviation::Ambiguous(shown(o, first), shown(owner, full));
+                    }
+                    Some(_) => {}
+                    None => found = Some((owner, canonical, full)),
+                }
+            }
+            match found {
+                Some((_, _, full)) => Self::rule_option(full),
+                None => Abbreviation::Unknown,
+            }
+        };
+        if exact(&table) {
+            return Abbreviation::Unknown;
+        }
+        let first = pick(&table);
+        if let Abbreviation::Full(_) = first {
+            return first;
+        }
+        // Nothing or several: iptables loads the protocol's match and asks again.
+        let module = self
+            .rule
+            .protocol
+            .as_ref()
+            .filter(|p| !p.negated)
+            .and_then(|p| p.value.number)
+            .and_then(protocol_match)
+            .filter(|m| !modules.contains(m));
+        match module.and_then(match_spec) {
+            Some(spec) => {
+                spec_options(&mut table, spec.name, spec);
+                if exact(&table) {
+                    // The protocol's match takes it: the usual path loads it.
+                    return Abbreviation::Unknown;
+                }
+                pick(&table)
+            }
+            None => first,
+        }
+    }
+
+    /// A full name found for an abbreviation, unless it is one of iptables'
+    /// commands or options a rule does not take (left to the usual report).
+    fn rule_option(full: &'static str) -> Abbreviation {
+        let command = GLOBAL_LONG_OPTIONS
+            .iter()
+            .any(|(identity, names)| names.contains(&full) && !RULE_OPTIONS.contains(identity));
+        if command {
+            Abbreviation::Unknown
+        } else {
+            Abbreviation::Full(full)
+        }
+    }
+
+    /// The arity of an unmodelled extension's option, where iptlint knows it.
+    fn unmodelled_arity(&self, owner: Owner, option: &str) -> Option<usize> {
+        let extension = match owner {
+            Owner::Match(i) => self.rule.matches[i].module.as_str(),
+            Owner::Target => self.rule.target.as_ref()?.name.as_str(),
+        };
+        super::option_checks::unmodelled_arity(extension, option)
+    }
+
+    fn extension_option(&mut self, token: &Token, bang: Option<Span>) {
+        let mut name = token.text.as_str();
+        let resolved = match self.resolve_exact(name) {
+            Some((owner, spec)) => Some((owner, Some(spec))),
+            None => {
+                match self.expand_abbreviation(name) {
+                    Abbreviation::Unknown => {}
+                    Abbreviation::Full(full) => match generic_option(full) {
+                        Some(generic) => return self.generic_option(token, generic, bang),
+                        None => name = full,
+                    },
+                    Abbreviation::Ambiguous(a, b) => {
+                        return self.ambiguous_option(token, &a, &b);
+                    }
+                }
+                self.resolve_owner(name, token.span)
+            }
+        };
+        let Some((owner, spec)) = resolved else {
             return self.orphan_option(token);
         };
         let (words, old_neg) = match spec {
@@ -989,6 +1048,12 @@ impl RuleParser<'_> {
                 Some(v) => v,
                 None => return,
             },
+            None if let Some(arity) = self.unmodelled_arity(owner, name) => {
+                match self.take_values(token, arity) {
+                    Some(v) => v,
+                    None => return,
+                }
+            }
             None => {
                 // An option iptlint does not model takes one argument if one
                 // follows (getopt's optional argument); only the SET target's
@@ -1037,7 +1102,7 @@ impl RuleParser<'_> {
             .map_or(start.to(token.span), |w| start.to(w.span));
         let option = MatchOption {
             name: spec.map_or(name, |s| s.canonical()).into(),
-            written: written.unwrap_or(name).into(),
+            written: token.text.as_str().into(),
             negated: bang.is_some() || old_neg,
             span,
             words,
@@ -1053,7 +1118,8 @@ impl RuleParser<'_> {
                 &codes::SYNTAX_ERROR,
                 token.span,
                 format!(
-                    "`{name}` a second time: iptables refuses the rule (option \"{}\" can only be used once)",
+                    "{} a second time: iptables refuses the rule (option \"{}\" can only be used once)",
+                    as_read(&token.text, name),
                     option.name
                 ),
             );
@@ -1066,6 +1132,27 @@ impl RuleParser<'_> {
                 }
             }
         }
+    }
+
+    /// An abbreviation of two options or more: getopt refuses it, and so
+    /// does iptables ("unknown option"). Its arguments are skipped.
+    fn ambiguous_option(&mut self, token: &Token, a: &str, b: &str) {
+        if let TokenKind::Option { inline: None } = token.kind {
+            while self.tokens.get(self.pos).is_some_and(|t| t.is_value()) {
+                self.pos += 1;
+            }
+        }
+        self.findings.push(
+            Finding::new(
+                &codes::UNKNOWN_OPTION,
+                token.span,
+                format!(
+                    "`{}` is ambiguous: it abbreviates both {a} and {b}, so iptables refuses it (unknown option)",
+                    token.text
+                ),
+            )
+            .help(format!("write the option in full, {a} or {b}")),
+        );
     }
 
     /// An option nobody loaded takes: either a protocol option without its
@@ -1176,6 +1263,34 @@ fn check_rate(text: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// An option's name as written, and as getopt reads it when it abbreviates.
+fn as_read(written: &str, full: &str) -> String {
+    if written == full {
+        format!("`{full}`")
+    } else {
+        format!("`{written}` (getopt reads `{full}`)")
+    }
+}
+
+/// The short name of one of iptables' own rule options, by any of its names.
+fn generic_option(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "-s" | "--source" | "--src" => "-s",
+        "-d" | "--destination" | "--dst" => "-d",
+        "-p" | "--protocol" => "-p",
+        "-i" | "--in-interface" => "-i",
+        "-o" | "--out-interface" => "-o",
+        "-f" | "--fragment" | "--fragments" => "-f",
+        "-j" | "--jump" => "-j",
+        "-g" | "--goto" => "-g",
+        "-m" | "--match" => "-m",
+        "-c" | "--set-counters" => "-c",
+        "-4" | "--ipv4" => "-4",
+        "-6" | "--ipv6" => "-6",
+        _ => return None,
+    })
 }
 
 /// The value of `--option=value`, as a word.
