@@ -115,6 +115,7 @@ mod describe;
 mod query;
 pub mod render;
 mod rewrite;
+mod runs;
 mod walk;
 
 pub use compare::{Difference, Side, compare};

@@ -20,6 +20,7 @@
 //!   the same only when their labels are (same target text, same earlier
 //!   rewrites of what it reads).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::model::Family;
@@ -144,30 +145,32 @@ impl Rewrites {
 
     /// The original packets whose rewritten form is in `set`, and the opaque
     /// fields `set` tests (on which it is unknown: they are left free here).
-    pub fn preimage(&self, set: &PacketSet) -> (PacketSet, Vec<Dim>) {
+    /// `set` itself, borrowed, when it tests no rewritten field (most rules
+    /// test none: the walk asks this at every rule a rewritten branch meets).
+    pub fn preimage<'s>(&self, set: &'s PacketSet) -> (Cow<'s, PacketSet>, Vec<Dim>) {
         let mut opaque = Vec::new();
         // A set that does not test field d holds a packet whatever d is
-        // rewritten to, so its preimage there is itself: most rules test
-        // none of the rewritten fields, and get back a copy.
+        // rewritten to, so its preimage there is itself.
         let Some(first) = self.entries.iter().position(|(d, _)| set.restricts(*d)) else {
-            return (set.clone(), opaque);
+            return (Cow::Borrowed(set), opaque);
         };
-        let mut out = set.clone();
+        let mut out = Cow::Borrowed(set);
         for (d, r) in &self.entries[first..] {
             if !out.restricts(*d) {
                 continue;
             }
-            match r {
-                FieldRewrite::Masked { keep, xor } => out = out.preimage_masked(*d, *keep, *xor),
-                FieldRewrite::Map(m) => {
-                    let map: Vec<u128> = m.iter().map(|&x| x as u128).collect();
-                    out = out.preimage_map(*d, &map);
-                }
+            let next = match r {
+                FieldRewrite::Masked { keep, xor } => out.preimage_masked(*d, *keep, *xor),
+                FieldRewrite::Map(m) => match out.preimage_map(*d, m) {
+                    Cow::Borrowed(_) => continue,
+                    Cow::Owned(o) => o,
+                },
                 FieldRewrite::Opaque(_) => {
-                    out = out.forget(*d);
                     opaque.push(*d);
+                    out.forget(*d)
                 }
-            }
+            };
+            out = Cow::Owned(next);
         }
         (out, opaque)
     }

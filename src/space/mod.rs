@@ -532,6 +532,48 @@ impl PacketSet {
         }
     }
 
+    /// `self` minus the union of `parts` (which may overlap), cut so that
+    /// `dim` is split last: parts equal on every field but `dim` are first
+    /// merged into one cube (their values of `dim` joined), and each cube of
+    /// `self` is cut on the other fields before `dim`. Taking a run of rules
+    /// keyed by `dim` (`-d IP -p tcp --dport P`, one per address) out of a
+    /// region this way leaves one cube per combination of the other fields
+    /// (per protocol and port) with the addresses left for it, instead of
+    /// one cube per address: a later rule that tests the port alone meets
+    /// the few cubes of its port.
+    pub fn minus_all_along<'s>(
+        &self,
+        dim: Dim,
+        parts: impl IntoIterator<Item = &'s PacketSet>,
+    ) -> PacketSet {
+        let mut merged = self.with_cubes(Vec::new());
+        for p in parts {
+            self.same_domain(p);
+            merged.cubes.extend(p.cubes.iter().cloned());
+        }
+        // The parts may overlap: merging along `dim` only joins values of
+        // cubes equal elsewhere, which keeps the union (not disjointness,
+        // which the subtraction below does not need).
+        merged.merge_along(dim);
+        let d = dim.ix();
+        let mut cur = self.cubes.clone();
+        for b in &merged.cubes {
+            if cur.is_empty() {
+                break;
+            }
+            let mut next = Vec::with_capacity(cur.len() + 3);
+            for a in cur {
+                if a.intersects(b, &self.dom) {
+                    a.minus_peeling_last(b, Some(d), &self.dom, &mut next);
+                } else {
+                    next.push(a);
+                }
+            }
+            cur = next;
+        }
+        self.with_cubes(cur)
+    }
+
     /// Every packet not in the set.
     pub fn complement(&self) -> PacketSet {
         self.with_cubes(vec![Cube::universe()]).difference(self)
@@ -641,6 +683,19 @@ impl PacketSet {
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
+    /// The interval `lo..=hi` when the set is one cube whose `dim` is that
+    /// one interval (and not every value): what a rule keyed by `dim`
+    /// tests there.
+    pub fn cube_interval(&self, dim: Dim) -> Option<(u128, u128)> {
+        match self.cubes.as_slice() {
+            [c] => match c.get(dim.ix()) {
+                Some(Field::One(r)) => Some(*r),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// True when some packet of the set is constrained on `dim`.
     pub fn restricts(&self, dim: Dim) -> bool {
         self.cubes.iter().any(|c| c.get(dim.ix()).is_some())
@@ -697,27 +752,51 @@ impl PacketSet {
 
     /// `{p : p with dim := map[p.dim] is in the set}`, for a dimension with a
     /// small domain (conntrack atoms, address types): `map` has one entry per
-    /// value `0..=max`.
-    pub fn preimage_map(&self, dim: Dim, map: &[u128]) -> PacketSet {
+    /// value `0..=max`. The set itself, borrowed, when that is what it is
+    /// (a NAT's status bit does not change what `--ctstate NEW` holds).
+    pub fn preimage_map(&self, dim: Dim, map: &[u8]) -> std::borrow::Cow<'_, PacketSet> {
         let d = dim.ix();
         let max = self.dom.max_of(d);
         assert!(
-            max < 4096 && map.len() as u128 == max + 1,
+            max < 128 && map.len() as u128 == max + 1,
             "{dim:?} needs one entry per value"
         );
+        // Each field as the bits of its values, and of the values `map`
+        // sends into it.
+        let bits = |f: &Field| -> (u128, u128) {
+            let mut own = 0u128;
+            let mut pre = 0u128;
+            for x in 0..=max {
+                own |= (f.contains(x) as u128) << x;
+                pre |= (f.contains(map[x as usize] as u128) as u128) << x;
+            }
+            (own, pre)
+        };
+        let fixed = self.cubes.iter().all(|c| {
+            c.get(d).is_none_or(|f| {
+                let (own, pre) = bits(f);
+                own == pre
+            })
+        });
+        if fixed {
+            return std::borrow::Cow::Borrowed(self);
+        }
         let cubes = self
             .cubes
             .iter()
             .filter_map(|c| match c.get(d) {
                 None => Some(c.clone()),
                 Some(f) => {
-                    let hits = (0..=max).filter(|&x| f.contains(map[x as usize]));
-                    Field::from_intervals(hits.map(|x| (x, x)).collect())
-                        .map(|g| c.with(d, Some(g), &self.dom))
+                    let (_, pre) = bits(f);
+                    let runs = (0..=max)
+                        .filter(|&x| pre >> x & 1 == 1)
+                        .map(|x| (x, x))
+                        .collect();
+                    Field::from_intervals(runs).map(|g| c.with(d, Some(g), &self.dom))
                 }
             })
             .collect();
-        self.with_cubes(cubes)
+        std::borrow::Cow::Owned(self.with_cubes(cubes))
     }
 
     /// The set cut into its disjoint cubes, one set each (for indexes over
