@@ -249,7 +249,7 @@ impl Rewrites {
 
 /// The empty set of `s`'s context.
 pub(crate) fn none(s: &PacketSet) -> PacketSet {
-    s.restrict_range(Dim::Protocol, 1, 0)
+    s.empty_like()
 }
 
 pub fn field_name(d: Dim) -> &'static str {

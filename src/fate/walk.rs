@@ -7,9 +7,9 @@
 //! points, assumptions, decisions and steps are persistent lists (`Rc`
 //! cells), so a fork shares its history instead of copying it.
 
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::model::{
@@ -246,6 +246,9 @@ struct Branch {
     region: PacketSet,
     /// Cube count after the last compaction (see [`Branch::set_region`]).
     compacted: usize,
+    /// `region.weight()` as of the last [`Branch::set_region`]: the walk
+    /// adds up what it holds at every stage and every few hundred rules.
+    weight: usize,
     rw: Rewrites,
     /// The line of the rule that last rewrote each field.
     rewritten_at: Vec<(Dim, u32)>,
@@ -288,6 +291,15 @@ impl Branch {
                 break;
             }
         }
+        self.weight = self.region.weight();
+    }
+
+    /// The region, leaving the branch empty until the next `set_region`:
+    /// a copy of the branch for other packets then does not copy it.
+    fn take_region(&mut self) -> PacketSet {
+        self.weight = 0;
+        let empty = self.region.empty_like();
+        std::mem::replace(&mut self.region, empty)
     }
 }
 
@@ -413,7 +425,12 @@ pub const DEFAULT_MAX_PIECES: usize = 8_000_000;
 pub(crate) const REGION_OVERHEAD: usize = 16;
 
 fn pieces_of(b: &Branch) -> usize {
-    b.region.weight() + REGION_OVERHEAD
+    debug_assert_eq!(
+        b.weight,
+        b.region.weight(),
+        "a region set without set_region"
+    );
+    b.weight + REGION_OVERHEAD
 }
 
 fn push_end(out: &mut Vec<End>, pieces: &mut usize, end: End) {
@@ -570,8 +587,10 @@ impl<'a> Walker<'a> {
         region: &PacketSet,
         conds: &mut Conditions,
     ) -> Result<Vec<Leaf>, GaveUp> {
+        let start = region.intersect(&path.universe(self.ctx));
         let start = Branch {
-            region: region.intersect(&path.universe(self.ctx)),
+            weight: start.weight(),
+            region: start,
             compacted: 0,
             rw: Rewrites::default(),
             rewritten_at: Vec::new(),
@@ -831,7 +850,7 @@ impl<'a> Walker<'a> {
                 // The region is taken out of the branch, so that the copy
                 // of the branch for the packets the rule misses does not
                 // copy it too.
-                let region = std::mem::replace(&mut it.b.region, none(&may));
+                let region = it.b.take_region();
                 let (inside, rest) = if region.is_subset(&may) {
                     (region, none(&may))
                 } else {
@@ -957,7 +976,7 @@ impl<'a> Walker<'a> {
     /// this is exact.
     fn take_run(&self, tix: &TableIx<'a>, run: &KeyedRun, mut it: Item, work: &mut Work) {
         let from = it.rule;
-        let region = std::mem::replace(&mut it.b.region, self.ctx.empty());
+        let region = it.b.take_region();
         let window = match region.bounds(run.dim) {
             Some((lo, hi)) => run.keys_within(lo, hi),
             None => 0..0,
@@ -1433,7 +1452,7 @@ impl<'a> Walker<'a> {
 
 /// Where each table's `:NAME POLICY` lines are (1-based line numbers).
 fn policy_lines(source: &str) -> HashMap<(TableName, &str), u32> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     let mut table = None;
     for (i, line) in source.lines().enumerate() {
         let line = line.trim_start();

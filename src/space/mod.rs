@@ -450,6 +450,11 @@ impl PacketSet {
         top + logs.iter().map(|l| (l - top).exp2()).sum::<f64>().log2()
     }
 
+    /// The empty set of the same context (no allocation).
+    pub fn empty_like(&self) -> PacketSet {
+        self.with_cubes(Vec::new())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cubes.is_empty()
     }
