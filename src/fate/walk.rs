@@ -1349,10 +1349,7 @@ impl<'a> Walker<'a> {
                         _ => rw.opaque(addr_dim, format!("chosen by {}", *text)),
                     },
                 }
-                // The connection now carries the NAT status bit `--ctstate
-                // SNAT/DNAT` tests (atoms: 2 + 4·state + 2·snat + dnat).
-                let bit = if dest { 1 } else { 2 };
-                rw.map_conntrack(|x| if x >= 2 { x | bit } else { x });
+                rw.set_nat_status(dest);
                 self.rewrote(&mut it.b, line, &rw);
                 it.b.rw = rw;
                 return ends(it.b, None);
