@@ -128,6 +128,10 @@ fn field_weight(f: &Field) -> usize {
 /// The number of dimensions of the space.
 pub const DIMS: usize = 15;
 
+/// Past this many merged parts, [`PacketSet::minus_all_along`] takes a set
+/// apart by the intervals of its key instead of part after part.
+pub const MANY_MERGED_PARTS: usize = 256;
+
 /// One coordinate of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dim {
@@ -546,6 +550,14 @@ impl PacketSet {
     /// (per protocol and port) with the addresses left for it, instead of
     /// one cube per address: a later rule that tests the port alone meets
     /// the few cubes of its port.
+    ///
+    /// Each merged part is taken out of every piece left by the ones before,
+    /// which costs the number of merged parts squared. Past
+    /// [`MANY_MERGED_PARTS`] (rules that differ in more than the key: a
+    /// port per address), when every part is one cube testing one interval
+    /// of `dim` and any two intervals are equal or disjoint, the set is
+    /// taken apart by those intervals instead: each interval meets only its
+    /// own parts, and the pieces are merged along `dim` at the end.
     pub fn minus_all_along<'s>(
         &self,
         dim: Dim,
@@ -556,11 +568,17 @@ impl PacketSet {
             self.same_domain(p);
             merged.cubes.extend(p.cubes.iter().cloned());
         }
+        let d = dim.ix();
+        let keyed = merged.cubes.clone();
         // The parts may overlap: merging along `dim` only joins values of
         // cubes equal elsewhere, which keeps the union (not disjointness,
         // which the subtraction below does not need).
         merged.merge_along(dim);
-        let d = dim.ix();
+        if merged.cubes.len() > MANY_MERGED_PARTS
+            && let Some(out) = self.minus_by_intervals(d, keyed)
+        {
+            return out;
+        }
         let mut cur = self.cubes.clone();
         for b in &merged.cubes {
             if cur.is_empty() {
@@ -577,6 +595,63 @@ impl PacketSet {
             cur = next;
         }
         self.with_cubes(cur)
+    }
+
+    /// `self` minus the cubes `parts`, when each restricts dimension `d` to
+    /// one interval and any two of those are equal or disjoint (else
+    /// `None`): the part of `self` outside every interval, and per interval
+    /// the part inside it minus the cubes of that interval, merged along
+    /// `d`.
+    fn minus_by_intervals(&self, d: usize, parts: Vec<Cube>) -> Option<PacketSet> {
+        let mut keyed: Vec<((u128, u128), Cube)> = Vec::with_capacity(parts.len());
+        for c in parts {
+            let Some(Field::One(k)) = c.get(d) else {
+                return None;
+            };
+            keyed.push((*k, c));
+        }
+        keyed.sort_by_key(|(k, _)| *k);
+        if keyed
+            .windows(2)
+            .any(|w| w[0].0 != w[1].0 && w[0].0.1 >= w[1].0.0)
+        {
+            return None;
+        }
+        let max = self.dom.max_of(d);
+        // The values of `d` in no interval.
+        let mut gaps = Vec::with_capacity(keyed.len() + 1);
+        let mut next = Some(0u128);
+        for ((lo, hi), _) in &keyed {
+            let Some(from) = next else { break };
+            if *lo > from {
+                gaps.push((from, lo - 1));
+            }
+            next = next.max(hi.checked_add(1).filter(|&n| n <= max));
+            if *hi >= max {
+                next = None;
+            }
+        }
+        if let Some(from) = next {
+            gaps.push((from, max));
+        }
+        let mut out = self.restrict_field(d, Field::from_intervals(gaps).as_ref());
+        for group in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let (lo, hi) = group[0].0;
+            let mut piece = self.restrict_field(d, Field::range(lo, hi).as_ref()).cubes;
+            for (_, b) in group {
+                if piece.is_empty() {
+                    break;
+                }
+                let mut rest = Vec::with_capacity(piece.len() + 3);
+                for a in piece {
+                    a.minus(b, &self.dom, &mut rest);
+                }
+                piece = rest;
+            }
+            out.cubes.extend(piece);
+        }
+        out.merge_along(Dim::ALL[d]);
+        Some(out)
     }
 
     /// Every packet not in the set.
