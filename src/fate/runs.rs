@@ -18,24 +18,31 @@
 //! run splits exactly into
 //!
 //! - for each interval `K` and each rule `k` keyed by `K`, in chain order:
-//!   `(R ∩ key∈K ∩ rule k) − (the earlier rules keyed by K)`: the packets
-//!   that match `k` first (every earlier rule of another key is disjoint
-//!   from rule `k`, so leaving it out changes nothing);
-//! - the packets that miss the run: `R ∩ key∉(every K)`, plus for each `K`
-//!   what is left of `R ∩ key∈K` after its rules.
+//!   `(R ∩ rule k) − (the earlier rules keyed by K)`: the packets that
+//!   match `k` first (every earlier rule of another key is disjoint from
+//!   rule `k`, so leaving it out changes nothing), left to `k`'s target;
+//! - the packets that miss the run: `R ∩ M`, where `M`, the packets no rule
+//!   of the run matches, is made once per run
+//!   ([`PacketSet::minus_all_along`]: rules equal but for the key are
+//!   merged into one cube and the key is cut last, so `M` has a cube per
+//!   protocol and port with the addresses left for it, not a cube per
+//!   address).
 //!
 //! Each part is computed from `R` once, not from the remains of every
-//! earlier rule, and the packets that miss the run are merged along the key
-//! at the end (one [`PacketSet::merge_along`] instead of one per rule). The
-//! sets are the same as the rule-by-rule walk gives: only the cubes they are
-//! cut into differ, and the comparison decides on sets.
+//! earlier rule. The sets are the same as the rule-by-rule walk gives: only
+//! the cubes they are cut into differ, and the comparison decides on sets.
+//! A branch that comes back into a run (a rule's `-j` returned) lies within
+//! that rule's interval and meets the rest of its interval's rules only.
 //!
-//! The walk (see `walk.rs`) uses a run only where the rule-by-rule walk
-//! would see the same rule spaces: when no rewrite applied to the branch
-//! touches a field a rule of the run tests (a test of a rewritten field is
-//! a different set of original packets), and not for an `-o` test at
-//! PREROUTING (which the walk adjusts). It never uses one when recording
-//! steps (`trace` prints every rule a packet passed).
+//! The walk (see `walk.rs`) takes a run at once only where the rule-by-rule
+//! walk would see the same rule spaces: when no rewrite applied to the
+//! branch touches a field a rule of the run tests (a test of a rewritten
+//! field is a different set of original packets), and not for an `-o` test
+//! at PREROUTING (which the walk adjusts). Any other branch still skips the
+//! rules whose interval holds none of its keys, when it holds few: its own
+//! values of the key, or the one value a rewrite gave it (a DNAT to one
+//! pod); it meets the remaining rules one by one. Runs are never used when
+//! steps are recorded (`trace` prints every rule a packet passed).
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;

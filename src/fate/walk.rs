@@ -1020,8 +1020,9 @@ impl<'a> Walker<'a> {
                 self.ctx.universe().minus_all_along(run.dim, all)
             }))
         } else {
-            // Entered after a rule of the run (back from its `-j`): the
-            // branch lies within that rule's interval, so few rules remain.
+            // Entered after a rule of the run (back from its `-j`, or on
+            // after a target such as LOG): the branch lies within that
+            // rule's interval, so few rules remain.
             let rest = window.flat_map(met).map(|&k| space(k));
             region.minus_all_along(run.dim, rest)
         };
