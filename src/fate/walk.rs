@@ -11,6 +11,7 @@ use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::model::{
     JumpKind, MatchOption, Policy, Rule, Ruleset, Span, Table, TableName, TargetKind, Value,
@@ -72,11 +73,11 @@ pub struct Decision {
     pub table: TableName,
     /// Shared by every leaf the chain decided (a kube-proxy walk has
     /// hundreds of thousands of leaves).
-    pub chain: Rc<str>,
+    pub chain: Arc<str>,
     /// The line of the deciding rule, or of the chain's policy line.
     pub line: u32,
     /// `-A ...` text of the rule, or `policy ACCEPT`; shared like `chain`.
-    pub text: Rc<str>,
+    pub text: Arc<str>,
     /// The chain's policy decided, not a rule.
     pub by_policy: bool,
 }
@@ -111,6 +112,12 @@ impl Conditions {
 
     pub fn text(&self, id: u32) -> &str {
         &self.texts[id as usize]
+    }
+
+    /// Takes in the conditions of `other` (a walk made with its own
+    /// table, on another thread): the id here of each of its ids.
+    pub fn merge(&mut self, other: &Conditions) -> Vec<u32> {
+        other.texts.iter().map(|t| self.intern(t.clone())).collect()
     }
 }
 
@@ -352,12 +359,12 @@ struct TableIx<'a> {
     spaces: Vec<Vec<OnceCell<MatchSpace>>>,
     /// Each chain's name and each rule's `-A` text, made when first needed
     /// and shared by the decisions that name them.
-    names: Vec<Rc<str>>,
-    texts: Vec<Vec<OnceCell<Rc<str>>>>,
+    names: Vec<Arc<str>>,
+    texts: Vec<Vec<OnceCell<Arc<str>>>>,
     /// Each chain's keyed runs (see `runs.rs`), found when first entered.
     runs: Vec<OnceCell<ChainRuns>>,
     /// `policy ACCEPT` of each builtin chain, shared like `texts`.
-    policy_texts: Vec<OnceCell<Rc<str>>>,
+    policy_texts: Vec<OnceCell<Arc<str>>>,
 }
 
 /// Targets that change nothing iptlint models and let the walk go on.
@@ -512,7 +519,11 @@ impl<'a> Walker<'a> {
                     .iter()
                     .map(|c| (0..c.rules.len()).map(|_| OnceCell::new()).collect())
                     .collect();
-                let names = t.chains.iter().map(|c| Rc::from(c.name.as_str())).collect();
+                let names = t
+                    .chains
+                    .iter()
+                    .map(|c| Arc::from(c.name.as_str()))
+                    .collect();
                 let runs = t.chains.iter().map(|_| OnceCell::new()).collect();
                 let policy_texts = t.chains.iter().map(|_| OnceCell::new()).collect();
                 (
@@ -1172,7 +1183,7 @@ impl<'a> Walker<'a> {
             line: policy_line,
         });
         let text = tix.policy_texts[it.base]
-            .get_or_init(|| Rc::from(format!("policy {}", policy.as_str())))
+            .get_or_init(|| Arc::from(format!("policy {}", policy.as_str())))
             .clone();
         let verdict = (policy == Policy::Drop).then_some(Verdict::Drop);
         let name = tix.names[it.base].clone();
@@ -1183,9 +1194,9 @@ impl<'a> Walker<'a> {
         &self,
         stage: Stage,
         mut b: Branch,
-        chain: Rc<str>,
+        chain: Arc<str>,
         line: u32,
-        text: Rc<str>,
+        text: Arc<str>,
         verdict: Option<Verdict>,
     ) -> End {
         b.decisions = push(
@@ -1230,7 +1241,7 @@ impl<'a> Walker<'a> {
         };
         let ends = |b: Branch, v: Option<Verdict>| {
             let text = tix.texts[it.chain][it.rule]
-                .get_or_init(|| Rc::from(format!("-A {} {}", chain.name, rule.spec_text())))
+                .get_or_init(|| Arc::from(format!("-A {} {}", chain.name, rule.spec_text())))
                 .clone();
             let name = tix.names[it.chain].clone();
             Some(Err(self.end(stage, b, name, line, text, v)))
