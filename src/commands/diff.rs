@@ -4,7 +4,8 @@
 //! the same model; see `super::load_any`).
 //!
 //! Both dumps are walked along the input, forward and output paths with
-//! every packet; the leaves are compared (see `iptlint::fate`). Each region
+//! every packet (the two walks of a path at once, on two threads); the
+//! leaves are compared (see `iptlint::fate`). Each region
 //! that differs is printed with a witness packet and the rule that decided
 //! it on each side. Exit 0: equivalent; 1: they differ or may differ; 2:
 //! error.
