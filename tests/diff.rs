@@ -155,6 +155,21 @@ fn unknown_conditions_are_shared_by_text_or_may_differ() {
     assert_eq!(doc["differences"][0]["certain"], false);
 }
 
+/// The two dumps are walked apart, each naming its conditions as it meets
+/// them: C meets its own condition (`dns`) before the one it shares with
+/// A (`ssh`). Shared by text, `ssh` is still one condition: only the UDP
+/// packets C adds may differ, never SSH.
+#[test]
+fn a_condition_is_shared_whatever_the_order_it_is_met_in() {
+    let (code, doc) = diff_json("unknown_a.rules", "unknown_c.rules");
+    assert_eq!(code, 1, "{doc}");
+    let diffs = doc["differences"].as_array().unwrap();
+    assert!(!diffs.is_empty());
+    for d in diffs {
+        assert!(d["witness"].as_str().unwrap().contains("proto 17"), "{d}");
+    }
+}
+
 #[test]
 fn kube_proxy_against_itself_and_one_changed_endpoint() {
     let (code, text) = diff("kube.rules", "kube.rules");

@@ -605,3 +605,68 @@ fn same_pieces_is_the_representation_not_the_set() {
     assert!(whole.same_pieces(&whole.clone()));
     assert!(whole.same_pieces(&whole.intersect(&ctx.universe())));
 }
+
+/// `minus_all_along` is a difference: the same set as taking the parts
+/// away one by one, whether it merges them along the key (few kinds of
+/// parts) or takes the set apart by the key's intervals (many kinds: a port
+/// per address), for parts that repeat, overlap elsewhere, or overlap on
+/// the key (where only the first way applies).
+#[test]
+fn minus_all_along_is_the_difference() {
+    let ctx = SpaceContext::new(Family::Ipv4, ["eth0"]);
+    let base = v4("10.96.0.0");
+    let part = |addr: u128, width: u128, proto: u128, port: Option<u128>| {
+        let s = ctx
+            .universe()
+            .restrict_range(Dim::Dst, base + addr, base + addr + width)
+            .restrict_range(Dim::Protocol, proto, proto);
+        match port {
+            Some(p) => s.restrict_range(Dim::DstPort, p, p),
+            None => s,
+        }
+    };
+    let regions = [
+        ctx.universe(),
+        ctx.universe().restrict_range(Dim::Protocol, 6, 6),
+        ctx.universe()
+            .restrict_range(Dim::Dst, base + 100, base + 900)
+            .restrict_range(Dim::DstPort, 0, 8080),
+    ];
+    // (number of parts, a port per address, overlapping intervals)
+    for (n, many_ports, overlapping) in [
+        (40, false, false),
+        (600, false, false),
+        (600, true, false),
+        (600, true, true),
+    ] {
+        let parts: Vec<PacketSet> = (0..n as u128)
+            .map(|i| {
+                let addr = 3 * (i % 400);
+                let width = if overlapping && i % 7 == 0 { 5 } else { 0 };
+                let proto = if i % 5 == 0 { 17 } else { 6 };
+                let port = if many_ports {
+                    Some(1000 + i)
+                } else {
+                    [Some(80), Some(443), None][(i % 3) as usize]
+                };
+                part(addr, width, proto, port)
+            })
+            .collect();
+        for region in &regions {
+            let fast = region.minus_all_along(Dim::Dst, &parts);
+            let mut slow = region.clone();
+            for p in &parts {
+                slow = slow.difference(p);
+            }
+            assert!(
+                fast.same_as(&slow),
+                "{n} parts, many ports {many_ports}, overlapping {overlapping}"
+            );
+            // Its cubes are disjoint, as every set's are.
+            let cubes = fast.parts();
+            for (i, a) in cubes.iter().enumerate() {
+                assert!(cubes[i + 1..].iter().all(|b| !a.overlaps(b)));
+            }
+        }
+    }
+}

@@ -4,7 +4,8 @@
 //! the same model; see `super::load_any`).
 //!
 //! Both dumps are walked along the input, forward and output paths with
-//! every packet; the leaves are compared (see `iptlint::fate`). Each region
+//! every packet (the two walks of a path at once, on two threads); the
+//! leaves are compared (see `iptlint::fate`). Each region
 //! that differs is printed with a witness packet and the rule that decided
 //! it on each side. Exit 0: equivalent; 1: they differ or may differ; 2:
 //! error.
@@ -113,13 +114,30 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     let universe = ctx.universe();
     let mut all: Vec<(Vec<Leaf>, Vec<Leaf>, Vec<Group>)> = Vec::new();
     for &path in &paths {
-        let walked = wa
-            .walk(path, &universe, &mut conds)
+        // The two walks are independent: B's runs on a thread of its own,
+        // with its own table of conditions, taken in afterwards so that a
+        // condition written alike in both dumps has one id.
+        let (walked_a, (walked_b, conds_b)) = std::thread::scope(|s| {
+            let wb = &mut wb;
+            let universe = &universe;
+            let b_side = s.spawn(move || {
+                let mut conds_b = Conditions::default();
+                (wb.walk(path, universe, &mut conds_b), conds_b)
+            });
+            let walked_a = wa.walk(path, universe, &mut conds);
+            (
+                walked_a,
+                b_side.join().expect("the walk of B does not panic"),
+            )
+        });
+        let ids = conds.merge(&conds_b);
+        let walked = walked_a
             .map_err(|g| g.message(path, &a.path))
             .and_then(|la| {
-                let lb = wb
-                    .walk(path, &universe, &mut conds)
-                    .map_err(|g| g.message(path, &b.path))?;
+                let mut lb = walked_b.map_err(|g| g.message(path, &b.path))?;
+                for assumption in lb.iter_mut().flat_map(|l| &mut l.assumptions) {
+                    assumption.condition = ids[assumption.condition as usize];
+                }
                 Ok((la, lb))
             });
         let (la, lb) = match walked {

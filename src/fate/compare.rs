@@ -9,6 +9,7 @@
 //! of one type) are the same; otherwise the verdicts must be equal and the
 //! rewrites must give the same values ([`Rewrites::agree`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::model::Family;
@@ -99,16 +100,28 @@ fn agree(a: &Rewrites, b: &Rewrites, family: Family, region: &PacketSet) -> (Pac
     a.agree(b, family, region)
 }
 
-struct Piece {
+struct Piece<'l> {
     leaf: usize,
-    set: PacketSet,
+    /// The leaf's region itself when it is one cube (most are), else a
+    /// copy of one of its cubes.
+    set: Cow<'l, PacketSet>,
 }
 
-fn pieces(leaves: &[Leaf]) -> Vec<Piece> {
+fn pieces(leaves: &[Leaf]) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     for (i, l) in leaves.iter().enumerate() {
+        if l.region.cube_count() == 1 {
+            out.push(Piece {
+                leaf: i,
+                set: Cow::Borrowed(&l.region),
+            });
+            continue;
+        }
         for set in l.region.parts() {
-            out.push(Piece { leaf: i, set });
+            out.push(Piece {
+                leaf: i,
+                set: Cow::Owned(set),
+            });
         }
     }
     out

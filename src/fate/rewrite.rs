@@ -20,6 +20,7 @@
 //!   the same only when their labels are (same target text, same earlier
 //!   rewrites of what it reads).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::model::Family;
@@ -115,6 +116,14 @@ impl Rewrites {
         self.set(d, Some(FieldRewrite::Opaque(label.into())));
     }
 
+    /// The connection now carries the NAT status bit `--ctstate SNAT`
+    /// (`destination` false) or `DNAT` tests. Atoms from 2 on are
+    /// `2 + 4·state + 2·snat + dnat`: the bit is set on `atom − 2`.
+    pub fn set_nat_status(&mut self, destination: bool) {
+        let bit = if destination { 1 } else { 2 };
+        self.map_conntrack(|x| if x >= 2 { ((x - 2) | bit) + 2 } else { x });
+    }
+
     /// Applies `x ↦ f(x)` to the conntrack atom.
     pub fn map_conntrack(&mut self, f: impl Fn(u8) -> u8) {
         let old: Vec<u8> = match self.get(Dim::Conntrack) {
@@ -144,30 +153,32 @@ impl Rewrites {
 
     /// The original packets whose rewritten form is in `set`, and the opaque
     /// fields `set` tests (on which it is unknown: they are left free here).
-    pub fn preimage(&self, set: &PacketSet) -> (PacketSet, Vec<Dim>) {
+    /// `set` itself, borrowed, when it tests no rewritten field (most rules
+    /// test none: the walk asks this at every rule a rewritten branch meets).
+    pub fn preimage<'s>(&self, set: &'s PacketSet) -> (Cow<'s, PacketSet>, Vec<Dim>) {
         let mut opaque = Vec::new();
         // A set that does not test field d holds a packet whatever d is
-        // rewritten to, so its preimage there is itself: most rules test
-        // none of the rewritten fields, and get back a copy.
+        // rewritten to, so its preimage there is itself.
         let Some(first) = self.entries.iter().position(|(d, _)| set.restricts(*d)) else {
-            return (set.clone(), opaque);
+            return (Cow::Borrowed(set), opaque);
         };
-        let mut out = set.clone();
+        let mut out = Cow::Borrowed(set);
         for (d, r) in &self.entries[first..] {
             if !out.restricts(*d) {
                 continue;
             }
-            match r {
-                FieldRewrite::Masked { keep, xor } => out = out.preimage_masked(*d, *keep, *xor),
-                FieldRewrite::Map(m) => {
-                    let map: Vec<u128> = m.iter().map(|&x| x as u128).collect();
-                    out = out.preimage_map(*d, &map);
-                }
+            let next = match r {
+                FieldRewrite::Masked { keep, xor } => out.preimage_masked(*d, *keep, *xor),
+                FieldRewrite::Map(m) => match out.preimage_map(*d, m) {
+                    Cow::Borrowed(_) => continue,
+                    Cow::Owned(o) => o,
+                },
                 FieldRewrite::Opaque(_) => {
-                    out = out.forget(*d);
                     opaque.push(*d);
+                    out.forget(*d)
                 }
-            }
+            };
+            out = Cow::Owned(next);
         }
         (out, opaque)
     }
@@ -246,7 +257,7 @@ impl Rewrites {
 
 /// The empty set of `s`'s context.
 pub(crate) fn none(s: &PacketSet) -> PacketSet {
-    s.restrict_range(Dim::Protocol, 1, 0)
+    s.empty_like()
 }
 
 pub fn field_name(d: Dim) -> &'static str {
@@ -303,7 +314,7 @@ fn describe_one(family: Family, d: Dim, r: &FieldRewrite) -> String {
             for (bits, what) in [(1u8, "DNAT"), (2, "SNAT"), (3, "SNAT+DNAT")] {
                 if m.iter().enumerate().all(|(i, &x)| {
                     let i = i as u8;
-                    x == if i >= 2 { i | bits } else { i }
+                    x == if i >= 2 { ((i - 2) | bits) + 2 } else { i }
                 }) {
                     return format!("{name} +{what}");
                 }
@@ -411,6 +422,59 @@ mod tests {
         rw.assign(Family::Ipv4, Dim::Dst, 5);
         let (pre, opaque) = rw.preimage(&test);
         assert!(opaque.is_empty() && pre.is_universe());
+    }
+
+    /// `--ctstate SNAT`/`DNAT` after a NAT: the bit is set on the state the
+    /// connection had, never another state (atoms are offset by 2).
+    #[test]
+    fn nat_sets_its_status_bit() {
+        use crate::space::{Conntrack, CtBase, Packet};
+        let ctx = ctx();
+        for state in [CtBase::New, CtBase::Established, CtBase::Related] {
+            for destination in [false, true] {
+                let mut rw = Rewrites::default();
+                rw.set_nat_status(destination);
+                let before = Conntrack::new(state);
+                let after = Conntrack {
+                    snat: !destination,
+                    dnat: destination,
+                    ..before
+                };
+                let atom = after.atom();
+                let test = ctx.universe().restrict_range(Dim::Conntrack, atom, atom);
+                let (pre, _) = rw.preimage(&test);
+                let packet = |conntrack| Packet {
+                    conntrack,
+                    ..Packet::default()
+                };
+                assert!(
+                    pre.contains(&ctx, &packet(before)),
+                    "{state:?} {destination}"
+                );
+                assert!(
+                    pre.contains(&ctx, &packet(after)),
+                    "{state:?} {destination}"
+                );
+                let other = Conntrack::new(CtBase::Invalid);
+                assert!(
+                    !pre.contains(&ctx, &packet(other)),
+                    "{state:?} {destination}"
+                );
+                assert_eq!(
+                    rw.describe(Family::Ipv4),
+                    vec![format!(
+                        "ctstate +{}",
+                        if destination { "DNAT" } else { "SNAT" }
+                    )]
+                );
+            }
+        }
+        let mut both = Rewrites::default();
+        both.set_nat_status(true);
+        both.set_nat_status(false);
+        assert_eq!(both.describe(Family::Ipv4), vec!["ctstate +SNAT+DNAT"]);
+        let untracked = ctx.universe().restrict_range(Dim::Conntrack, 1, 1);
+        assert!(both.preimage(&untracked).0.same_as(&untracked));
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! points, assumptions, decisions and steps are persistent lists (`Rc`
 //! cells), so a fork shares its history instead of copying it.
 
+use foldhash::HashMap;
+use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
-use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::model::{
     JumpKind, MatchOption, Policy, Rule, Ruleset, Span, Table, TableName, TargetKind, Value,
@@ -17,6 +19,7 @@ use crate::model::{
 use crate::space::{Dim, MatchSpace, PacketSet, SpaceContext, rule_match_space};
 
 use super::rewrite::{FieldRewrite, Rewrites, field_name, none};
+use super::runs::{ChainRuns, KeyedRun, find_runs};
 use super::{Path, Stage};
 
 /// What finally happens to a packet on the path.
@@ -70,11 +73,11 @@ pub struct Decision {
     pub table: TableName,
     /// Shared by every leaf the chain decided (a kube-proxy walk has
     /// hundreds of thousands of leaves).
-    pub chain: Rc<str>,
+    pub chain: Arc<str>,
     /// The line of the deciding rule, or of the chain's policy line.
     pub line: u32,
     /// `-A ...` text of the rule, or `policy ACCEPT`; shared like `chain`.
-    pub text: Rc<str>,
+    pub text: Arc<str>,
     /// The chain's policy decided, not a rule.
     pub by_policy: bool,
 }
@@ -109,6 +112,12 @@ impl Conditions {
 
     pub fn text(&self, id: u32) -> &str {
         &self.texts[id as usize]
+    }
+
+    /// Takes in the conditions of `other` (a walk made with its own
+    /// table, on another thread): the id here of each of its ids.
+    pub fn merge(&mut self, other: &Conditions) -> Vec<u32> {
+        other.texts.iter().map(|t| self.intern(t.clone())).collect()
     }
 }
 
@@ -244,6 +253,9 @@ struct Branch {
     region: PacketSet,
     /// Cube count after the last compaction (see [`Branch::set_region`]).
     compacted: usize,
+    /// `region.weight()` as of the last [`Branch::set_region`]: the walk
+    /// adds up what it holds at every stage and every few hundred rules.
+    weight: usize,
     rw: Rewrites,
     /// The line of the rule that last rewrote each field.
     rewritten_at: Vec<(Dim, u32)>,
@@ -286,6 +298,15 @@ impl Branch {
                 break;
             }
         }
+        self.weight = self.region.weight();
+    }
+
+    /// The region, leaving the branch empty until the next `set_region`:
+    /// a copy of the branch for other packets then does not copy it.
+    fn take_region(&mut self) -> PacketSet {
+        self.weight = 0;
+        let empty = self.region.empty_like();
+        std::mem::replace(&mut self.region, empty)
     }
 }
 
@@ -305,6 +326,32 @@ struct Item {
     apply: bool,
 }
 
+/// The items a table walk has yet to take on, and the pieces they hold
+/// (kept as they come and go: tens of thousands can wait at once, after a
+/// keyed run).
+#[derive(Default)]
+struct Work {
+    items: Vec<Item>,
+    pieces: usize,
+}
+
+impl Work {
+    fn push(&mut self, it: Item) {
+        self.pieces += pieces_of(&it.b);
+        self.items.push(it);
+    }
+
+    fn pop(&mut self) -> Option<Item> {
+        let it = self.items.pop()?;
+        self.pieces -= pieces_of(&it.b);
+        Some(it)
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
 /// One table, indexed for the walk.
 struct TableIx<'a> {
     table: &'a Table,
@@ -312,8 +359,12 @@ struct TableIx<'a> {
     spaces: Vec<Vec<OnceCell<MatchSpace>>>,
     /// Each chain's name and each rule's `-A` text, made when first needed
     /// and shared by the decisions that name them.
-    names: Vec<Rc<str>>,
-    texts: Vec<Vec<OnceCell<Rc<str>>>>,
+    names: Vec<Arc<str>>,
+    texts: Vec<Vec<OnceCell<Arc<str>>>>,
+    /// Each chain's keyed runs (see `runs.rs`), found when first entered.
+    runs: Vec<OnceCell<ChainRuns>>,
+    /// `policy ACCEPT` of each builtin chain, shared like `texts`.
+    policy_texts: Vec<OnceCell<Arc<str>>>,
 }
 
 /// Targets that change nothing iptlint models and let the walk go on.
@@ -381,7 +432,12 @@ pub const DEFAULT_MAX_PIECES: usize = 8_000_000;
 pub(crate) const REGION_OVERHEAD: usize = 16;
 
 fn pieces_of(b: &Branch) -> usize {
-    b.region.weight() + REGION_OVERHEAD
+    debug_assert_eq!(
+        b.weight,
+        b.region.weight(),
+        "a region set without set_region"
+    );
+    b.weight + REGION_OVERHEAD
 }
 
 fn push_end(out: &mut Vec<End>, pieces: &mut usize, end: End) {
@@ -393,6 +449,14 @@ fn push_end(out: &mut Vec<End>, pieces: &mut usize, end: End) {
 
 /// How often (in rules met) a table walk adds up what it holds.
 const CHECK_EVERY: usize = 256;
+
+/// A branch that presents at most this many keys of a run it cannot take
+/// at once skips the rules of other keys (see [`Walker::next_in_run`]).
+const FEW_KEYS: usize = 4;
+
+/// The fewest rules of a keyed run: shorter stretches are walked rule by
+/// rule, which costs as much and keeps the cubes as they were.
+const MIN_RUN: usize = 8;
 
 /// Walks regions of packets through one dump.
 pub struct Walker<'a> {
@@ -412,6 +476,12 @@ pub struct Walker<'a> {
     held: Cell<(usize, usize)>,
     /// Rules met since the last count of what the walk holds.
     since_check: Cell<usize>,
+    /// The fewest rules a keyed run (see `runs.rs`) has.
+    min_run: usize,
+    /// The packets the nat table sees (conntrack `NEW`), and those with a
+    /// conntrack entry (what `CONNMARK` changes).
+    first_packets: PacketSet,
+    tracked: PacketSet,
 }
 
 enum End {
@@ -449,7 +519,13 @@ impl<'a> Walker<'a> {
                     .iter()
                     .map(|c| (0..c.rules.len()).map(|_| OnceCell::new()).collect())
                     .collect();
-                let names = t.chains.iter().map(|c| Rc::from(c.name.as_str())).collect();
+                let names = t
+                    .chains
+                    .iter()
+                    .map(|c| Arc::from(c.name.as_str()))
+                    .collect();
+                let runs = t.chains.iter().map(|_| OnceCell::new()).collect();
+                let policy_texts = t.chains.iter().map(|_| OnceCell::new()).collect();
                 (
                     t.name,
                     TableIx {
@@ -458,6 +534,8 @@ impl<'a> Walker<'a> {
                         spaces,
                         names,
                         texts,
+                        runs,
+                        policy_texts,
                     },
                 )
             })
@@ -473,7 +551,19 @@ impl<'a> Walker<'a> {
             max_pieces: DEFAULT_MAX_PIECES,
             held: Cell::new((0, 0)),
             since_check: Cell::new(0),
+            min_run: MIN_RUN,
+            first_packets: ctx.universe().restrict_range(Dim::Conntrack, 2, 5),
+            tracked: ctx.universe().restrict_range(Dim::Conntrack, 2, 13),
         }
+    }
+
+    /// Sets the fewest rules a stretch of a chain keyed by one field needs
+    /// for a branch to take it in one step (see `runs.rs`); `usize::MAX`
+    /// walks every rule on its own. The leaves are the same sets either
+    /// way; this is for tests that check so.
+    #[doc(hidden)]
+    pub fn set_min_run(&mut self, rules: usize) {
+        self.min_run = rules;
     }
 
     /// Bounds what one walk may hold: the most pieces (intervals and
@@ -508,8 +598,10 @@ impl<'a> Walker<'a> {
         region: &PacketSet,
         conds: &mut Conditions,
     ) -> Result<Vec<Leaf>, GaveUp> {
+        let start = region.intersect(&path.universe(self.ctx));
         let start = Branch {
-            region: region.intersect(&path.universe(self.ctx)),
+            weight: start.weight(),
+            region: start,
             compacted: 0,
             rw: Rewrites::default(),
             rewritten_at: Vec::new(),
@@ -616,8 +708,7 @@ impl<'a> Walker<'a> {
         if stage.table == TableName::Nat {
             // Only a connection's first packet (NEW) meets the nat chains;
             // the others get their connection's NAT, which is not in the rules.
-            let new = self.ctx.universe().restrict_range(Dim::Conntrack, 2, 5);
-            let (first, later) = self.split(&b, &new);
+            let (first, later) = self.split(&b, &self.first_packets);
             if !later.is_empty() {
                 let mut skip = b.clone();
                 skip.set_region(later);
@@ -659,7 +750,8 @@ impl<'a> Walker<'a> {
         let mut out = Vec::new();
         // Pieces held by `out`, counted as ends are pushed.
         let mut out_pieces = 0;
-        let mut work = vec![Item {
+        let mut work = Work::default();
+        work.push(Item {
             b,
             chain: base,
             rule: 0,
@@ -668,7 +760,7 @@ impl<'a> Walker<'a> {
             depth: 0,
             met: 0,
             apply: false,
-        }];
+        });
         while let Some(mut it) = work.pop() {
             loop {
                 if it.apply {
@@ -700,9 +792,7 @@ impl<'a> Walker<'a> {
                 if since >= CHECK_EVERY {
                     // Everything this table walk holds.
                     self.since_check.set(0);
-                    let held = pieces_of(&it.b)
-                        + work.iter().map(|w| pieces_of(&w.b)).sum::<usize>()
-                        + out_pieces;
+                    let held = pieces_of(&it.b) + work.pieces + out_pieces;
                     self.check(held, 1 + work.len() + out.len())?;
                 } else if it.b.region.cube_count() > 64 {
                     // A large region alone can outgrow the budget between counts.
@@ -713,6 +803,23 @@ impl<'a> Walker<'a> {
                     push_end(&mut out, &mut out_pieces, End::Final(it.b, v));
                     break;
                 }
+                if let Some(run) = self.run_at(tix, it.chain, it.rule) {
+                    if self.can_take(stage, run, &it) {
+                        self.take_run(tix, run, it, &mut work);
+                        break;
+                    }
+                    if let Some(next) = self.next_in_run(stage, run, &it)
+                        && next > it.rule
+                    {
+                        // The rules in between cannot match: they are met
+                        // (and counted) without a test.
+                        let skipped = next - it.rule;
+                        it.met += skipped - 1;
+                        self.since_check.set(self.since_check.get() + skipped - 1);
+                        it.rule = next;
+                        continue;
+                    }
+                }
                 let rule = &chain.rules[it.rule];
                 let ms = self.space(tix, it.chain, it.rule);
                 if it.b.rw.surely_misses(&ms.may) {
@@ -720,16 +827,14 @@ impl<'a> Walker<'a> {
                     it.rule += 1;
                     continue;
                 }
-                let (may, must, opaque) = if it.b.rw.is_identity() {
-                    (ms.may.clone(), ms.must().clone(), Vec::new())
+                // Borrowed unless a rewrite changes what the rule tests.
+                let (may, opaque) = it.b.rw.preimage(&ms.may);
+                let must = if ms.is_exact() {
+                    may.clone()
+                } else if opaque.is_empty() {
+                    it.b.rw.preimage(ms.must()).0
                 } else {
-                    let (may, opaque) = it.b.rw.preimage(&ms.may);
-                    let must = if opaque.is_empty() {
-                        it.b.rw.preimage(ms.must()).0
-                    } else {
-                        none(&may)
-                    };
-                    (may, must, opaque)
+                    Cow::Owned(none(&may))
                 };
                 // At PREROUTING routing has not run: a forwarded packet has no
                 // output device yet (the one the path gives it applies from
@@ -740,7 +845,10 @@ impl<'a> Walker<'a> {
                     let no_out = self.ctx.universe().restrict_range(Dim::OutInterface, 0, 0);
                     let before_routing =
                         |s: &PacketSet| s.intersect(&no_out).forget(Dim::OutInterface);
-                    (before_routing(&may), before_routing(&must))
+                    (
+                        Cow::Owned(before_routing(&may)),
+                        Cow::Owned(before_routing(&must)),
+                    )
                 } else {
                     (may, must)
                 };
@@ -753,7 +861,7 @@ impl<'a> Walker<'a> {
                 // The region is taken out of the branch, so that the copy
                 // of the branch for the packets the rule misses does not
                 // copy it too.
-                let region = std::mem::replace(&mut it.b.region, none(&may));
+                let region = it.b.take_region();
                 let (inside, rest) = if region.is_subset(&may) {
                     (region, none(&may))
                 } else {
@@ -818,6 +926,131 @@ impl<'a> Walker<'a> {
         Ok(out)
     }
 
+    /// The keyed run rule `rule` of `chain` belongs to, if any.
+    fn run_at<'t>(&self, tix: &'t TableIx<'a>, chain: usize, rule: usize) -> Option<&'t KeyedRun> {
+        if self.record || self.min_run == usize::MAX {
+            return None;
+        }
+        let n = tix.table.chains[chain].rules.len();
+        tix.runs[chain]
+            .get_or_init(|| find_runs(n, self.min_run, |i| self.space(tix, chain, i)))
+            .at(rule)
+    }
+
+    /// True when the branch sees the rules of `run` as they are compiled, so
+    /// that taking the run at once gives what meeting its rules one by one
+    /// gives: no rewrite so far touches a field they test (a test of a
+    /// rewritten field is another set of original packets), no `-o` test at
+    /// PREROUTING (adjusted for routing, see [`Walker::table`]), and the
+    /// branch stays within the bound on rules met.
+    fn can_take(&self, stage: Stage, run: &KeyedRun, it: &Item) -> bool {
+        let pre_routing = stage.hook == "PREROUTING" && run.dims.contains(&Dim::OutInterface);
+        !pre_routing
+            && run.dims.iter().all(|d| it.b.rw.get(*d).is_none())
+            && it.met + (run.end - it.rule) <= self.budget
+    }
+
+    /// For a branch that cannot take `run` at once (see [`Walker::can_take`]):
+    /// the first rule from `it.rule` on that can match one of its packets,
+    /// found by the key when the branch presents few values there: its own
+    /// (the key not rewritten) or the one a rewrite set (a DNAT to one
+    /// address). Rules keyed by intervals without those values cannot
+    /// match; the others are met one by one as usual. `None` when the
+    /// branch presents many keys or values iptlint cannot know.
+    fn next_in_run(&self, stage: Stage, run: &KeyedRun, it: &Item) -> Option<usize> {
+        if stage.hook == "PREROUTING" && run.dims.contains(&Dim::OutInterface) {
+            return None;
+        }
+        let (lo, hi) = match it.b.rw.get(run.dim) {
+            None => it.b.region.bounds(run.dim)?,
+            Some(FieldRewrite::Masked { keep: 0, xor }) => (*xor, *xor),
+            Some(_) => return None,
+        };
+        let window = run.keys_within(lo, hi);
+        if window.len() > FEW_KEYS {
+            return None;
+        }
+        let next = window
+            .filter_map(|g| {
+                let rules = &run.rules[g];
+                rules.get(rules.partition_point(|&k| k < it.rule)).copied()
+            })
+            .min();
+        Some(next.unwrap_or(run.end))
+    }
+
+    /// Takes branch `it`, at a rule of `run`, past the rest of the run at
+    /// once: one branch per rule that matches some of its packets first
+    /// (left to apply that rule's target), and one with the packets that
+    /// match no rule of the run (at the rule after it), all pushed onto
+    /// `work` so that they are walked in rule order. See `runs.rs` for why
+    /// this is exact.
+    fn take_run(&self, tix: &TableIx<'a>, run: &KeyedRun, mut it: Item, work: &mut Work) {
+        let from = it.rule;
+        let region = it.b.take_region();
+        let window = match region.bounds(run.dim) {
+            Some((lo, hi)) => run.keys_within(lo, hi),
+            None => 0..0,
+        };
+        let space = |k: usize| &self.space(tix, it.chain, k).may;
+        // Rules the branch meets that can match some of its packets.
+        let met = |g: usize| {
+            let rules = &run.rules[g];
+            &rules[rules.partition_point(|&k| k < from)..]
+        };
+        let mut hits: Vec<Item> = Vec::new();
+        for g in window.clone() {
+            // Only the rules of one interval can overlap each other.
+            let mut earlier: Vec<&PacketSet> = Vec::new();
+            for &k in met(g) {
+                let may = space(k);
+                let mut hit = region.intersect(may);
+                for e in &earlier {
+                    if hit.is_empty() {
+                        break;
+                    }
+                    hit = hit.into_difference(e);
+                }
+                earlier.push(may);
+                if hit.is_empty() {
+                    continue;
+                }
+                let mut b = it.clone();
+                b.b.set_region(hit);
+                b.rule = k;
+                b.met += k - from + 1;
+                b.apply = true;
+                hits.push(b);
+            }
+        }
+        let rules_met = run.end - from;
+        self.since_check.set(self.since_check.get() + rules_met);
+        let miss = if from == run.start {
+            region.intersect(run.missed.get_or_init(|| {
+                let all = (0..run.keys.len()).flat_map(met).map(|&k| space(k));
+                self.ctx.universe().minus_all_along(run.dim, all)
+            }))
+        } else {
+            // Entered after a rule of the run (back from its `-j`, or on
+            // after a target such as LOG): the branch lies within that
+            // rule's interval, so few rules remain.
+            let rest = window.flat_map(met).map(|&k| space(k));
+            region.minus_all_along(run.dim, rest)
+        };
+        if !miss.is_empty() {
+            let mut other = it.clone();
+            other.b.set_region(miss);
+            other.rule = run.end;
+            other.met += rules_met;
+            work.push(other);
+        }
+        // Popped in rule order, as the rule-by-rule walk meets them.
+        hits.sort_unstable_by_key(|h| std::cmp::Reverse(h.rule));
+        for hit in hits {
+            work.push(hit);
+        }
+    }
+
     fn not_matched(&self, it: &mut Item, rule: &Rule, chain: &str) {
         if !self.record {
             return;
@@ -840,7 +1073,8 @@ impl<'a> Walker<'a> {
         let mut failed = Vec::new();
         let mut partly = Vec::new();
         for (text, sub) in conditions(rule) {
-            let (may, _) = b.rw.preimage(&rule_match_space(&sub, self.ctx).may);
+            let space = rule_match_space(&sub, self.ctx);
+            let (may, _) = b.rw.preimage(&space.may);
             if !b.region.overlaps(&may) {
                 failed.push(text);
             } else if !b.region.is_subset(&may) {
@@ -948,7 +1182,9 @@ impl<'a> Walker<'a> {
             policy,
             line: policy_line,
         });
-        let text = Rc::from(format!("policy {}", policy.as_str()));
+        let text = tix.policy_texts[it.base]
+            .get_or_init(|| Arc::from(format!("policy {}", policy.as_str())))
+            .clone();
         let verdict = (policy == Policy::Drop).then_some(Verdict::Drop);
         let name = tix.names[it.base].clone();
         Err(self.end(stage, it.b, name, policy_line, text, verdict))
@@ -958,9 +1194,9 @@ impl<'a> Walker<'a> {
         &self,
         stage: Stage,
         mut b: Branch,
-        chain: Rc<str>,
+        chain: Arc<str>,
         line: u32,
-        text: Rc<str>,
+        text: Arc<str>,
         verdict: Option<Verdict>,
     ) -> End {
         b.decisions = push(
@@ -993,7 +1229,7 @@ impl<'a> Walker<'a> {
         stage: Stage,
         tix: &TableIx<'a>,
         mut it: Item,
-        work: &mut Vec<Item>,
+        work: &mut Work,
     ) -> Option<Result<Item, End>> {
         let chains = &tix.table.chains;
         let chain = &chains[it.chain];
@@ -1005,7 +1241,7 @@ impl<'a> Walker<'a> {
         };
         let ends = |b: Branch, v: Option<Verdict>| {
             let text = tix.texts[it.chain][it.rule]
-                .get_or_init(|| Rc::from(format!("-A {} {}", chain.name, rule.spec_text())))
+                .get_or_init(|| Arc::from(format!("-A {} {}", chain.name, rule.spec_text())))
                 .clone();
             let name = tix.names[it.chain].clone();
             Some(Err(self.end(stage, b, name, line, text, v)))
@@ -1068,7 +1304,10 @@ impl<'a> Walker<'a> {
                 } else {
                     (Dim::Src, Dim::SrcPort)
                 };
-                let text = target_text(rule);
+                // Only a value iptlint cannot know is labelled with it: a
+                // kube-proxy walk applies tens of thousands of DNATs to one
+                // address, which need no text.
+                let text = std::cell::LazyCell::new(|| target_text(rule));
                 match t.name.as_str() {
                     "DNAT" | "SNAT" => {
                         let name = if dest {
@@ -1083,14 +1322,14 @@ impl<'a> Walker<'a> {
                                     if lo == hi {
                                         rw.assign(family, addr_dim, lo);
                                     } else {
-                                        rw.opaque(addr_dim, format!("one of {a:?} ({text})"));
+                                        rw.opaque(addr_dim, format!("one of {a:?} ({})", *text));
                                     }
                                 }
                                 if let Some(p) = &n.ports {
                                     nat_port(&mut rw, port_dim, p.lo, p.hi, &text);
                                 }
                             }
-                            _ => rw.opaque(addr_dim, format!("chosen by {text}")),
+                            _ => rw.opaque(addr_dim, format!("chosen by {}", *text)),
                         }
                     }
                     "REDIRECT" | "MASQUERADE" => {
@@ -1104,13 +1343,13 @@ impl<'a> Walker<'a> {
                             let whose = if dest { "input" } else { "output" };
                             rw.opaque(
                                 addr_dim,
-                                format!("the address of the {whose} interface ({text})"),
+                                format!("the address of the {whose} interface ({})", *text),
                             );
                         }
                         if let Some(p) = opt("--to-ports").and_then(|o| o.words.first()) {
                             match parse_port_range(&p.text) {
                                 Some((lo, hi)) => nat_port(&mut rw, port_dim, lo, hi, &text),
-                                None => rw.opaque(port_dim, format!("chosen by {text}")),
+                                None => rw.opaque(port_dim, format!("chosen by {}", *text)),
                             }
                         }
                     }
@@ -1119,13 +1358,10 @@ impl<'a> Walker<'a> {
                             let mask = n.mask;
                             rw.masked(family, addr_dim, mask, n.addr_u128() & mask);
                         }
-                        _ => rw.opaque(addr_dim, format!("chosen by {text}")),
+                        _ => rw.opaque(addr_dim, format!("chosen by {}", *text)),
                     },
                 }
-                // The connection now carries the NAT status bit `--ctstate
-                // SNAT/DNAT` tests (atoms: 2 + 4·state + 2·snat + dnat).
-                let bit = if dest { 1 } else { 2 };
-                rw.map_conntrack(|x| if x >= 2 { x | bit } else { x });
+                rw.set_nat_status(dest);
                 self.rewrote(&mut it.b, line, &rw);
                 it.b.rw = rw;
                 return ends(it.b, None);
@@ -1141,8 +1377,7 @@ impl<'a> Walker<'a> {
             }
             "CONNMARK" => {
                 // Only a packet with a conntrack entry has a connmark to change.
-                let tracked = self.ctx.universe().restrict_range(Dim::Conntrack, 2, 13);
-                let (yes, no) = self.split(&it.b, &tracked);
+                let (yes, no) = self.split(&it.b, &self.tracked);
                 if !no.is_empty() {
                     let mut other = it.clone();
                     other.b.set_region(no);
@@ -1230,7 +1465,7 @@ impl<'a> Walker<'a> {
 
 /// Where each table's `:NAME POLICY` lines are (1-based line numbers).
 fn policy_lines(source: &str) -> HashMap<(TableName, &str), u32> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     let mut table = None;
     for (i, line) in source.lines().enumerate() {
         let line = line.trim_start();
@@ -1260,11 +1495,19 @@ fn mark_op(o: &MatchOption) -> Option<(u32, u32)> {
     })
 }
 
-fn nat_port(rw: &mut Rewrites, d: Dim, lo: u16, hi: u16, text: &str) {
+/// `text` (the target's, for the label of a port iptlint cannot know) is
+/// made only when needed.
+fn nat_port(
+    rw: &mut Rewrites,
+    d: Dim,
+    lo: u16,
+    hi: u16,
+    text: &impl std::ops::Deref<Target = String>,
+) {
     if lo == hi {
         rw.assign(crate::model::Family::Ipv4, d, lo as u128);
     } else {
-        rw.opaque(d, format!("a port in {lo}-{hi} ({text})"));
+        rw.opaque(d, format!("a port in {lo}-{hi} ({})", **text));
     }
 }
 

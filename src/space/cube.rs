@@ -165,6 +165,19 @@ impl Cube {
 
     /// Pushes disjoint cubes whose union is `self − o`.
     pub(crate) fn minus(&self, o: &Cube, dom: &Domain, out: &mut Vec<Cube>) {
+        self.minus_peeling_last(o, None, dom, out);
+    }
+
+    /// [`Cube::minus`], peeling dimension `last` (when given) after all the
+    /// others: then only the last piece is cut on `last`, and every other
+    /// piece keeps `self`'s field there.
+    pub(crate) fn minus_peeling_last(
+        &self,
+        o: &Cube,
+        last: Option<usize>,
+        dom: &Domain,
+        out: &mut Vec<Cube>,
+    ) {
         if !self.intersects(o, dom) {
             out.push(self.clone());
             return;
@@ -175,7 +188,14 @@ impl Cube {
         // Peel one dimension of `o` at a time: the part of `cur` outside o's
         // field there is a piece of the result; the part inside goes on.
         let mut cur = self.clone();
-        for d in each(o.dims) {
+        let order = match last {
+            Some(l) if o.dims >> l & 1 == 1 => {
+                let bit = 1u16 << l;
+                each(o.dims & !bit).chain(each(bit))
+            }
+            _ => each(o.dims).chain(each(0)),
+        };
+        for d in order {
             let max = dom.max_of(d);
             let b = o.get(d).expect("d is in o");
             let full;

@@ -129,6 +129,10 @@ fn field_weight(f: &Field) -> usize {
 /// The number of dimensions of the space.
 pub const DIMS: usize = 15;
 
+/// Past this many merged parts, [`PacketSet::minus_all_along`] takes a set
+/// apart by the intervals of its key instead of part after part.
+pub const MANY_MERGED_PARTS: usize = 256;
+
 /// One coordinate of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dim {
@@ -451,6 +455,11 @@ impl PacketSet {
         top + logs.iter().map(|l| (l - top).exp2()).sum::<f64>().log2()
     }
 
+    /// The empty set of the same context (no allocation).
+    pub fn empty_like(&self) -> PacketSet {
+        self.with_cubes(Vec::new())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cubes.is_empty()
     }
@@ -531,6 +540,119 @@ impl PacketSet {
             dom: self.dom,
             cubes: out,
         }
+    }
+
+    /// `self` minus the union of `parts` (which may overlap), cut so that
+    /// `dim` is split last: parts equal on every field but `dim` are first
+    /// merged into one cube (their values of `dim` joined), and each cube of
+    /// `self` is cut on the other fields before `dim`. Taking a run of rules
+    /// keyed by `dim` (`-d IP -p tcp --dport P`, one per address) out of a
+    /// region this way leaves one cube per combination of the other fields
+    /// (per protocol and port) with the addresses left for it, instead of
+    /// one cube per address: a later rule that tests the port alone meets
+    /// the few cubes of its port.
+    ///
+    /// Each merged part is taken out of every piece left by the ones before,
+    /// which costs the number of merged parts squared. Past
+    /// [`MANY_MERGED_PARTS`] (rules that differ in more than the key: a
+    /// port per address), when every part is one cube testing one interval
+    /// of `dim` and any two intervals are equal or disjoint, the set is
+    /// taken apart by those intervals instead: each interval meets only its
+    /// own parts, and the pieces are merged along `dim` at the end.
+    pub fn minus_all_along<'s>(
+        &self,
+        dim: Dim,
+        parts: impl IntoIterator<Item = &'s PacketSet>,
+    ) -> PacketSet {
+        let mut merged = self.with_cubes(Vec::new());
+        for p in parts {
+            self.same_domain(p);
+            merged.cubes.extend(p.cubes.iter().cloned());
+        }
+        let d = dim.ix();
+        let keyed = merged.cubes.clone();
+        // The parts may overlap: merging along `dim` only joins values of
+        // cubes equal elsewhere, which keeps the union (not disjointness,
+        // which the subtraction below does not need).
+        merged.merge_along(dim);
+        if merged.cubes.len() > MANY_MERGED_PARTS
+            && let Some(out) = self.minus_by_intervals(d, keyed)
+        {
+            return out;
+        }
+        let mut cur = self.cubes.clone();
+        for b in &merged.cubes {
+            if cur.is_empty() {
+                break;
+            }
+            let mut next = Vec::with_capacity(cur.len() + 3);
+            for a in cur {
+                if a.intersects(b, &self.dom) {
+                    a.minus_peeling_last(b, Some(d), &self.dom, &mut next);
+                } else {
+                    next.push(a);
+                }
+            }
+            cur = next;
+        }
+        self.with_cubes(cur)
+    }
+
+    /// `self` minus the cubes `parts`, when each restricts dimension `d` to
+    /// one interval and any two of those are equal or disjoint (else
+    /// `None`): the part of `self` outside every interval, and per interval
+    /// the part inside it minus the cubes of that interval, merged along
+    /// `d`.
+    fn minus_by_intervals(&self, d: usize, parts: Vec<Cube>) -> Option<PacketSet> {
+        let mut keyed: Vec<((u128, u128), Cube)> = Vec::with_capacity(parts.len());
+        for c in parts {
+            let Some(Field::One(k)) = c.get(d) else {
+                return None;
+            };
+            keyed.push((*k, c));
+        }
+        keyed.sort_by_key(|(k, _)| *k);
+        if keyed
+            .windows(2)
+            .any(|w| w[0].0 != w[1].0 && w[0].0.1 >= w[1].0.0)
+        {
+            return None;
+        }
+        let max = self.dom.max_of(d);
+        // The values of `d` in no interval.
+        let mut gaps = Vec::with_capacity(keyed.len() + 1);
+        let mut next = Some(0u128);
+        for ((lo, hi), _) in &keyed {
+            let Some(from) = next else { break };
+            if *lo > from {
+                gaps.push((from, lo - 1));
+            }
+            next = next.max(hi.checked_add(1).filter(|&n| n <= max));
+            if *hi >= max {
+                next = None;
+            }
+        }
+        if let Some(from) = next {
+            gaps.push((from, max));
+        }
+        let mut out = self.restrict_field(d, Field::from_intervals(gaps).as_ref());
+        for group in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let (lo, hi) = group[0].0;
+            let mut piece = self.restrict_field(d, Field::range(lo, hi).as_ref()).cubes;
+            for (_, b) in group {
+                if piece.is_empty() {
+                    break;
+                }
+                let mut rest = Vec::with_capacity(piece.len() + 3);
+                for a in piece {
+                    a.minus(b, &self.dom, &mut rest);
+                }
+                piece = rest;
+            }
+            out.cubes.extend(piece);
+        }
+        out.merge_along(Dim::ALL[d]);
+        Some(out)
     }
 
     /// Every packet not in the set.
@@ -642,6 +764,19 @@ impl PacketSet {
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
+    /// The interval `lo..=hi` when the set is one cube whose `dim` is that
+    /// one interval (and not every value): what a rule keyed by `dim`
+    /// tests there.
+    pub fn cube_interval(&self, dim: Dim) -> Option<(u128, u128)> {
+        match self.cubes.as_slice() {
+            [c] => match c.get(dim.ix()) {
+                Some(Field::One(r)) => Some(*r),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// True when some packet of the set is constrained on `dim`.
     pub fn restricts(&self, dim: Dim) -> bool {
         self.cubes.iter().any(|c| c.get(dim.ix()).is_some())
@@ -698,27 +833,51 @@ impl PacketSet {
 
     /// `{p : p with dim := map[p.dim] is in the set}`, for a dimension with a
     /// small domain (conntrack atoms, address types): `map` has one entry per
-    /// value `0..=max`.
-    pub fn preimage_map(&self, dim: Dim, map: &[u128]) -> PacketSet {
+    /// value `0..=max`. The set itself, borrowed, when that is what it is
+    /// (a NAT's status bit does not change what `--ctstate NEW` holds).
+    pub fn preimage_map(&self, dim: Dim, map: &[u8]) -> std::borrow::Cow<'_, PacketSet> {
         let d = dim.ix();
         let max = self.dom.max_of(d);
         assert!(
-            max < 4096 && map.len() as u128 == max + 1,
+            max < 128 && map.len() as u128 == max + 1,
             "{dim:?} needs one entry per value"
         );
+        // Each field as the bits of its values, and of the values `map`
+        // sends into it.
+        let bits = |f: &Field| -> (u128, u128) {
+            let mut own = 0u128;
+            let mut pre = 0u128;
+            for x in 0..=max {
+                own |= (f.contains(x) as u128) << x;
+                pre |= (f.contains(map[x as usize] as u128) as u128) << x;
+            }
+            (own, pre)
+        };
+        let fixed = self.cubes.iter().all(|c| {
+            c.get(d).is_none_or(|f| {
+                let (own, pre) = bits(f);
+                own == pre
+            })
+        });
+        if fixed {
+            return std::borrow::Cow::Borrowed(self);
+        }
         let cubes = self
             .cubes
             .iter()
             .filter_map(|c| match c.get(d) {
                 None => Some(c.clone()),
                 Some(f) => {
-                    let hits = (0..=max).filter(|&x| f.contains(map[x as usize]));
-                    Field::from_intervals(hits.map(|x| (x, x)).collect())
-                        .map(|g| c.with(d, Some(g), &self.dom))
+                    let (_, pre) = bits(f);
+                    let runs = (0..=max)
+                        .filter(|&x| pre >> x & 1 == 1)
+                        .map(|x| (x, x))
+                        .collect();
+                    Field::from_intervals(runs).map(|g| c.with(d, Some(g), &self.dom))
                 }
             })
             .collect();
-        self.with_cubes(cubes)
+        std::borrow::Cow::Owned(self.with_cubes(cubes))
     }
 
     /// The set cut into its disjoint cubes, one set each (for indexes over
