@@ -775,17 +775,8 @@ impl RuleParser<'_> {
         if let Some(module) = proto.and_then(protocol_match)
             && let Some(spec) = match_spec(module).and_then(|s| s.option(name))
         {
-            let saved = self.owner;
-            self.load_match(
-                &Word {
-                    text: module.into(),
-                    span,
-                },
-                span,
-                true,
-            );
-            self.owner = saved;
-            return Some((Owner::Match(self.rule.matches.len() - 1), Some(spec)));
+            let i = self.load_implicit_match(module, span);
+            return Some((Owner::Match(i), Some(spec)));
         }
         // An option of an extension iptlint does not model. Of those whose
         // options iptlint knows (`policy`, `CHECKSUM`), only one that takes
@@ -859,6 +850,13 @@ impl RuleParser<'_> {
         if self.rule.matches.iter().any(|m| m.module == module) {
             return None;
         }
+        let i = self.load_implicit_match(module, span);
+        (!self.rule.matches[i].modelled).then_some((Owner::Match(i), None))
+    }
+
+    /// Loads `module` as `-p` loads it (the current owner of options stays)
+    /// and returns its index among the rule's matches.
+    fn load_implicit_match(&mut self, module: &str, span: Span) -> usize {
         let saved = self.owner;
         self.load_match(
             &Word {
@@ -869,8 +867,7 @@ impl RuleParser<'_> {
             true,
         );
         self.owner = saved;
-        let i = self.rule.matches.len() - 1;
-        (!self.rule.matches[i].modelled).then_some((Owner::Match(i), None))
+        self.rule.matches.len() - 1
     }
 
     /// What getopt makes of a long option that neither iptables nor a loaded
