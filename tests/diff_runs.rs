@@ -93,7 +93,7 @@ fn gen_dump(rng: &mut Rng) -> String {
     s.push_str("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
     s.push_str(":SVCS - [0:0]\n:NODEPORTS - [0:0]\n:SVC0 - [0:0]\n:SVC1 - [0:0]\n");
     s.push_str("-A PREROUTING -j SVCS\n-A OUTPUT -j SVCS\n");
-    for _ in 0..8 + rng.below(24) {
+    for _ in 0..8 + rng.below(16) {
         let target = match rng.below(6) {
             0 => "SVC0".to_string(),
             1 => "SVC1".to_string(),
@@ -111,7 +111,7 @@ fn gen_dump(rng: &mut Rng) -> String {
         ));
     }
     s.push_str("-A SVCS -m addrtype --dst-type LOCAL -j NODEPORTS\n");
-    for _ in 0..rng.below(16) {
+    for _ in 0..rng.below(10) {
         s.push_str(&format!(
             "-A NODEPORTS{} -j SVC{}\n",
             conditions(rng, "dport", false),
@@ -138,7 +138,7 @@ fn gen_dump(rng: &mut Rng) -> String {
     s.push_str("-A INPUT -j BYPORT\n-A INPUT -j BYSRC\n-A FORWARD -j BYDST\n");
     s.push_str("-A OUTPUT -j BYDST\n-A FORWARD -j BYSRC\n");
     for (chain, key) in [("BYDST", "dst"), ("BYSRC", "src"), ("BYPORT", "dport")] {
-        for _ in 0..rng.below(20) {
+        for _ in 0..rng.below(14) {
             let target = *rng.pick(&["ACCEPT", "DROP", "REJECT", "RETURN", "LOG"]);
             s.push_str(&format!(
                 "-A {chain}{} -j {target}\n",
@@ -220,7 +220,7 @@ fn fates_of(ctx: &SpaceContext, leaves: &[Leaf], p: &Packet) -> Vec<String> {
 fn keyed_runs_give_the_fates_of_the_rule_by_rule_walk() {
     let mut rng = Rng(0x4B45_5945_4452_554E);
     let mut taken_apart = 0;
-    for case in 0..60 {
+    for case in 0..40 {
         let text = gen_dump(&mut rng);
         let parsed = iptlint::syntax::parse(&text, Some(Family::Ipv4));
         assert!(
@@ -267,5 +267,5 @@ fn keyed_runs_give_the_fates_of_the_rule_by_rule_walk() {
     }
     eprintln!("{taken_apart} walks cut differently");
     // Most walks must have gone through runs, or this test proves little.
-    assert!(taken_apart >= 90, "only {taken_apart} walks used runs");
+    assert!(taken_apart >= 60, "only {taken_apart} walks used runs");
 }
