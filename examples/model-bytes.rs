@@ -83,9 +83,6 @@ fn main() {
                 }
                 if let Some(tg) = &r.target {
                     t.add("target.name heap", tg.name.len());
-                    if let TargetKind::Chain(c) = &tg.kind {
-                        t.add("target chain heap", c.len());
-                    }
                     t.add(
                         "target.options vec",
                         tg.options.capacity() * size_of::<MatchOption>(),

@@ -448,7 +448,7 @@ impl<'a> JumpGraph<'a> {
         };
         match &target.kind {
             TargetKind::Return => Flow::Return,
-            TargetKind::Chain(_) => match self.jump_to[self.first_rule[node.index()] + rule] {
+            TargetKind::Chain => match self.jump_to[self.first_rule[node.index()] + rule] {
                 Some(to) => match target.jump {
                     JumpKind::Jump => Flow::Jump(to),
                     JumpKind::Goto => Flow::Goto(to),

@@ -125,7 +125,7 @@ fn addr_matches(spec: &AddrSpec, addr: u32) -> bool {
     let AddrSpec::Net(n) = spec else {
         panic!("host names are not generated")
     };
-    let mask = n.mask as u32;
+    let mask = n.mask() as u32;
     addr & mask == (n.addr_u128() as u32) & mask
 }
 
@@ -230,7 +230,8 @@ fn walk(rs: &Ruleset, chain: &Chain, p: &mut Pkt, sets: &Sets, logs: &mut Vec<St
             TargetKind::Accept => return Walk::Verdict(Verdict::Accept),
             TargetKind::Drop => return Walk::Verdict(Verdict::Drop),
             TargetKind::Return => return Walk::Return,
-            TargetKind::Chain(name) => {
+            TargetKind::Chain => {
+                let name = &t.name;
                 assert_eq!(t.jump, JumpKind::Jump);
                 let to = table.chain(name).expect("declared");
                 if let Walk::Verdict(v) = walk(rs, to, p, sets, logs) {

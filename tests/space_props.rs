@@ -100,7 +100,7 @@ fn eval_rule(rule: &Rule, p: &Packet, fam: Family) -> Tri {
             .iter()
             .map(|a| match a {
                 AddrSpec::Net(net) if net.family() == fam => {
-                    tri((value & net.mask == net.addr_u128() & net.mask) != n.negated)
+                    tri((value & net.mask() == net.addr_u128() & net.mask()) != n.negated)
                 }
                 _ => Tri::U,
             })

@@ -289,11 +289,14 @@ fn goto_rules_without_target_counter_prefix_and_inline_values() {
         .unwrap()
         .chain("INPUT")
         .unwrap();
-    assert_eq!(input.rules[0].counters.map(|c| c.packets), Some(5));
+    assert_eq!(
+        input.rules[0].counters.as_deref().map(|c| c.packets),
+        Some(5)
+    );
     let target = input.rules[0].target.as_ref().unwrap();
     assert_eq!(
-        (target.jump, &target.kind),
-        (JumpKind::Goto, &TargetKind::Chain("X".into()))
+        (target.jump, &target.kind, target.name.as_str()),
+        (JumpKind::Goto, &TargetKind::Chain, "X")
     );
     assert!(input.rules[1].target.is_none());
     assert!(input.rules[1].match_option("udp", "--dport").is_some());

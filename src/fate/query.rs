@@ -54,7 +54,7 @@ impl PacketQuery {
                     ctx.family().as_str()
                 ));
             }
-            set = set.restrict_pattern(dim, net.addr_u128(), net.mask);
+            set = set.restrict_pattern(dim, net.addr_u128(), net.mask());
         }
         for (flag, text, dim) in [
             ("--sport", &self.sport, Dim::SrcPort),

@@ -1252,7 +1252,8 @@ impl<'a> Walker<'a> {
             TargetKind::Drop => return ends(it.b, Some(Verdict::Drop)),
             TargetKind::Queue => return ends(it.b, Some(Verdict::Queue("QUEUE".into()))),
             TargetKind::Return => return Some(self.leave(stage, tix, it, Some(line))),
-            TargetKind::Chain(name) => {
+            TargetKind::Chain => {
+                let name = &t.name;
                 let Some(&to) = tix.by_name.get(name.as_str()) else {
                     let v = Verdict::Unknown(format!("jump to the undefined chain {name}"));
                     return ends(it.b, Some(v));
@@ -1355,7 +1356,7 @@ impl<'a> Walker<'a> {
                     }
                     _ => match opt("--to").map(|o| &o.value) {
                         Some(Value::Net(n)) => {
-                            let mask = n.mask;
+                            let mask = n.mask();
                             rw.masked(family, addr_dim, mask, n.addr_u128() & mask);
                         }
                         _ => rw.opaque(addr_dim, format!("chosen by {}", *text)),

@@ -18,16 +18,17 @@ use crate::diagnostic::Finding;
 use crate::diagnostic::Severity;
 use crate::graph::{HookSet, INPUT, OUTPUT, PREROUTING};
 use crate::lints::LintContext;
+use crate::model::Generic;
 use crate::model::{Interface, Negatable, Rule, Span};
 
 /// iptables-restore refuses these by the chain's name alone.
 fn refused_in_builtin(chain: &str, rule: &Rule) -> Option<(&'static str, Option<Span>)> {
     match chain {
         "PREROUTING" | "INPUT" if rule.out_interface.is_some() => {
-            Some(("-o", rule.generic_spans.out_interface))
+            Some(("-o", rule.generic_span(Generic::OutInterface)))
         }
         "OUTPUT" | "POSTROUTING" if rule.in_interface.is_some() => {
-            Some(("-i", rule.generic_spans.in_interface))
+            Some(("-i", rule.generic_span(Generic::InInterface)))
         }
         _ => None,
     }
@@ -95,7 +96,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                     named(&rule.out_interface).map(|n| {
                         (
                             format!("-o {n}"),
-                            rule.generic_spans.out_interface,
+                            rule.generic_span(Generic::OutInterface),
                             "no output interface has been chosen there",
                         )
                     })
@@ -103,7 +104,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                     named(&rule.in_interface).map(|n| {
                         (
                             format!("-i {n}"),
-                            rule.generic_spans.in_interface,
+                            rule.generic_span(Generic::InInterface),
                             "packets have no input interface there",
                         )
                     })

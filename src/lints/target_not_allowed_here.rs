@@ -151,7 +151,7 @@ const PLACEMENTS: &[Placement] = &[
 
 fn placement(rule: &Rule) -> Option<(&'static Placement, &str)> {
     let target = rule.target.as_ref()?;
-    if matches!(target.kind, TargetKind::Chain(_)) {
+    if matches!(target.kind, TargetKind::Chain) {
         return None;
     }
     let p = PLACEMENTS.iter().find(|p| {

@@ -114,7 +114,7 @@ impl Rule {
     fn write_target(&self, out: &mut String) {
         if let Some(t) = &self.target {
             let flag = match (t.jump, &t.kind) {
-                (super::JumpKind::Goto, TargetKind::Chain(_)) => "-g",
+                (super::JumpKind::Goto, TargetKind::Chain) => "-g",
                 _ => "-j",
             };
             let _ = write!(out, "{flag} {} ", quote(&t.name));
@@ -141,7 +141,7 @@ fn write_table(f: &mut fmt::Formatter<'_>, table: &Table) -> fmt::Result {
     }
     for chain in &table.chains {
         for rule in &chain.rules {
-            if let Some(c) = rule.counters {
+            if let Some(c) = &rule.counters {
                 write!(f, "[{}:{}] ", c.packets, c.bytes)?;
             }
             let spec = rule.spec_text();

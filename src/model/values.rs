@@ -15,11 +15,24 @@ use super::Family;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Net {
     pub addr: IpAddr,
-    /// The mask as an integer of the family's width.
-    pub mask: u128,
+    /// The mask's bytes: as a `u128` it would align the struct, and with it
+    /// every address list and option value, to 16 bytes. See [`Net::mask`].
+    mask: [u8; 16],
 }
 
 impl Net {
+    pub fn new(addr: IpAddr, mask: u128) -> Net {
+        Net {
+            addr,
+            mask: mask.to_le_bytes(),
+        }
+    }
+
+    /// The mask as an integer of the family's width.
+    pub fn mask(&self) -> u128 {
+        u128::from_le_bytes(self.mask)
+    }
+
     pub fn family(&self) -> Family {
         match self.addr {
             IpAddr::V4(_) => Family::Ipv4,
@@ -49,18 +62,18 @@ impl Net {
         } else {
             u128::MAX
         };
-        let ones = self.mask.count_ones();
+        let ones = self.mask().count_ones();
         let contiguous = if ones == 0 {
             0
         } else {
             (full << (width - ones)) & full
         };
-        (self.mask == contiguous).then_some(ones)
+        (self.mask() == contiguous).then_some(ones)
     }
 
     /// True when bits outside the mask are set (`10.0.0.1/8`).
     pub fn has_host_bits(&self) -> bool {
-        self.addr_u128() & !self.mask != 0
+        self.addr_u128() & !self.mask() != 0
     }
 
     pub fn parse(text: &str) -> Result<Net, String> {
@@ -100,7 +113,7 @@ impl Net {
                 _ => return Err(format!("`{m}` is not a mask for `{addr_text}`")),
             },
         };
-        Ok(Net { addr, mask })
+        Ok(Net::new(addr, mask))
     }
 }
 
@@ -133,8 +146,8 @@ impl fmt::Display for Net {
         match self.prefix_len() {
             Some(len) => write!(f, "{}/{}", self.addr, len),
             None => match self.addr {
-                IpAddr::V4(a) => write!(f, "{}/{}", a, Ipv4Addr::from(self.mask as u32)),
-                IpAddr::V6(a) => write!(f, "{}/{}", a, Ipv6Addr::from(self.mask)),
+                IpAddr::V4(a) => write!(f, "{}/{}", a, Ipv4Addr::from(self.mask() as u32)),
+                IpAddr::V6(a) => write!(f, "{}/{}", a, Ipv6Addr::from(self.mask())),
             },
         }
     }

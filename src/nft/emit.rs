@@ -1,6 +1,7 @@
 //! From the nft tables to iptables text, read back by the iptables reader,
 //! with every span of the model mapped back to the nft text.
 
+use crate::model::Generic;
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
@@ -347,17 +348,11 @@ fn remap_table(t: &mut Table, f: &impl Fn(Span) -> Span) {
 }
 
 fn remap_rule(r: &mut Rule, f: &impl Fn(Span) -> Span) {
+    let generic = Generic::ALL.map(|g| r.generic_span(g));
     r.span = f(r.span);
     r.chain_span = f(r.chain_span);
-    let g = &mut r.generic_spans;
-    for s in [
-        &mut g.source,
-        &mut g.destination,
-        &mut g.protocol,
-        &mut g.in_interface,
-        &mut g.out_interface,
-    ] {
-        *s = s.map(f);
+    for (g, span) in Generic::ALL.into_iter().zip(generic) {
+        r.set_generic_span(g, span.map(f));
     }
     for m in &mut r.matches {
         m.span = f(m.span);

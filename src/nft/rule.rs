@@ -789,8 +789,8 @@ fn net_key(n: &Net) -> KeyComp {
     };
     match n.prefix_len() {
         Some(_) => {
-            let lo = n.addr_u128() & n.mask;
-            KeyComp::Range(lo, lo | (!n.mask & full))
+            let lo = n.addr_u128() & n.mask();
+            KeyComp::Range(lo, lo | (!n.mask() & full))
         }
         // A non-contiguous mask: not an interval; taken to overlap all.
         None => KeyComp::Iface(String::new(), true),

@@ -182,7 +182,7 @@ fn decides_for_good(rule: &Rule) -> bool {
     match &t.kind {
         TargetKind::Accept | TargetKind::Drop | TargetKind::Return | TargetKind::Queue => true,
         TargetKind::Extension => t.kind.is_terminal_verdict(&t.name),
-        TargetKind::Chain(_) => t.jump == JumpKind::Goto,
+        TargetKind::Chain => t.jump == JumpKind::Goto,
         TargetKind::Other => false,
     }
 }

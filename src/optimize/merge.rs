@@ -37,6 +37,7 @@
 //! and gives up (starting a new group) beyond that, so a pass is linear in
 //! the chain with a bounded factor.
 
+use crate::model::Generic;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{
@@ -295,7 +296,7 @@ fn fuse_set(
     let mut rule = g.key_rule.clone();
     rule.matches.push(set_match(&set.name, &dirs));
     let positions: Vec<usize> = g.members.iter().map(|(p, _)| *p).collect();
-    rule.counters = summed_counters(rules, &positions);
+    rule.counters = summed_counters(rules, &positions).map(Box::new);
     let name = set.name.clone();
     if !sets.iter().any(|s| s.name == set.name) {
         sets.push(set);
@@ -340,7 +341,7 @@ fn fuse_ports(
         let mut rule = g.key_rule.clone();
         rule.matches.push(set_match(&set.name, dir.word()));
         let positions: Vec<usize> = g.members.iter().map(|(p, _)| *p).collect();
-        rule.counters = summed_counters(rules, &positions);
+        rule.counters = summed_counters(rules, &positions).map(Box::new);
         let name = set.name.clone();
         if !sets.iter().any(|s| s.name == set.name) {
             sets.push(set);
@@ -374,7 +375,7 @@ fn fuse_ports(
         let ports: Vec<PortRange> = chunk.iter().map(|(_, p)| *p).collect();
         rule.matches.push(multiport_match(dir, &ports));
         let positions: Vec<usize> = chunk.iter().map(|(p, _)| *p).collect();
-        rule.counters = summed_counters(rules, &positions);
+        rule.counters = summed_counters(rules, &positions).map(Box::new);
         let lines = positions
             .iter()
             .flat_map(|&p| rules[p].lines.iter().copied())
@@ -390,7 +391,7 @@ fn summed_counters(rules: &[WorkRule], positions: &[usize]) -> Option<crate::mod
         bytes: 0,
     };
     for &p in positions {
-        let c = rules[p].rule.counters?;
+        let c = rules[p].rule.counters.as_deref()?;
         sum.packets = sum.packets.saturating_add(c.packets);
         sum.bytes = sum.bytes.saturating_add(c.bytes);
     }
@@ -502,8 +503,8 @@ fn take_addr(rule: &mut Rule, dir: Dir, family: Family) -> Option<Vec<Member>> {
     };
     *slot = None;
     match dir {
-        Dir::Src => rule.generic_spans.source = None,
-        Dir::Dst => rule.generic_spans.destination = None,
+        Dir::Src => rule.set_generic_span(Generic::Source, None),
+        Dir::Dst => rule.set_generic_span(Generic::Destination, None),
     }
     Some(members)
 }
@@ -618,8 +619,8 @@ pub fn continues_changed(rule: &Rule, impure: &dyn Fn(&str) -> bool) -> bool {
         TargetKind::Extension if t.kind.is_terminal_verdict(&t.name) => false,
         TargetKind::Extension => !PASS_THROUGH.contains(&t.name.as_str()),
         TargetKind::Other => true,
-        TargetKind::Chain(c) => match t.jump {
-            crate::model::JumpKind::Jump => impure(c),
+        TargetKind::Chain => match t.jump {
+            crate::model::JumpKind::Jump => impure(&t.name),
             // The packet never comes back to this chain.
             crate::model::JumpKind::Goto => false,
         },
@@ -633,7 +634,7 @@ fn decides(rule: &Rule) -> bool {
     match &t.kind {
         TargetKind::Accept | TargetKind::Drop | TargetKind::Return | TargetKind::Queue => true,
         TargetKind::Extension => t.kind.is_terminal_verdict(&t.name),
-        TargetKind::Chain(_) => t.jump == crate::model::JumpKind::Goto,
+        TargetKind::Chain => t.jump == crate::model::JumpKind::Goto,
         TargetKind::Other => false,
     }
 }

@@ -9,6 +9,7 @@
 //! matches every ICMP packet; `--mark 1/0` never matches (the value has a bit
 //! outside the mask).
 
+use crate::model::Generic;
 use crate::model::{
     AddrSpec, CtState, Family, Match, MatchOption, Negatable, PortRange, Rule, Span, Value,
 };
@@ -107,10 +108,9 @@ fn expand(rule: &Rule, ctx: &SpaceContext, mut each: impl FnMut(MatchSpace, usiz
     let sources = AddrTests::of(&rule.source);
     let dests = AddrTests::of(&rule.destination);
     let total = sources.len() * dests.len();
-    let spans = &rule.generic_spans;
     let (src_span, dst_span) = (
-        spans.source.unwrap_or(rule.span),
-        spans.destination.unwrap_or(rule.span),
+        rule.generic_span(Generic::Source).unwrap_or(rule.span),
+        rule.generic_span(Generic::Destination).unwrap_or(rule.span),
     );
     if total == 1 {
         // The common case: no copy of the conditions.
@@ -267,9 +267,8 @@ impl<'a> Acc<'a> {
     }
 
     fn generic(&mut self, rule: &Rule) {
-        let spans = &rule.generic_spans;
         if let Some(p) = &rule.protocol {
-            let span = spans.protocol.unwrap_or(rule.span);
+            let span = rule.generic_span(Generic::Protocol).unwrap_or(rule.span);
             match p.value.number {
                 None => self.unknown(span, format!("protocol `{}` is unknown", p.value.written)),
                 // The kernel skips the protocol test for 0, `!` or not.
@@ -278,14 +277,18 @@ impl<'a> Acc<'a> {
             }
         }
         for (slot, d, span) in [
-            (&rule.in_interface, Dim::InInterface, spans.in_interface),
-            (&rule.out_interface, Dim::OutInterface, spans.out_interface),
+            (&rule.in_interface, Dim::InInterface, Generic::InInterface),
+            (
+                &rule.out_interface,
+                Dim::OutInterface,
+                Generic::OutInterface,
+            ),
         ] {
             let Some(i) = slot else { continue };
             match self.ctx.interface_run(&i.value.name) {
                 Some((lo, hi)) => self.field(d, Field::range(lo as u128, hi as u128), i.negated),
                 None => self.unknown(
-                    span.unwrap_or(rule.span),
+                    rule.generic_span(span).unwrap_or(rule.span),
                     format!("interface `{}` is not in the context", i.value.name),
                 ),
             }
@@ -303,7 +306,7 @@ impl<'a> Acc<'a> {
         let Some((negated, spec)) = test else { return };
         match spec {
             Some(AddrSpec::Net(n)) if n.family() == self.ctx.family() => {
-                let f = Field::pattern(n.addr_u128(), n.mask, self.max(d));
+                let f = Field::pattern(n.addr_u128(), n.mask(), self.max(d));
                 self.field(d, Some(f), negated);
             }
             Some(AddrSpec::Net(n)) => self.unknown(

@@ -11,6 +11,7 @@ mod plain_words;
 mod rule_spec;
 mod tokens;
 
+use crate::model::Generic;
 use foldhash::HashMap;
 
 use pest::Parser;
@@ -284,8 +285,8 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
             for (index, rule) in chain.rules.iter().enumerate() {
                 let mut nets = Vec::new();
                 for (slot, span) in [
-                    (&rule.source, rule.generic_spans.source),
-                    (&rule.destination, rule.generic_spans.destination),
+                    (&rule.source, rule.generic_span(Generic::Source)),
+                    (&rule.destination, rule.generic_span(Generic::Destination)),
                 ] {
                     if let Some(slot) = slot {
                         nets.extend(slot.value.iter().filter_map(|a| match a {
@@ -785,7 +786,7 @@ impl Builder<'_> {
                     return;
                 };
                 if rule.counters.is_none() {
-                    rule.counters = plan.counters;
+                    rule.counters = plan.counters.map(Box::new);
                 }
                 let mut rule_findings = plan.rule_findings;
                 for f in &mut rule_findings {
@@ -1006,7 +1007,7 @@ impl Builder<'_> {
             (Some((n, _)), _) => (n >= 1 && n <= rules.len()).then(|| n - 1),
             (None, Some(spec)) => rules.iter().position(|r| {
                 Rule {
-                    counters: spec.counters,
+                    counters: spec.counters.clone(),
                     ..r.clone()
                 } == spec
             }),

@@ -5,6 +5,7 @@
 
 use crate::codes::{self, Lint};
 use crate::diagnostic::Finding;
+use crate::model::Generic;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
     MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
@@ -356,8 +357,7 @@ impl RuleParser<'_> {
         let before = multiport.is_some_and(|m| {
             let ports = m.options.first().map_or(m.span, |o| o.span);
             self.rule
-                .generic_spans
-                .protocol
+                .generic_span(Generic::Protocol)
                 .is_none_or(|p| p.start > ports.start)
         });
         if (!ports || before)
@@ -604,16 +604,16 @@ impl RuleParser<'_> {
                 let value = self.addresses(&words[0]);
                 let slot = Negatable { negated, value };
                 if generic == "-s" {
-                    self.rule.generic_spans.source = Some(span);
+                    self.rule.set_generic_span(Generic::Source, Some(span));
                     self.rule.source = Some(slot);
                 } else {
-                    self.rule.generic_spans.destination = Some(span);
+                    self.rule.set_generic_span(Generic::Destination, Some(span));
                     self.rule.destination = Some(slot);
                 }
             }
             "-p" => match Protocol::parse(&words[0].text) {
                 Ok(p) => {
-                    self.rule.generic_spans.protocol = Some(span);
+                    self.rule.set_generic_span(Generic::Protocol, Some(span));
                     self.rule.protocol = Some(Negatable { negated, value: p });
                 }
                 Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
@@ -622,10 +622,11 @@ impl RuleParser<'_> {
                 Ok(i) => {
                     let slot = Some(Negatable { negated, value: i });
                     if generic == "-i" {
-                        self.rule.generic_spans.in_interface = Some(span);
+                        self.rule.set_generic_span(Generic::InInterface, Some(span));
                         self.rule.in_interface = slot;
                     } else {
-                        self.rule.generic_spans.out_interface = Some(span);
+                        self.rule
+                            .set_generic_span(Generic::OutInterface, Some(span));
                         self.rule.out_interface = slot;
                     }
                 }
@@ -636,7 +637,7 @@ impl RuleParser<'_> {
             "-6" => self.rule.only_family = Some(Family::Ipv6),
             "-c" => match (words[0].text.parse(), words[1].text.parse()) {
                 (Ok(packets), Ok(bytes)) => {
-                    self.rule.counters = Some(crate::model::Counters { packets, bytes })
+                    self.rule.counters = Some(Box::new(crate::model::Counters { packets, bytes }))
                 }
                 _ => self.error(
                     &codes::INVALID_VALUE,
@@ -709,7 +710,7 @@ impl RuleParser<'_> {
         }
         let name = word.text.clone();
         let kind = if goto || self.chain_targets.contains(&name) {
-            TargetKind::Chain(name.clone())
+            TargetKind::Chain
         } else {
             match name.as_str() {
                 "ACCEPT" => TargetKind::Accept,
@@ -718,7 +719,7 @@ impl RuleParser<'_> {
                 "QUEUE" => TargetKind::Queue,
                 n if target_spec(n).is_some() => TargetKind::Extension,
                 n if OTHER_TARGETS.contains(&n) => TargetKind::Other,
-                _ => TargetKind::Chain(name.clone()),
+                _ => TargetKind::Chain,
             }
         };
         self.rule.target = Some(Target {

@@ -125,8 +125,8 @@ fn never_returns(table: &Table, c: usize, facts: &ChainFacts) -> bool {
         let Some(t) = &r.target else { continue };
         match &t.kind {
             TargetKind::Return => return false,
-            TargetKind::Chain(_) if t.jump == JumpKind::Goto => return false,
-            TargetKind::Chain(_) => continue,
+            TargetKind::Chain if t.jump == JumpKind::Goto => return false,
+            TargetKind::Chain => continue,
             k if k.is_terminal_verdict(&t.name) => {
                 if covers_entry(r, proto) {
                     return true;

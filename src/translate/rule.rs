@@ -262,7 +262,7 @@ pub fn translate_rule(
     };
     let counter = scope
         .counters
-        .then(|| rule.counters.map(|c| (c.packets, c.bytes)));
+        .then(|| rule.counters.as_deref().map(|c| (c.packets, c.bytes)));
     let mut out = Vec::new();
     for s in &srcs {
         for d in &dsts {
@@ -431,7 +431,7 @@ fn addr_expr(
     }
     let sel = addr_selector(fam, dir);
     let op = if negated { "!= " } else { "" };
-    let masked = n.addr_u128() & n.mask;
+    let masked = n.addr_u128() & n.mask();
     let addr = addr_from(fam, masked);
     match n.prefix_len() {
         Some(0) if negated => Err("`! -s 0/0` matches no packet".into()),
@@ -442,7 +442,7 @@ fn addr_expr(
             } else {
                 format!("{addr}/{len}")
             };
-            let hi = masked | (!n.mask & full(fam));
+            let hi = masked | (!n.mask() & full(fam));
             let elem = Elem {
                 text: text.clone(),
                 lo: masked,
@@ -457,7 +457,7 @@ fn addr_expr(
             }))
         }
         None => {
-            let mask = addr_from(fam, n.mask);
+            let mask = addr_from(fam, n.mask());
             let op = if negated { "!=" } else { "==" };
             Ok(Some(Expr::plain(format!("{sel} & {mask} {op} {addr}"))))
         }
@@ -1249,7 +1249,7 @@ fn conntrack(m: &Match, fam: Family) -> Result<Cases, String> {
                 let l3 = if fam == Family::Ipv4 { "ip" } else { "ip6" };
                 let value = match n.prefix_len() {
                     Some(len) if len == n.bits() => n.addr.to_string(),
-                    Some(len) => format!("{}/{len}", addr_from(fam, n.addr_u128() & n.mask)),
+                    Some(len) => format!("{}/{len}", addr_from(fam, n.addr_u128() & n.mask())),
                     None => return Err("conntrack address with a non-prefix mask".into()),
                 };
                 others.push(Expr::plain(format!("ct {dir} {l3} {which} {op}{value}")));
@@ -1409,7 +1409,8 @@ fn translate_target(
         TargetKind::Drop => Verdict::Drop,
         TargetKind::Return => Verdict::Return,
         TargetKind::Queue => Verdict::Terminal("queue num 0".into()),
-        TargetKind::Chain(name) => {
+        TargetKind::Chain => {
+            let name = &t.name;
             // iptables-restore --test lets this pass; a real load refuses
             // the dump ("Chain 'X' does not exist"), and nft the script.
             if !scope.chains.contains(name) {

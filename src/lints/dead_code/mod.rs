@@ -458,8 +458,8 @@ pub fn verdict_name(rule: &Rule) -> String {
     match &rule.target {
         None => "no target".to_string(),
         Some(t) => match (&t.kind, t.jump) {
-            (TargetKind::Chain(n), crate::model::JumpKind::Goto) => format!("-g {n}"),
-            (TargetKind::Chain(n), _) => format!("-j {n}"),
+            (TargetKind::Chain, crate::model::JumpKind::Goto) => format!("-g {}", t.name),
+            (TargetKind::Chain, _) => format!("-j {}", t.name),
             _ => t.name.to_string(),
         },
     }

@@ -222,9 +222,10 @@ impl Walker<'_> {
     /// The user chain a `-j`/`-g` rule sends its packets to, if it exists.
     fn chain_target(&self, rule: &crate::model::Rule) -> Option<usize> {
         let t = rule.target.as_ref()?;
-        let TargetKind::Chain(name) = &t.kind else {
+        if t.kind != TargetKind::Chain {
             return None;
-        };
+        }
+        let name = &t.name;
         debug_assert!(matches!(t.jump, JumpKind::Jump | JumpKind::Goto));
         self.table.iter().position(|c| &c.name == name)
     }
