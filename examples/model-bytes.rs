@@ -20,7 +20,7 @@ impl Tally {
 
 fn words(t: &mut Tally, o: &MatchOption) {
     t.add("option.name heap", o.name.len());
-    t.add("option.written heap", o.written.len());
+    t.add("option.alias heap", o.alias.as_ref().map_or(0, |a| a.len()));
     t.add("option.words vec", o.words.capacity() * size_of::<Word>());
     for w in &o.words {
         t.add("word text heap", w.text.len());

@@ -194,7 +194,16 @@ pub fn matches_every_packet(rule: &Rule) -> bool {
 
 impl<'a> JumpGraph<'a> {
     pub fn build(ruleset: &'a Ruleset) -> JumpGraph<'a> {
-        let mut graph = DiGraph::new();
+        // Sized exactly: a kube-proxy dump has a jump for most of its rules,
+        // and a doubling edge list would hold up to twice what it needs.
+        let jumps = ruleset
+            .tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules)
+            .filter(|r| r.jump_chain().is_some())
+            .count();
+        let mut graph = DiGraph::with_capacity(ruleset.chain_count(), jumps);
         let mut nodes = Vec::with_capacity(ruleset.tables.len());
         let mut names = Vec::with_capacity(ruleset.tables.len());
         for (ti, table) in ruleset.tables.iter().enumerate() {

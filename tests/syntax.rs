@@ -406,7 +406,7 @@ fn abbreviated_options_are_read_as_getopt_reads_them() {
     let rule = only_rule(&p);
     assert_eq!(rule.protocol.as_ref().unwrap().value.number, Some(6));
     let dport = rule.match_option("tcp", "--dport").unwrap();
-    assert_eq!(dport.written, "--dp");
+    assert_eq!(dport.written(), "--dp");
 
     // After `-m multiport`, `--dport` abbreviates multiport's `--dports`.
     let p = parse4(&wrap(

@@ -409,12 +409,21 @@ impl Match {
 pub struct MatchOption {
     /// The canonical long name (`--dport` for `--destination-port`).
     pub name: Text,
-    /// The name as written.
-    pub written: Text,
+    /// The name as written, when it is not `name`: an alias
+    /// (`--destination-port`) or an abbreviation (`--dp`). Most options are
+    /// written by their name, and then nothing is stored twice.
+    pub alias: Option<Text>,
     pub negated: bool,
     pub span: Span,
     pub words: List<Word>,
     pub value: Value,
+}
+
+impl MatchOption {
+    /// The name as written.
+    pub fn written(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// `-j` pushes a return point; `-g` does not.

@@ -36,7 +36,7 @@ fn option(out: &mut String, o: &MatchOption) {
     if o.negated {
         out.push_str("! ");
     }
-    out.push_str(&o.written);
+    out.push_str(o.written());
     for w in &o.words {
         out.push(' ');
         out.push_str(&quote(&w.text));

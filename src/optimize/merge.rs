@@ -413,7 +413,7 @@ fn set_match(name: &str, dirs: &str) -> Match {
         modelled: true,
         options: crate::model::list![MatchOption {
             name: "--match-set".into(),
-            written: "--match-set".into(),
+            alias: None,
             negated: false,
             span: Span::default(),
             words: crate::model::list![word(name), word(dirs)],
@@ -439,7 +439,7 @@ fn multiport_match(dir: Dir, ports: &[PortRange]) -> Match {
         modelled: true,
         options: crate::model::list![MatchOption {
             name: name.into(),
-            written: name.into(),
+            alias: None,
             negated: false,
             span: Span::default(),
             words: crate::model::list![word(&text)],

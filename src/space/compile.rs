@@ -329,7 +329,7 @@ impl<'a> Acc<'a> {
             return self.unknown(m.span, format!("`-m {}` is not modelled", m.module));
         }
         if let Some(o) = m.options.iter().find(|o| o.value == Value::Raw) {
-            return self.unknown(o.span, format!("`{}` has no valid value", o.written));
+            return self.unknown(o.span, format!("`{}` has no valid value", o.written()));
         }
         let proto = rule
             .protocol
@@ -526,7 +526,7 @@ impl<'a> Acc<'a> {
     fn option_unknown(&mut self, m: &Match, o: &MatchOption) {
         self.unknown(
             o.span,
-            format!("`-m {} {}` is not modelled", m.module, o.written),
+            format!("`-m {} {}` is not modelled", m.module, o.written()),
         );
     }
 
@@ -538,7 +538,7 @@ impl<'a> Acc<'a> {
     fn ports(&mut self, d: Dim, o: &MatchOption) {
         match &o.value {
             Value::Ports(p) => self.field(d, port_field(p), o.negated),
-            _ => self.unknown(o.span, format!("`{}` has no port value", o.written)),
+            _ => self.unknown(o.span, format!("`{}` has no port value", o.written())),
         }
     }
 

@@ -729,6 +729,9 @@ impl Builder<'_> {
                 None if c.declared => builtins.len(),
                 None => builtins.len() + 1,
             });
+        // A kube-proxy table has tens of thousands of chains, pushed one by
+        // one: give back what the doubling left over.
+        table.chains.shrink_to_fit();
         if let Some(i) = self.tables.iter().position(|t| t.name == table.name) {
             self.replaced.push(self.tables.remove(i));
         }
@@ -1731,7 +1734,7 @@ mod tests {
             .rules[0];
         let option = &rule.target.as_ref().unwrap().options[0];
         assert_eq!(option.name, "--to-source");
-        assert_eq!(option.written, "--to");
+        assert_eq!(option.written(), "--to");
         assert!(matches!(option.value, Value::Nat(_)));
     }
 }

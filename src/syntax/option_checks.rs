@@ -122,10 +122,10 @@ fn shown(text: &str) -> String {
 /// An option as written, with the name getopt reads when it is an
 /// abbreviation (`--dport` after `-m multiport` is `--dports`).
 fn as_written(o: &MatchOption) -> String {
-    if o.written != o.name && o.name.starts_with(o.written.as_str()) {
-        format!("`{}` (getopt reads `{}`)", o.written, o.name)
+    if o.written() != o.name && o.name.starts_with(o.written()) {
+        format!("`{}` (getopt reads `{}`)", o.written(), o.name)
     } else {
-        format!("`{}`", o.written)
+        format!("`{}`", o.written())
     }
 }
 
@@ -540,7 +540,7 @@ fn checksum_error(rule: &Rule, span: Span) -> Option<Finding> {
             o.span,
             format!(
                 "`{}` takes no argument: iptables refuses `{}`",
-                o.written,
+                o.written(),
                 shown(&o.words[0].text)
             ),
         );
@@ -551,7 +551,7 @@ fn checksum_error(rule: &Rule, span: Span) -> Option<Finding> {
             again.span,
             format!(
                 "`{}` a second time: iptables refuses the rule (option \"--checksum-fill\" can only be used once)",
-                again.written
+                again.written()
             ),
         );
     }

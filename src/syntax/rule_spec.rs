@@ -1098,9 +1098,10 @@ impl RuleParser<'_> {
         let span = words
             .last()
             .map_or(start.to(token.span), |w| start.to(w.span));
+        let name = spec.map_or(name, |s| s.canonical());
         let option = MatchOption {
-            name: spec.map_or(name, |s| s.canonical()).into(),
-            written: token.text.as_str().into(),
+            alias: (token.text != name).then(|| token.text.as_str().into()),
+            name: name.into(),
             negated: bang.is_some() || old_neg,
             span,
             words,

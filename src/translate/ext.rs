@@ -70,7 +70,7 @@ pub fn ext_match(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Option<Result<Cas
 fn one_word<'a>(m: &Match, o: &'a MatchOption) -> Result<&'a str, String> {
     match o.words.as_slice() {
         [w] => Ok(w.text.as_str()),
-        _ => Err(format!("`-m {} {}` takes one value", m.module, o.written)),
+        _ => Err(format!("`-m {} {}` takes one value", m.module, o.written())),
     }
 }
 
@@ -78,7 +78,7 @@ fn no_word(m: &Match, o: &MatchOption) -> Result<(), String> {
     if o.words.is_empty() {
         Ok(())
     } else {
-        Err(format!("`-m {} {}` takes no value", m.module, o.written))
+        Err(format!("`-m {} {}` takes no value", m.module, o.written()))
     }
 }
 
@@ -108,7 +108,7 @@ fn ecn(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Result<Vec<Expr>, String> {
                 if rule_proto(rule) != Some("tcp") {
                     return Err(format!(
                         "`{}` without `-p tcp`: the kernel refuses the rule",
-                        o.written
+                        o.written()
                     ));
                 }
                 // xt_ecn reads the TCP header of a later fragment too (what
@@ -120,7 +120,7 @@ fn ecn(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Result<Vec<Expr>, String> {
                     return Err(format!(
                         "`{}` reads a later fragment's payload as a TCP header; nft \
                          does not (add `-m tcp` to exclude fragments)",
-                        o.written
+                        o.written()
                     ));
                 }
                 let flag = if o.name == "--ecn-tcp-ece" {
@@ -131,7 +131,7 @@ fn ecn(m: &Match, rule: &Rule, scope: &Scope<'_>) -> Result<Vec<Expr>, String> {
                 let comp: &[&str] = if o.negated { &[] } else { &[flag] };
                 out.push(flags_expr(&[flag], comp, false));
             }
-            _ => return Err(format!("`-m ecn {}` is not known", o.written)),
+            _ => return Err(format!("`-m ecn {}` is not known", o.written())),
         }
     }
     if out.is_empty() {
@@ -161,7 +161,7 @@ fn time(m: &Match) -> Result<Vec<Expr>, String> {
     let mut contiguous = false;
     for o in &m.options {
         if o.negated && o.name != "--weekdays" && o.name != "--monthdays" {
-            return Err(format!("`! {}` is not an iptables option", o.written));
+            return Err(format!("`! {}` is not an iptables option", o.written()));
         }
         match o.name.as_str() {
             "--datestart" => date_start = time_date(one_word(m, o)?)?,
@@ -179,7 +179,7 @@ fn time(m: &Match) -> Result<Vec<Expr>, String> {
                 return Err(format!(
                     "`{}` counts time in the kernel's time zone (sys_tz); nft's \
                      `meta time` and `meta hour` count in UTC",
-                    o.written
+                    o.written()
                 ));
             }
             "--utc" => no_word(m, o)?,
@@ -187,7 +187,7 @@ fn time(m: &Match) -> Result<Vec<Expr>, String> {
                 no_word(m, o)?;
                 contiguous = true;
             }
-            _ => return Err(format!("`-m time {}` is not known", o.written)),
+            _ => return Err(format!("`-m time {}` is not known", o.written())),
         }
     }
     if weekdays & 0xFE != 0xFE {
@@ -374,7 +374,7 @@ fn frag(m: &Match, fam: Family) -> Result<Vec<Expr>, String> {
             "--fragres" | "--fragfirst" | "--fragmore" | "--fraglast" => {
                 no_word(m, o)?;
                 if o.negated {
-                    return Err(format!("`! {}` is not an iptables option", o.written));
+                    return Err(format!("`! {}` is not an iptables option", o.written()));
                 }
                 out.push(Expr::plain(
                     match o.name.as_str() {
@@ -389,7 +389,7 @@ fn frag(m: &Match, fam: Family) -> Result<Vec<Expr>, String> {
             _ => {
                 return Err(format!(
                     "`-m frag {}` has no exact nft form in iptlint",
-                    o.written
+                    o.written()
                 ));
             }
         }
@@ -410,7 +410,7 @@ fn realm(m: &Match, fam: Family) -> Result<Vec<Expr>, String> {
     let mut out = Vec::new();
     for o in &m.options {
         if o.name != "--realm" {
-            return Err(format!("`-m realm {}` is not known", o.written));
+            return Err(format!("`-m realm {}` is not known", o.written()));
         }
         let w = one_word(m, o)?;
         let (v, mask) = match w.split_once('/') {
@@ -478,7 +478,7 @@ fn connbytes(m: &Match) -> Result<Vec<Expr>, String> {
                     d => return Err(format!("`--connbytes-mode {d}` is not known")),
                 })
             }
-            _ => return Err(format!("`-m connbytes {}` is not known", o.written)),
+            _ => return Err(format!("`-m connbytes {}` is not known", o.written())),
         }
     }
     let (from, to) = range.ok_or("`-m connbytes` without `--connbytes`")?;
@@ -535,7 +535,7 @@ fn connlabel(m: &Match) -> Result<Vec<Expr>, String> {
             "--set" => {
                 return Err("`--set` sets the label as it tests it; nft needs two rules".into());
             }
-            _ => return Err(format!("`-m connlabel {}` is not known", o.written)),
+            _ => return Err(format!("`-m connlabel {}` is not known", o.written())),
         }
     }
     if out.is_empty() {
@@ -551,7 +551,7 @@ fn connlabel(m: &Match) -> Result<Vec<Expr>, String> {
 fn policy(m: &Match) -> Result<Vec<Expr>, String> {
     let word = |name: &str| -> Result<Option<&str>, String> {
         match m.options.iter().find(|o| o.name == name) {
-            Some(o) if o.negated => Err(format!("`! {}` is not an iptables option", o.written)),
+            Some(o) if o.negated => Err(format!("`! {}` is not an iptables option", o.written())),
             Some(o) => one_word(m, o).map(Some),
             None => Ok(None),
         }
@@ -563,7 +563,7 @@ fn policy(m: &Match) -> Result<Vec<Expr>, String> {
     {
         return Err(format!(
             "`-m policy {}` compares IPsec states; nft has no such test",
-            o.written
+            o.written()
         ));
     }
     match (word("--dir")?, word("--pol")?) {
@@ -648,7 +648,7 @@ pub fn tee(t: &Target, fam: Family) -> Result<String, String> {
                         .into(),
                 );
             }
-            _ => return Err(format!("TEE `{}` is not known", o.written)),
+            _ => return Err(format!("TEE `{}` is not known", o.written())),
         }
     }
     let gw = gw.ok_or("TEE without `--gateway`")?;
@@ -668,7 +668,7 @@ pub fn tos(t: &Target, scope: &Scope<'_>) -> Result<Vec<String>, String> {
     };
     let words = opt_words(o);
     let [w] = words.as_slice() else {
-        return Err(format!("TOS `{}` takes one value", o.written));
+        return Err(format!("TOS `{}` takes one value", o.written()));
     };
     let value_of = |s: &str| -> Result<u32, String> {
         // iptables-save writes numbers; the names' masks are left alone.
@@ -695,7 +695,7 @@ pub fn tos(t: &Target, scope: &Scope<'_>) -> Result<Vec<String>, String> {
             (v, v)
         }
         "--xor-tos" => (value_of(w)?, 0),
-        _ => return Err(format!("TOS `{}` is not known", o.written)),
+        _ => return Err(format!("TOS `{}` is not known", o.written())),
     };
     let l3 = match scope.family {
         Family::Ipv4 => "ip",

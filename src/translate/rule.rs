@@ -649,7 +649,7 @@ fn translate_match(
                         e.implies = Some(6);
                         push(&mut out, e);
                     }
-                    _ => return Err(format!("`{} {}` has no exact nft form", p, o.written)),
+                    _ => return Err(format!("`{} {}` has no exact nft form", p, o.written())),
                 }
             }
         }
@@ -837,14 +837,14 @@ fn translate_match(
                 let sel = match o.name.as_str() {
                     "--uid-owner" => "meta skuid",
                     "--gid-owner" => "meta skgid",
-                    _ => return Err(format!("owner `{}` has no exact nft form", o.written)),
+                    _ => return Err(format!("owner `{}` has no exact nft form", o.written())),
                 };
                 if o.negated {
                     // iptables' `! --uid-owner` matches packets without a
                     // socket; nft's `skuid !=` does not.
                     return Err(format!(
                         "`! {}` also matches packets without a socket; nft cannot say that",
-                        o.written
+                        o.written()
                     ));
                 }
                 let v = opt_text(o);
@@ -1310,7 +1310,7 @@ fn conntrack(m: &Match, fam: Family) -> Result<Cases, String> {
                     opt_text(o).to_ascii_lowercase()
                 )));
             }
-            _ => return Err(format!("conntrack `{}` has no exact nft form", o.written)),
+            _ => return Err(format!("conntrack `{}` has no exact nft form", o.written())),
         }
     }
     let needs_entry = !others.is_empty();
@@ -1385,7 +1385,7 @@ fn ipset_match(m: &Match, scope: &Scope<'_>) -> Result<Cases, String> {
                     scope.set_names.get(w[0])
                 )));
             }
-            _ => return Err(format!("set `{}` has no exact nft form", o.written)),
+            _ => return Err(format!("set `{}` has no exact nft form", o.written())),
         }
     }
     Ok(vec![out])
@@ -1436,7 +1436,7 @@ fn translate_target(
             let v = match o.name.as_str() {
                 "--set-dscp" => crate::model::parse_u32(opt_text(o))?,
                 "--set-dscp-class" => dscp_class(opt_text(o))?,
-                _ => return Err(format!("DSCP `{}` not understood", o.written)),
+                _ => return Err(format!("DSCP `{}` not understood", o.written())),
             };
             if v > 63 {
                 return Err("a DSCP value above 63".into());
@@ -1585,7 +1585,7 @@ fn translate_target(
                         "--zone" if opt_text(o).bytes().all(|b| b.is_ascii_digit()) => {
                             stmts.push(format!("ct zone set {}", opt_text(o)))
                         }
-                        _ => return Err(format!("CT `{}` has no exact nft form", o.written)),
+                        _ => return Err(format!("CT `{}` has no exact nft form", o.written())),
                     }
                 }
                 return Ok((stmts, None));
@@ -1805,7 +1805,7 @@ fn mark_target(t: &Target, sel: &str) -> Result<String, String> {
                 continue;
             }
             ("--mask" | "--nfmask" | "--ctmask", _) => continue,
-            _ => return Err(format!("`{}` has no exact nft form", o.written)),
+            _ => return Err(format!("`{}` has no exact nft form", o.written())),
         };
         let expr = if and == 0 {
             format!("{sel} set {xor:#x}")
