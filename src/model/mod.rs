@@ -200,7 +200,7 @@ pub struct Chain {
     /// `ACCEPT`/`DROP` for builtin chains; `None` for `-`.
     pub policy: Option<Policy>,
     pub counters: Option<Counters>,
-    pub rules: Vec<Rule>,
+    pub rules: List<Rule>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

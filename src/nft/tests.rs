@@ -14,7 +14,7 @@ fn nft_rules(rules: &str) -> Vec<Rule> {
     let parsed = parse(&nft_file(rules));
     assert!(parsed.findings.is_empty(), "{rules}: {:?}", parsed.findings);
     let t = parsed.ruleset.table(TableName::Filter).expect("filter");
-    t.chain("INPUT").expect("INPUT").rules.clone()
+    t.chain("INPUT").expect("INPUT").rules.to_vec()
 }
 
 fn ipt_rules(specs: &[&str]) -> Vec<Rule> {
@@ -30,7 +30,7 @@ fn ipt_rules(specs: &[&str]) -> Vec<Rule> {
         parsed.findings
     );
     let t = parsed.ruleset.table(TableName::Filter).expect("filter");
-    t.chain("INPUT").expect("INPUT").rules.clone()
+    t.chain("INPUT").expect("INPUT").rules.to_vec()
 }
 
 use crate::model::TableName;

@@ -522,7 +522,7 @@ impl OpenTable {
                     declared: declare,
                     policy: None,
                     counters: None,
-                    rules: Vec::new(),
+                    rules: crate::model::List::new(),
                 });
                 self.index.insert(name.into(), self.table.chains.len() - 1);
                 self.table.chains.len() - 1
