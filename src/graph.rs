@@ -114,15 +114,16 @@ pub struct JumpEdge {
     pub kind: JumpKind,
     /// 0-based index of the rule in its chain.
     pub rule: usize,
-    /// The rule's line.
-    pub span: Span,
+    /// The rule's line (its whole span is [`JumpGraph::edge_span`]: a
+    /// kube-proxy dump has a jump for most of its rules).
+    pub line: u32,
     /// The `-j NAME` / `-g NAME` part.
     pub target_span: Span,
 }
 
 impl JumpEdge {
     pub fn line(&self) -> u32 {
-        self.span.line
+        self.line
     }
 }
 
@@ -255,7 +256,7 @@ impl<'a> JumpGraph<'a> {
                                 JumpEdge {
                                     kind,
                                     rule: ri,
-                                    span: rule.span,
+                                    line: rule.span.line,
                                     target_span: target.span,
                                 },
                             );
@@ -296,6 +297,16 @@ impl<'a> JumpGraph<'a> {
         self.names[table_index].get(name).copied()
     }
 
+    /// The span of the rule that makes the jump.
+    pub fn edge_span(&self, edge: EdgeIndex) -> Span {
+        let from = self
+            .graph
+            .edge_endpoints(edge)
+            .expect("an edge of this graph")
+            .0;
+        self.chain(from).rules[self.graph[edge].rule].span
+    }
+
     pub fn chain(&self, node: NodeIndex) -> &'a Chain {
         let n = self.graph[node];
         &self.ruleset.tables[n.table_index].chains[n.chain_index]
@@ -329,7 +340,7 @@ impl<'a> JumpGraph<'a> {
             .edges_directed(node, Direction::Incoming)
             .map(|e| e.id())
             .collect();
-        edges.sort_by_key(|e| self.graph[*e].span.start);
+        edges.sort_by_key(|e| self.edge_span(*e).start);
         edges
     }
 

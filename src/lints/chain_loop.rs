@@ -86,7 +86,7 @@ fn reachable_loop(cx: &LintContext<'_>, line: u32, cycle: &[EdgeIndex]) -> Findi
 
 fn unreachable_loop(cx: &LintContext<'_>, cycle: &[EdgeIndex]) -> Option<Finding> {
     let g = &cx.graph;
-    let last = *cycle.iter().max_by_key(|e| g.graph[**e].span.start)?;
+    let last = *cycle.iter().max_by_key(|e| g.edge_span(**e).start)?;
     let (from, _) = g.graph.edge_endpoints(last).expect("edge");
     let mut finding = Finding::new(
         &codes::CHAIN_LOOP,

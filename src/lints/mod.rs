@@ -84,7 +84,7 @@ impl<'a> LintContext<'a> {
     /// Related locations for a path of jumps, one per jump.
     pub fn with_path(&self, mut finding: Finding, path: &[EdgeIndex]) -> Finding {
         for e in path {
-            finding = finding.related(self.graph.graph[*e].span, self.describe_jump(*e));
+            finding = finding.related(self.graph.edge_span(*e), self.describe_jump(*e));
         }
         finding
     }

@@ -68,7 +68,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             let jumps: Vec<EdgeIndex> = g
                 .jumps_into(node)
                 .into_iter()
-                .filter(|e| early(g.graph[*e].span))
+                .filter(|e| early(g.edge_span(*e)))
                 .collect();
             let first_rule = chain
                 .rules
@@ -89,7 +89,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             let first_jump = jumps
                 .first()
                 .copied()
-                .filter(|e| first_rule.is_none_or(|(_, r)| g.graph[*e].span.start < r.span.start));
+                .filter(|e| first_rule.is_none_or(|(_, r)| g.edge_span(*e).start < r.span.start));
             if let Some(edge) = first_jump {
                 // The jump comes first: iptables-legacy names it (the nft
                 // backend names the table's COMMIT line).
