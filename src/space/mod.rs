@@ -606,10 +606,10 @@ impl PacketSet {
     fn minus_by_intervals(&self, d: usize, parts: Vec<Cube>) -> Option<PacketSet> {
         let mut keyed: Vec<((u128, u128), Cube)> = Vec::with_capacity(parts.len());
         for c in parts {
-            let Some(Field::One(k)) = c.get(d) else {
+            let Some(k) = c.interval(d) else {
                 return None;
             };
-            keyed.push((*k, c));
+            keyed.push((k, c));
         }
         keyed.sort_by_key(|(k, _)| *k);
         if keyed
@@ -757,10 +757,7 @@ impl PacketSet {
         let max = self.dom.max_of(d);
         self.cubes
             .iter()
-            .map(|c| match c.get(d) {
-                None => (0, max),
-                Some(f) => (f.min(), f.max_value(max)),
-            })
+            .map(|c| c.field_bounds(d, max).unwrap_or((0, max)))
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
@@ -769,10 +766,7 @@ impl PacketSet {
     /// tests there.
     pub fn cube_interval(&self, dim: Dim) -> Option<(u128, u128)> {
         match self.cubes.as_slice() {
-            [c] => match c.get(dim.ix()) {
-                Some(Field::One(r)) => Some(*r),
-                _ => None,
-            },
+            [c] => c.interval(dim.ix()),
             _ => None,
         }
     }
@@ -855,7 +849,7 @@ impl PacketSet {
         };
         let fixed = self.cubes.iter().all(|c| {
             c.get(d).is_none_or(|f| {
-                let (own, pre) = bits(f);
+                let (own, pre) = bits(&f);
                 own == pre
             })
         });
@@ -868,7 +862,7 @@ impl PacketSet {
             .filter_map(|c| match c.get(d) {
                 None => Some(c.clone()),
                 Some(f) => {
-                    let (_, pre) = bits(f);
+                    let (_, pre) = bits(&f);
                     let runs = (0..=max)
                         .filter(|&x| pre >> x & 1 == 1)
                         .map(|x| (x, x))
@@ -939,7 +933,7 @@ impl PacketSet {
                             // Same everywhere but `d`: one cube with the union there.
                             let max = self.dom.max_of(d);
                             let f = match (merged[i].get(d), c.get(d)) {
-                                (Some(a), Some(b)) => Some(a.union(b, max)),
+                                (Some(a), Some(b)) => Some(a.union(&b, max)),
                                 _ => None,
                             };
                             merged[i] = merged[i].with(d, f, &self.dom);
@@ -964,7 +958,10 @@ impl PacketSet {
         self.cubes
             .iter()
             .map(|c| {
-                let fields: usize = (0..DIMS).filter_map(|d| c.get(d)).map(field_weight).sum();
+                let fields: usize = (0..DIMS)
+                    .filter_map(|d| c.get(d))
+                    .map(|f| field_weight(&f))
+                    .sum();
                 fields.max(1)
             })
             .sum()
@@ -977,7 +974,7 @@ impl PacketSet {
         for c in &self.cubes {
             for (d, w) in per.iter_mut().enumerate() {
                 if let Some(f) = c.get(d) {
-                    *w += field_weight(f);
+                    *w += field_weight(&f);
                 }
             }
         }
@@ -1035,7 +1032,7 @@ impl PacketSet {
             let mut full = false;
             let mut ranges = true;
             for c in &group {
-                match c.get(d) {
+                match c.get(d).as_deref() {
                     None => full = true,
                     Some(Field::One(r)) => intervals.push(*r),
                     Some(Field::Ranges(v)) => intervals.extend_from_slice(v),
@@ -1051,8 +1048,8 @@ impl PacketSet {
                 Field::from_intervals(intervals)
             } else {
                 let mut fields = group.iter().filter_map(|c| c.get(d));
-                let first = fields.next().cloned();
-                first.map(|f| fields.fold(f, |acc, g| acc.union(g, max)))
+                let first = fields.next().map(std::borrow::Cow::into_owned);
+                first.map(|f| fields.fold(f, |acc, g| acc.union(&g, max)))
             };
             self.cubes.push(group[0].with(d, union, &self.dom));
         }
