@@ -761,6 +761,32 @@ impl PacketSet {
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
+    /// [`PacketSet::bounds`] of `self ∩ o`, without building the
+    /// intersection.
+    pub fn bounds_within(&self, o: &PacketSet, dim: Dim) -> Option<(u128, u128)> {
+        self.same_domain(o);
+        let d = dim.ix();
+        let max = self.dom.max_of(d);
+        let mut acc: Option<(u128, u128)> = None;
+        for a in &self.cubes {
+            for b in o.cubes.iter().filter(|b| a.intersects(b, &self.dom)) {
+                let r = match (a.interval(d), b.interval(d)) {
+                    (Some(x), Some(y)) => (x.0.max(y.0), x.1.min(y.1)),
+                    _ => match (a.get(d), b.get(d)) {
+                        (None, None) => (0, max),
+                        (Some(f), None) | (None, Some(f)) => (f.min(), f.max_value(max)),
+                        (Some(f), Some(g)) => {
+                            let f = f.intersect(&g, max).expect("the cubes meet");
+                            (f.min(), f.max_value(max))
+                        }
+                    },
+                };
+                acc = Some(acc.map_or(r, |(lo, hi)| (lo.min(r.0), hi.max(r.1))));
+            }
+        }
+        acc
+    }
+
     /// The interval `lo..=hi` when the set is one cube whose `dim` is that
     /// one interval (and not every value): what a rule keyed by `dim`
     /// tests there.
