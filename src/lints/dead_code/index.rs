@@ -259,3 +259,96 @@ fn visit_classes<T: Copy + Into<u128>>(
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Family;
+    use crate::space::SpaceContext;
+
+    struct Sets(Vec<PacketSet>);
+
+    impl Keyed for Sets {
+        fn restricts(&self, ri: usize, d: Dim) -> bool {
+            self.0[ri].restricts(d)
+        }
+        fn bounds(&self, ri: usize, d: Dim) -> Option<(u128, u128)> {
+            self.0[ri].bounds(d)
+        }
+    }
+
+    fn next(seed: &mut u64, n: u128) -> u128 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 33) as u128 % n
+    }
+
+    /// One piece: a few key dimensions cut to random intervals, clustered
+    /// at both ends of the dimension so that many overlap.
+    fn piece(ctx: &SpaceContext, seed: &mut u64) -> PacketSet {
+        let wide = ctx.family() == Family::Ipv6;
+        let mut s = ctx.universe();
+        for d in KEYS {
+            let max = match d {
+                Dim::Src | Dim::Dst if wide => u128::MAX,
+                Dim::DstPort | Dim::SrcPort => 65535,
+                _ => u32::MAX as u128,
+            };
+            match next(seed, 4) {
+                0 => {
+                    let lo = next(seed, 40);
+                    s = s.restrict_range(d, lo, lo + next(seed, 8));
+                }
+                1 => s = s.restrict_range(d, max - next(seed, 40), max),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// A random set: one piece, or now and then the union of two.
+    fn random_set(ctx: &SpaceContext, seed: &mut u64) -> PacketSet {
+        let a = piece(ctx, seed);
+        if next(seed, 5) == 0 {
+            a.union(&piece(ctx, seed))
+        } else {
+            a
+        }
+    }
+
+    #[test]
+    fn a_visit_meets_every_overlapping_rule_in_its_window() {
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let ctx = SpaceContext::new(family, []);
+            let mut seed = 7u64;
+            for n in [3usize, 40, 300] {
+                let sets = Sets((0..n).map(|_| random_set(&ctx, &mut seed)).collect());
+                let rules: Vec<usize> = (0..n).filter(|&ri| ri % 7 != 3).collect();
+                let max_of = |d: Dim| ctx.universe().bounds(d).expect("not empty").1;
+                let index = Index::build(&rules, &sets, max_of);
+                for q in 0..50 {
+                    let query = random_set(&ctx, &mut seed);
+                    let (from, to) = (q % 5 * n / 10, n - q % 3);
+                    let mut seen = Vec::new();
+                    assert!(index.visit(&query, from, to, |ri| {
+                        seen.push(ri);
+                        true
+                    }));
+                    seen.sort_unstable();
+                    let before = seen.len();
+                    seen.dedup();
+                    assert_eq!(seen.len(), before, "a rule visited twice");
+                    for &ri in &seen {
+                        assert!(rules.contains(&ri) && from <= ri && ri < to);
+                    }
+                    for &ri in &rules {
+                        if from <= ri && ri < to && sets.0[ri].overlaps(&query) {
+                            assert!(seen.contains(&ri), "{family:?} n={n}: rule {ri} missed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
