@@ -308,12 +308,12 @@ fn entry_sets<'s>(
         let hooks = g.hooks(node);
         let chain = g.chain(node);
         if !hooks.is_empty() && !chain.builtin {
-            let sites: Vec<_> = g
-                .graph
-                .edges_directed(node, petgraph::Direction::Incoming)
-                .collect();
-            let mut acc = (!sites.is_empty() && sites.len() <= MAX_SITES).then(|| ctx.empty());
-            for e in &sites {
+            let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
+            // Counted, not collected: a chain every service jumps to
+            // (KUBE-MARK-MASQ) has as many sites as the dump has services.
+            let count = sites().take(MAX_SITES + 1).count();
+            let mut acc = (count > 0 && count <= MAX_SITES).then(|| ctx.empty());
+            for e in sites() {
                 let Some(a) = acc.as_mut() else { break };
                 let from = e.source();
                 let ri = e.weight().rule;
