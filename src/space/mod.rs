@@ -690,10 +690,7 @@ impl PacketSet {
     fn minus_by_intervals(&self, d: usize, parts: Vec<Cube>) -> Option<PacketSet> {
         let mut keyed: Vec<((u128, u128), Cube)> = Vec::with_capacity(parts.len());
         for c in parts {
-            let Some(k) = c.interval(d) else {
-                return None;
-            };
-            keyed.push((k, c));
+            keyed.push((c.interval(d)?, c));
         }
         keyed.sort_by_key(|(k, _)| *k);
         if keyed
