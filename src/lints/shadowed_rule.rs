@@ -55,23 +55,17 @@ pub fn check_chain(
     }
     let index = Index::build(&deciders, &Musts(cs), |d: Dim| max_of(cs, d));
     drop(deciders);
-    // Where the segment of each rule starts: after the last barrier before it.
-    let starts: Vec<usize> = cs
-        .steps
-        .iter()
-        .enumerate()
-        .scan(0, |seg_start, (ri, step)| {
-            let start = *seg_start;
-            if *step == Step::Barrier {
-                *seg_start = ri + 1;
-            }
-            Some(start)
-        })
-        .collect();
+    // Where the segment of each rule starts: after the last barrier before
+    // it (the barriers, not a start per rule: a long chain has few).
+    let barriers: Vec<usize> = (0..n).filter(|&ri| cs.steps[ri] == Step::Barrier).collect();
+    let start_of = |ri: usize| match barriers.partition_point(|&b| b < ri) {
+        0 => 0,
+        i => barriers[i - 1] + 1,
+    };
     // Each rule on its own (`claimed` is not changed here): in parallel for
     // a long chain, reported in order.
     let covers = found_per_rule(n, |ri| {
-        let start = starts[ri];
+        let start = start_of(ri);
         if cs.claimed[ri] || start == ri {
             return None;
         }

@@ -94,19 +94,24 @@ fn entries<T: Copy + Ord + Send + Sync + Into<u128>>(
     max: u128,
     narrow: impl Fn(u128) -> T + Sync + Send,
 ) -> (Vec<(T, T, u32)>, Vec<(u32, usize)>, Vec<u32>) {
-    let entry = |&ri: &usize| {
-        let (lo, hi) = bounds(ri)?;
-        debug_assert!(hi <= max, "bounds within the dimension");
-        Some((narrow(lo), narrow(hi), rule_no(ri)))
+    // An empty set (no bounds) becomes `hi < lo`, dropped below: one entry
+    // per rule lets a parallel collect write its result in place instead
+    // of joining pieces.
+    let entry = |&ri: &usize| match bounds(ri) {
+        Some((lo, hi)) => {
+            debug_assert!(hi <= max, "bounds within the dimension");
+            (narrow(lo), narrow(hi), rule_no(ri))
+        }
+        None => (narrow(1), narrow(0), rule_no(ri)),
     };
     let mut entries: Vec<(T, T, u32)> = if parallel {
-        rules.par_iter().filter_map(entry).collect()
+        rules.par_iter().map(entry).collect()
     } else {
-        rules.iter().filter_map(entry).collect()
+        rules.iter().map(entry).collect()
     };
     let is_full = |e: &(T, T, u32)| e.0.into() == 0 && e.1.into() >= max;
     let mut full: Vec<u32> = entries.iter().filter(|e| is_full(e)).map(|e| e.2).collect();
-    entries.retain(|e| !is_full(e));
+    entries.retain(|e| e.0 <= e.1 && !is_full(e));
     entries.shrink_to_fit();
     let key = |&(lo, hi, ri): &(T, T, u32)| (class(lo.into(), hi.into()), lo, ri);
     if parallel {
