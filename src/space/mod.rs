@@ -26,9 +26,11 @@
 //! - **It is the shape of the input.** A rule is a conjunction of per-field
 //!   tests, and each test is an interval or two: a prefix, its complement, a
 //!   port range, an interface run. So a rule is one cube, and
-//!   `-s 10.1.2.3/32 -p tcp -m tcp --dport 22` is four inline intervals
-//!   (source, protocol, port, and "not a later fragment", which the tcp match
-//!   implies) in two small allocations, no per-bit structure. Intersection,
+//!   `-s 10.1.2.3/32 -p tcp -m tcp --dport 22` is four intervals (source,
+//!   protocol, port, and "not a later fragment", which the tcp match
+//!   implies): 32 bytes in one allocation, as every field of the cube is one
+//!   interval within 32 bits (module `cube`), no per-bit structure. A set of
+//!   one cube keeps it inline. Intersection,
 //!   overlap and subset of two cubes are a few integer comparisons per field;
 //!   overlap and subset allocate nothing. That is what pairwise rule
 //!   comparison does millions of times (`benches/space.rs` measures it).
