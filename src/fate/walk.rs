@@ -1099,7 +1099,7 @@ impl<'a> Walker<'a> {
         rw: &Rewrites,
     ) -> String {
         let mut parts: Vec<String> = Vec::new();
-        for u in &ms.unknown {
+        for u in ms.unknown() {
             let same = |s: &Span| s.start == u.span.start && s.end == u.span.end;
             let text = match rule
                 .matches

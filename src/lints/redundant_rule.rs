@@ -26,11 +26,11 @@
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::lints::LintContext;
-use crate::lints::dead_code::index::Index;
+use crate::lints::dead_code::index::{Index, Keyed};
 use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule};
 use crate::lints::shadowed_rule::{MAX_CANDIDATES, MAX_PIECES};
 use crate::model::{Policy, TargetKind};
-use crate::space::{Dim, PacketSet};
+use crate::space::Dim;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Verdict {
@@ -72,13 +72,26 @@ fn fall_through(cs: &ChainSpaces<'_>) -> Option<Verdict> {
     }
 }
 
+/// A chain's rules keyed by what they may match of the packets that reach
+/// them, without building those sets.
+struct Reach<'a, 'c>(&'a ChainSpaces<'c>);
+
+impl Keyed for Reach<'_, '_> {
+    fn restricts(&self, ri: usize, d: Dim) -> bool {
+        self.0.spaces[ri].may.restricts(d) || self.0.known(ri).restricts(d)
+    }
+    fn bounds(&self, ri: usize, d: Dim) -> Option<(u128, u128)> {
+        self.0.spaces[ri].may.bounds_within(self.0.known(ri), d)
+    }
+}
+
 pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Finding>) {
     let n = cs.chain.rules.len();
-    let all: Vec<(usize, &PacketSet)> = (0..n)
-        .filter(|&ri| !cs.reach_may[ri].is_empty())
-        .map(|ri| (ri, &cs.reach_may[ri]))
-        .collect();
-    let index = Index::build(&all, |d: Dim| cs.base.bounds(d).map_or(0, |(_, hi)| hi));
+    let all: Vec<usize> = (0..n).filter(|&ri| cs.reaches(ri)).collect();
+    let index = Index::build(&all, &Reach(cs), |d: Dim| {
+        cs.base.bounds(d).map_or(0, |(_, hi)| hi)
+    });
+    drop(all);
     let end = fall_through(cs);
     // Each rule on its own: in parallel for a long chain, reported in order.
     let found = found_per_rule(n, |ri| {
@@ -95,12 +108,12 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
         {
             return None; // return-from-builtin
         }
-        let s = &cs.reach_may[ri];
+        let s = cs.reach_may(ri);
         if s.is_empty() {
             return None;
         }
         let mut later = Vec::new();
-        let complete = index.visit(s, ri + 1, n, |m| {
+        let complete = index.visit(&s, ri + 1, n, |m| {
             later.push(m);
             later.len() < MAX_CANDIDATES
         });
@@ -108,11 +121,14 @@ pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Fin
             return None;
         }
         later.sort_unstable();
-        let mut rest = s.clone();
+        let mut rest = s;
         let mut deciders = Vec::new();
         let mut blocked = false;
         for &m in &later {
-            if !cs.reach_may[m].overlaps(&rest) {
+            // `rest` is within what reaches this rule, so within what
+            // reaches `m` (that only grows along the chain): meeting
+            // `reach_may(m)` is meeting `may(m)`.
+            if !cs.spaces[m].may.overlaps(&rest) {
                 continue;
             }
             // A later rule another lint reports (a duplicate of this one,

@@ -28,7 +28,7 @@ use crate::codes;
 use crate::diagnostic::Finding;
 use crate::graph::Flow;
 use crate::lints::LintContext;
-use crate::lints::dead_code::index::Index;
+use crate::lints::dead_code::index::{Index, Keyed};
 use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule, verdict_name};
 use crate::space::{Dim, PacketSet};
 
@@ -47,39 +47,33 @@ pub fn check_chain(
 ) -> Vec<usize> {
     let mut dead = Vec::new();
     let n = cs.chain.rules.len();
-    let deciders: Vec<(usize, &PacketSet)> = (0..n)
+    let deciders: Vec<usize> = (0..n)
         .filter(|&ri| cs.steps[ri] == Step::Decides && !cs.spaces[ri].must().is_empty())
-        .map(|ri| (ri, cs.spaces[ri].must()))
         .collect();
     if deciders.is_empty() {
         return dead;
     }
-    let index = Index::build(&deciders, |d: Dim| max_of(cs, d));
-    // Where the segment of each rule starts: after the last barrier before it.
-    let starts: Vec<usize> = cs
-        .steps
-        .iter()
-        .enumerate()
-        .scan(0, |seg_start, (ri, step)| {
-            let start = *seg_start;
-            if *step == Step::Barrier {
-                *seg_start = ri + 1;
-            }
-            Some(start)
-        })
-        .collect();
+    let index = Index::build(&deciders, &Musts(cs), |d: Dim| max_of(cs, d));
+    drop(deciders);
+    // Where the segment of each rule starts: after the last barrier before
+    // it (the barriers, not a start per rule: a long chain has few).
+    let barriers: Vec<usize> = (0..n).filter(|&ri| cs.steps[ri] == Step::Barrier).collect();
+    let start_of = |ri: usize| match barriers.partition_point(|&b| b < ri) {
+        0 => 0,
+        i => barriers[i - 1] + 1,
+    };
     // Each rule on its own (`claimed` is not changed here): in parallel for
     // a long chain, reported in order.
     let covers = found_per_rule(n, |ri| {
-        let start = starts[ri];
+        let start = start_of(ri);
         if cs.claimed[ri] || start == ri {
             return None;
         }
-        let target = &cs.reach_may[ri];
+        let target = cs.reach_may(ri);
         if target.is_empty() {
             return None;
         }
-        let cover = covering_set(cs, &index, target, start, ri)?;
+        let cover = covering_set(cs, &index, &target, start, ri)?;
         // Would the earlier rules cover it for every packet of the hooks,
         // or only for those the jumps into the chain let in?
         let by_path = cs.refined && {
@@ -93,6 +87,18 @@ pub fn check_chain(
         dead.push(ri);
     }
     dead
+}
+
+/// The deciding rules of a chain keyed by what they surely match.
+struct Musts<'a, 'c>(&'a ChainSpaces<'c>);
+
+impl Keyed for Musts<'_, '_> {
+    fn restricts(&self, ri: usize, d: Dim) -> bool {
+        self.0.spaces[ri].must().restricts(d)
+    }
+    fn bounds(&self, ri: usize, d: Dim) -> Option<(u128, u128)> {
+        self.0.spaces[ri].must().bounds(d)
+    }
 }
 
 fn max_of(cs: &ChainSpaces<'_>, d: Dim) -> u128 {

@@ -25,7 +25,7 @@ pub fn check_chain(
     let mut dead = Vec::new();
     let family = cx.ruleset.family;
     for (ri, rule) in cs.chain.rules.iter().enumerate() {
-        if cs.claimed[ri] || !cs.reach_may[ri].is_empty() {
+        if cs.claimed[ri] || cs.reaches(ri) {
             continue;
         }
         dead.push(ri);

@@ -31,26 +31,43 @@ pub struct MatchSpace {
     /// Packets the rule can match: every packet outside it is certainly not
     /// matched.
     pub may: PacketSet,
-    /// `None` when the rule is exact (`must == may`); boxed because rare.
-    must: Option<Box<PacketSet>>,
-    /// Why `must` is smaller than `may`; empty when exact.
-    pub unknown: Vec<Unknown>,
+    /// `None` when the rule is exact (`must == may`); boxed because rare
+    /// (an analysis keeps one space per rule).
+    inexact: Option<Box<Inexact>>,
+}
+
+#[derive(Clone, Debug)]
+struct Inexact {
+    must: PacketSet,
+    /// Why `must` is smaller than `may`; never empty.
+    unknown: Vec<Unknown>,
 }
 
 impl MatchSpace {
     /// Packets the rule certainly matches.
     pub fn must(&self) -> &PacketSet {
-        self.must.as_deref().unwrap_or(&self.may)
+        self.inexact.as_ref().map_or(&self.may, |i| &i.must)
     }
 
     /// `true` when every condition is modelled: the rule matches exactly `may`.
     pub fn is_exact(&self) -> bool {
-        self.must.is_none()
+        self.inexact.is_none()
+    }
+
+    /// The conditions iptlint does not model; empty when exact.
+    pub fn unknown(&self) -> &[Unknown] {
+        self.inexact.as_ref().map_or(&[], |i| &i.unknown)
+    }
+
+    /// `must` is only used when `unknown` is not empty.
+    fn with_must(may: PacketSet, must: PacketSet, unknown: Vec<Unknown>) -> MatchSpace {
+        let inexact = (!unknown.is_empty()).then(|| Box::new(Inexact { must, unknown }));
+        MatchSpace { may, inexact }
     }
 
     fn new(may: PacketSet, unknown: Vec<Unknown>) -> MatchSpace {
-        let must = (!unknown.is_empty()).then(|| Box::new(may.with_cubes(Vec::new())));
-        MatchSpace { may, must, unknown }
+        let must = may.empty_like();
+        MatchSpace::with_must(may, must, unknown)
     }
 }
 
@@ -74,14 +91,13 @@ pub fn rule_match_space(rule: &Rule, ctx: &SpaceContext) -> MatchSpace {
     for p in &parts {
         may = may.union(&p.may);
         must = must.union(p.must());
-        for u in &p.unknown {
+        for u in p.unknown() {
             if !unknown.contains(u) {
                 unknown.push(u.clone());
             }
         }
     }
-    let must = (!unknown.is_empty()).then(|| Box::new(must));
-    MatchSpace { may, must, unknown }
+    MatchSpace::with_must(may, must, unknown)
 }
 
 /// One [`MatchSpace`] per kernel rule the rule expands to: iptables turns

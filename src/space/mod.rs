@@ -26,9 +26,11 @@
 //! - **It is the shape of the input.** A rule is a conjunction of per-field
 //!   tests, and each test is an interval or two: a prefix, its complement, a
 //!   port range, an interface run. So a rule is one cube, and
-//!   `-s 10.1.2.3/32 -p tcp -m tcp --dport 22` is four inline intervals
-//!   (source, protocol, port, and "not a later fragment", which the tcp match
-//!   implies) in two small allocations, no per-bit structure. Intersection,
+//!   `-s 10.1.2.3/32 -p tcp -m tcp --dport 22` is four intervals (source,
+//!   protocol, port, and "not a later fragment", which the tcp match
+//!   implies): 32 bytes in one allocation, as every field of the cube is one
+//!   interval within 32 bits (module `cube`), no per-bit structure. A set of
+//!   one cube keeps it inline. Intersection,
 //!   overlap and subset of two cubes are a few integer comparisons per field;
 //!   overlap and subset allocate nothing. That is what pairwise rule
 //!   comparison does millions of times (`benches/space.rs` measures it).
@@ -294,18 +296,12 @@ impl SpaceContext {
     }
 
     pub fn empty(&self) -> PacketSet {
-        PacketSet {
-            dom: self.dom,
-            cubes: Vec::new(),
-        }
+        PacketSet::new(self.dom, Vec::new())
     }
 
     /// Every packet.
     pub fn universe(&self) -> PacketSet {
-        PacketSet {
-            dom: self.dom,
-            cubes: vec![Cube::universe()],
-        }
+        PacketSet::one(self.dom, Cube::universe())
     }
 
     /// The packets that can traverse a builtin chain of this hook: no input
@@ -403,17 +399,36 @@ impl SpaceContext {
 /// Sets from different contexts must not be mixed (debug builds check).
 #[derive(Clone)]
 pub struct PacketSet {
-    dom: Domain,
-    cubes: Vec<Cube>,
+    repr: Repr,
 }
+
+/// A set's domain and cubes. A rule's set is one cube, kept inline: the
+/// analyses keep one or two sets per rule, and a separate allocation for
+/// one cube would cost as much as the cube. The domain shares the word of
+/// the tag, so the whole is 32 bytes.
+#[derive(Clone)]
+enum Repr {
+    One {
+        wide: bool,
+        iface_max: u32,
+        cube: Cube,
+    },
+    Many {
+        wide: bool,
+        iface_max: u32,
+        cubes: Vec<Cube>,
+    },
+}
+
+const _: () = assert!(std::mem::size_of::<PacketSet>() == 32);
 
 impl fmt::Debug for PacketSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.cubes.is_empty() {
+        if self.cubes().is_empty() {
             return f.write_str("PacketSet(∅)");
         }
         f.write_str("PacketSet(")?;
-        for (i, c) in self.cubes.iter().enumerate() {
+        for (i, c) in self.cubes().iter().enumerate() {
             if i > 0 {
                 f.write_str(" ∪ ")?;
             }
@@ -426,27 +441,92 @@ impl fmt::Debug for PacketSet {
 impl PacketSet {
     /// Hashes the representation that [`PacketSet::same_pieces`] compares.
     pub fn hash_cubes<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::hash::Hash::hash(&self.cubes, state);
+        std::hash::Hash::hash(&self.cubes(), state);
     }
 
     fn same_domain(&self, o: &PacketSet) {
-        debug_assert_eq!(self.dom, o.dom, "sets from different contexts");
+        debug_assert_eq!(self.dom(), o.dom(), "sets from different contexts");
+    }
+
+    fn new(dom: Domain, mut cubes: Vec<Cube>) -> PacketSet {
+        let Domain { wide, iface_max } = dom;
+        let repr = if cubes.len() == 1 {
+            let cube = cubes.pop().expect("one cube");
+            Repr::One {
+                wide,
+                iface_max,
+                cube,
+            }
+        } else {
+            Repr::Many {
+                wide,
+                iface_max,
+                cubes,
+            }
+        };
+        PacketSet { repr }
+    }
+
+    fn one(dom: Domain, cube: Cube) -> PacketSet {
+        let Domain { wide, iface_max } = dom;
+        PacketSet {
+            repr: Repr::One {
+                wide,
+                iface_max,
+                cube,
+            },
+        }
+    }
+
+    fn dom(&self) -> Domain {
+        match self.repr {
+            Repr::One {
+                wide, iface_max, ..
+            }
+            | Repr::Many {
+                wide, iface_max, ..
+            } => Domain { wide, iface_max },
+        }
+    }
+
+    fn cubes(&self) -> &[Cube] {
+        match &self.repr {
+            Repr::One { cube, .. } => std::slice::from_ref(cube),
+            Repr::Many { cubes, .. } => cubes,
+        }
+    }
+
+    /// The cubes, moved out.
+    fn into_cubes(self) -> Vec<Cube> {
+        match self.repr {
+            Repr::One { cube, .. } => vec![cube],
+            Repr::Many { cubes, .. } => cubes,
+        }
+    }
+
+    /// The cubes, taken out: the set is left empty.
+    fn take_cubes(&mut self) -> Vec<Cube> {
+        let dom = self.dom();
+        std::mem::replace(self, PacketSet::new(dom, Vec::new())).into_cubes()
+    }
+
+    fn extend(&mut self, cubes: impl IntoIterator<Item = Cube>) {
+        let mut all = self.take_cubes();
+        all.extend(cubes);
+        *self = PacketSet::new(self.dom(), all);
     }
 
     fn with_cubes(&self, cubes: Vec<Cube>) -> PacketSet {
-        PacketSet {
-            dom: self.dom,
-            cubes,
-        }
+        PacketSet::new(self.dom(), cubes)
     }
 
     /// log2 of how many packets the set holds (`-inf` when empty): a size
     /// to rank sets by, as in "the rule that covers most of it first".
     pub fn log2_volume(&self) -> f64 {
         let logs: Vec<f64> = self
-            .cubes
+            .cubes()
             .iter()
-            .map(|c| c.log2_volume(&self.dom))
+            .map(|c| c.log2_volume(&self.dom()))
             .collect();
         let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if top == f64::NEG_INFINITY {
@@ -461,25 +541,32 @@ impl PacketSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cubes.is_empty()
+        self.cubes().is_empty()
     }
 
     /// True when the set is every packet.
     pub fn is_universe(&self) -> bool {
-        self.cubes.iter().any(|c| c.dims() == 0) || self.complement().is_empty()
+        self.cubes().iter().any(|c| c.dims() == 0) || self.complement().is_empty()
     }
 
     /// How many disjoint cubes make up the set (a cost measure).
     pub fn cube_count(&self) -> usize {
-        self.cubes.len()
+        self.cubes().len()
     }
 
     pub fn intersect(&self, o: &PacketSet) -> PacketSet {
         self.same_domain(o);
+        if let ([a], [b]) = (self.cubes(), o.cubes()) {
+            // Two rules' sets: no vector for the one cube.
+            return match a.intersect(b, &self.dom()) {
+                Some(c) => PacketSet::one(self.dom(), c),
+                None => self.empty_like(),
+            };
+        }
         let mut out = Vec::new();
-        for a in &self.cubes {
-            for b in &o.cubes {
-                if let Some(c) = a.intersect(b, &self.dom) {
+        for a in self.cubes() {
+            for b in o.cubes() {
+                if let Some(c) = a.intersect(b, &self.dom()) {
                     out.push(c);
                 }
             }
@@ -490,28 +577,28 @@ impl PacketSet {
     /// True when the sets share a packet (no allocation).
     pub fn overlaps(&self, o: &PacketSet) -> bool {
         self.same_domain(o);
-        self.cubes
+        self.cubes()
             .iter()
-            .any(|a| o.cubes.iter().any(|b| a.intersects(b, &self.dom)))
+            .any(|a| o.cubes().iter().any(|b| a.intersects(b, &self.dom())))
     }
 
     pub fn union(&self, o: &PacketSet) -> PacketSet {
-        let mut out = self.cubes.clone();
-        out.extend(o.difference(self).cubes);
+        let mut out = self.cubes().to_vec();
+        out.extend(o.difference(self).into_cubes());
         self.with_cubes(out)
     }
 
     /// `self − o`.
     pub fn difference(&self, o: &PacketSet) -> PacketSet {
         self.same_domain(o);
-        let mut cur = self.cubes.clone();
-        for b in &o.cubes {
+        let mut cur = self.cubes().to_vec();
+        for b in o.cubes() {
             if cur.is_empty() {
                 break;
             }
             let mut next = Vec::with_capacity(cur.len());
             for a in &cur {
-                a.minus(b, &self.dom, &mut next);
+                a.minus(b, &self.dom(), &mut next);
             }
             cur = next;
         }
@@ -525,21 +612,19 @@ impl PacketSet {
     /// is most of the cost.
     pub fn into_difference(self, o: &PacketSet) -> PacketSet {
         self.same_domain(o);
-        let [b] = o.cubes.as_slice() else {
+        let [b] = o.cubes() else {
             return self.difference(o);
         };
-        let mut out = Vec::with_capacity(self.cubes.len());
-        for a in self.cubes {
-            if a.intersects(b, &self.dom) {
-                a.minus(b, &self.dom, &mut out);
+        let dom = self.dom();
+        let mut out = Vec::with_capacity(self.cubes().len());
+        for a in self.into_cubes() {
+            if a.intersects(b, &dom) {
+                a.minus(b, &dom, &mut out);
             } else {
                 out.push(a);
             }
         }
-        PacketSet {
-            dom: self.dom,
-            cubes: out,
-        }
+        PacketSet::new(dom, out)
     }
 
     /// `self` minus the union of `parts` (which may overlap), cut so that
@@ -564,31 +649,32 @@ impl PacketSet {
         dim: Dim,
         parts: impl IntoIterator<Item = &'s PacketSet>,
     ) -> PacketSet {
-        let mut merged = self.with_cubes(Vec::new());
+        let mut all = Vec::new();
         for p in parts {
             self.same_domain(p);
-            merged.cubes.extend(p.cubes.iter().cloned());
+            all.extend(p.cubes().iter().cloned());
         }
+        let mut merged = self.with_cubes(all);
         let d = dim.ix();
-        let keyed = merged.cubes.clone();
+        let keyed = merged.cubes().to_vec();
         // The parts may overlap: merging along `dim` only joins values of
         // cubes equal elsewhere, which keeps the union (not disjointness,
         // which the subtraction below does not need).
         merged.merge_along(dim);
-        if merged.cubes.len() > MANY_MERGED_PARTS
+        if merged.cubes().len() > MANY_MERGED_PARTS
             && let Some(out) = self.minus_by_intervals(d, keyed)
         {
             return out;
         }
-        let mut cur = self.cubes.clone();
-        for b in &merged.cubes {
+        let mut cur = self.cubes().to_vec();
+        for b in merged.cubes() {
             if cur.is_empty() {
                 break;
             }
             let mut next = Vec::with_capacity(cur.len() + 3);
             for a in cur {
-                if a.intersects(b, &self.dom) {
-                    a.minus_peeling_last(b, Some(d), &self.dom, &mut next);
+                if a.intersects(b, &self.dom()) {
+                    a.minus_peeling_last(b, Some(d), &self.dom(), &mut next);
                 } else {
                     next.push(a);
                 }
@@ -606,10 +692,7 @@ impl PacketSet {
     fn minus_by_intervals(&self, d: usize, parts: Vec<Cube>) -> Option<PacketSet> {
         let mut keyed: Vec<((u128, u128), Cube)> = Vec::with_capacity(parts.len());
         for c in parts {
-            let Some(Field::One(k)) = c.get(d) else {
-                return None;
-            };
-            keyed.push((*k, c));
+            keyed.push((c.interval(d)?, c));
         }
         keyed.sort_by_key(|(k, _)| *k);
         if keyed
@@ -618,7 +701,7 @@ impl PacketSet {
         {
             return None;
         }
-        let max = self.dom.max_of(d);
+        let max = self.dom().max_of(d);
         // The values of `d` in no interval.
         let mut gaps = Vec::with_capacity(keyed.len() + 1);
         let mut next = Some(0u128);
@@ -638,18 +721,20 @@ impl PacketSet {
         let mut out = self.restrict_field(d, Field::from_intervals(gaps).as_ref());
         for group in keyed.chunk_by(|a, b| a.0 == b.0) {
             let (lo, hi) = group[0].0;
-            let mut piece = self.restrict_field(d, Field::range(lo, hi).as_ref()).cubes;
+            let mut piece = self
+                .restrict_field(d, Field::range(lo, hi).as_ref())
+                .into_cubes();
             for (_, b) in group {
                 if piece.is_empty() {
                     break;
                 }
                 let mut rest = Vec::with_capacity(piece.len() + 3);
                 for a in piece {
-                    a.minus(b, &self.dom, &mut rest);
+                    a.minus(b, &self.dom(), &mut rest);
                 }
                 piece = rest;
             }
-            out.cubes.extend(piece);
+            out.extend(piece);
         }
         out.merge_along(Dim::ALL[d]);
         Some(out)
@@ -663,25 +748,25 @@ impl PacketSet {
     /// `self ⊆ o`.
     pub fn is_subset(&self, o: &PacketSet) -> bool {
         self.same_domain(o);
-        if let [b] = o.cubes.as_slice() {
-            return self.cubes.iter().all(|a| a.is_subset(b, &self.dom));
+        if let [b] = o.cubes() {
+            return self.cubes().iter().all(|a| a.is_subset(b, &self.dom()));
         }
-        'cubes: for a in &self.cubes {
+        'cubes: for a in self.cubes() {
             // Most of the time one cube of `o` holds all of `a`.
-            if o.cubes.iter().any(|b| a.is_subset(b, &self.dom)) {
+            if o.cubes().iter().any(|b| a.is_subset(b, &self.dom())) {
                 continue;
             }
             // Not inside any one cube: only a union of two or more cubes that
             // meet `a` can still cover it.
-            let mut meeting = o.cubes.iter().filter(|b| a.intersects(b, &self.dom));
+            let mut meeting = o.cubes().iter().filter(|b| a.intersects(b, &self.dom()));
             let (Some(first), Some(_)) = (meeting.next(), meeting.next()) else {
                 return false;
             };
             let mut rest = vec![a.clone()];
-            for b in o.cubes.iter().skip_while(|b| !std::ptr::eq(*b, first)) {
+            for b in o.cubes().iter().skip_while(|b| !std::ptr::eq(*b, first)) {
                 let mut next = Vec::with_capacity(rest.len());
                 for r in &rest {
-                    r.minus(b, &self.dom, &mut next);
+                    r.minus(b, &self.dom(), &mut next);
                 }
                 rest = next;
                 if rest.is_empty() {
@@ -703,13 +788,13 @@ impl PacketSet {
     /// cube, against the exact difference's pieces (see `shadowed-rule`).
     pub fn escapes(&self, others: &[&PacketSet]) -> bool {
         let mut open: Vec<&Cube> = Vec::new();
-        self.cubes.iter().any(|a| {
+        self.cubes().iter().any(|a| {
             open.clear();
             for o in others {
                 self.same_domain(o);
-                open.extend(o.cubes.iter().filter(|b| a.intersects(b, &self.dom)));
+                open.extend(o.cubes().iter().filter(|b| a.intersects(b, &self.dom())));
             }
-            a.escapes(&mut open, &self.dom)
+            a.escapes(&mut open, &self.dom())
         })
     }
 
@@ -718,7 +803,7 @@ impl PacketSet {
     /// gives on the other, piece for piece.
     pub fn same_pieces(&self, o: &PacketSet) -> bool {
         self.same_domain(o);
-        self.cubes == o.cubes
+        self.cubes() == o.cubes()
     }
 
     /// Set equality.
@@ -728,7 +813,7 @@ impl PacketSet {
 
     pub fn contains(&self, ctx: &SpaceContext, p: &Packet) -> bool {
         let x = ctx.point(p);
-        self.cubes.iter().any(|c| c.contains(&x))
+        self.cubes().iter().any(|c| c.contains(&x))
     }
 
     /// A packet of the set, if it has one ([`Packet::default`] where the set
@@ -743,10 +828,10 @@ impl PacketSet {
         let want = ctx.point(preferred);
         // Prefer a cube that holds the preferred packet outright.
         let cube = self
-            .cubes
+            .cubes()
             .iter()
             .find(|c| c.contains(&want))
-            .or(self.cubes.first())?;
+            .or(self.cubes().first())?;
         Some(ctx.packet(&cube.pick(&want)))
     }
 
@@ -754,37 +839,57 @@ impl PacketSet {
     /// (`None` when the set is empty) — a key for interval indexes.
     pub fn bounds(&self, dim: Dim) -> Option<(u128, u128)> {
         let d = dim.ix();
-        let max = self.dom.max_of(d);
-        self.cubes
+        let max = self.dom().max_of(d);
+        self.cubes()
             .iter()
-            .map(|c| match c.get(d) {
-                None => (0, max),
-                Some(f) => (f.min(), f.max_value(max)),
-            })
+            .map(|c| c.field_bounds(d, max).unwrap_or((0, max)))
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+    }
+
+    /// [`PacketSet::bounds`] of `self ∩ o`, without building the
+    /// intersection.
+    pub fn bounds_within(&self, o: &PacketSet, dim: Dim) -> Option<(u128, u128)> {
+        self.same_domain(o);
+        let d = dim.ix();
+        let max = self.dom().max_of(d);
+        let mut acc: Option<(u128, u128)> = None;
+        for a in self.cubes() {
+            for b in o.cubes().iter().filter(|b| a.intersects(b, &self.dom())) {
+                let r = match (a.interval(d), b.interval(d)) {
+                    (Some(x), Some(y)) => (x.0.max(y.0), x.1.min(y.1)),
+                    _ => match (a.get(d), b.get(d)) {
+                        (None, None) => (0, max),
+                        (Some(f), None) | (None, Some(f)) => (f.min(), f.max_value(max)),
+                        (Some(f), Some(g)) => {
+                            let f = f.intersect(&g, max).expect("the cubes meet");
+                            (f.min(), f.max_value(max))
+                        }
+                    },
+                };
+                acc = Some(acc.map_or(r, |(lo, hi)| (lo.min(r.0), hi.max(r.1))));
+            }
+        }
+        acc
     }
 
     /// The interval `lo..=hi` when the set is one cube whose `dim` is that
     /// one interval (and not every value): what a rule keyed by `dim`
     /// tests there.
     pub fn cube_interval(&self, dim: Dim) -> Option<(u128, u128)> {
-        match self.cubes.as_slice() {
-            [c] => match c.get(dim.ix()) {
-                Some(Field::One(r)) => Some(*r),
-                _ => None,
-            },
+        match self.cubes() {
+            [c] => c.interval(dim.ix()),
             _ => None,
         }
     }
 
     /// True when some packet of the set is constrained on `dim`.
     pub fn restricts(&self, dim: Dim) -> bool {
-        self.cubes.iter().any(|c| c.get(dim.ix()).is_some())
+        self.cubes().iter().any(|c| c.get(dim.ix()).is_some())
     }
 
     /// The packets of the set whose `dim` lies in `lo..=hi`.
     pub fn restrict_range(&self, dim: Dim, lo: u128, hi: u128) -> PacketSet {
-        let max = self.dom.max_of(dim.ix());
+        let max = self.dom().max_of(dim.ix());
         self.restrict_field(dim.ix(), Field::range(lo, hi.min(max)).as_ref())
     }
 
@@ -792,8 +897,11 @@ impl PacketSet {
     /// Only for dimensions whose domain is a bit width (addresses, ports,
     /// protocol, ICMP, marks, TCP flags, fragment).
     pub fn restrict_pattern(&self, dim: Dim, value: u128, mask: u128) -> PacketSet {
-        assert!(self.dom.is_bitwise(dim.ix()), "{dim:?} is not a bit field");
-        let max = self.dom.max_of(dim.ix());
+        assert!(
+            self.dom().is_bitwise(dim.ix()),
+            "{dim:?} is not a bit field"
+        );
+        let max = self.dom().max_of(dim.ix());
         self.restrict_field(dim.ix(), Some(&Field::pattern(value, mask, max)))
     }
 
@@ -802,8 +910,8 @@ impl PacketSet {
     /// rules can know about it.)
     pub fn forget(&self, dim: Dim) -> PacketSet {
         let mut out = self.with_cubes(Vec::new());
-        for c in &self.cubes {
-            let one = self.with_cubes(vec![c.without(dim.ix(), &self.dom)]);
+        for c in self.cubes() {
+            let one = self.with_cubes(vec![c.without(dim.ix(), &self.dom())]);
             out = out.union(&one);
         }
         out
@@ -815,17 +923,20 @@ impl PacketSet {
     /// rewritten packet is this set of original packets. Only for bit-width
     /// dimensions (see [`PacketSet::restrict_pattern`]).
     pub fn preimage_masked(&self, dim: Dim, keep: u128, xor: u128) -> PacketSet {
-        assert!(self.dom.is_bitwise(dim.ix()), "{dim:?} is not a bit field");
+        assert!(
+            self.dom().is_bitwise(dim.ix()),
+            "{dim:?} is not a bit field"
+        );
         let d = dim.ix();
-        let max = self.dom.max_of(d);
+        let max = self.dom().max_of(d);
         let cubes = self
-            .cubes
+            .cubes()
             .iter()
             .filter_map(|c| match c.get(d) {
                 None => Some(c.clone()),
                 Some(f) => f
                     .preimage_masked(keep, xor, max)
-                    .map(|g| c.with(d, Some(g), &self.dom)),
+                    .map(|g| c.with(d, Some(g), &self.dom())),
             })
             .collect();
         self.with_cubes(cubes)
@@ -837,7 +948,7 @@ impl PacketSet {
     /// (a NAT's status bit does not change what `--ctstate NEW` holds).
     pub fn preimage_map(&self, dim: Dim, map: &[u8]) -> std::borrow::Cow<'_, PacketSet> {
         let d = dim.ix();
-        let max = self.dom.max_of(d);
+        let max = self.dom().max_of(d);
         assert!(
             max < 128 && map.len() as u128 == max + 1,
             "{dim:?} needs one entry per value"
@@ -853,9 +964,9 @@ impl PacketSet {
             }
             (own, pre)
         };
-        let fixed = self.cubes.iter().all(|c| {
+        let fixed = self.cubes().iter().all(|c| {
             c.get(d).is_none_or(|f| {
-                let (own, pre) = bits(f);
+                let (own, pre) = bits(&f);
                 own == pre
             })
         });
@@ -863,17 +974,17 @@ impl PacketSet {
             return std::borrow::Cow::Borrowed(self);
         }
         let cubes = self
-            .cubes
+            .cubes()
             .iter()
             .filter_map(|c| match c.get(d) {
                 None => Some(c.clone()),
                 Some(f) => {
-                    let (_, pre) = bits(f);
+                    let (_, pre) = bits(&f);
                     let runs = (0..=max)
                         .filter(|&x| pre >> x & 1 == 1)
                         .map(|x| (x, x))
                         .collect();
-                    Field::from_intervals(runs).map(|g| c.with(d, Some(g), &self.dom))
+                    Field::from_intervals(runs).map(|g| c.with(d, Some(g), &self.dom()))
                 }
             })
             .collect();
@@ -883,7 +994,7 @@ impl PacketSet {
     /// The set cut into its disjoint cubes, one set each (for indexes over
     /// the pieces of a large set).
     pub fn parts(&self) -> Vec<PacketSet> {
-        self.cubes
+        self.cubes()
             .iter()
             .map(|c| self.with_cubes(vec![c.clone()]))
             .collect()
@@ -899,7 +1010,7 @@ impl PacketSet {
         let mut out = ctx.empty();
         for p in parts {
             debug_assert!(!out.overlaps(&p), "parts are not disjoint");
-            out.cubes.extend(p.cubes);
+            out.extend(p.into_cubes());
         }
         out
     }
@@ -908,7 +1019,7 @@ impl PacketSet {
     /// intervals (`false`) or as `(value, mask)` patterns (`true`), for
     /// describing a set to a person.
     pub fn describe_parts(&self) -> Vec<Vec<FieldShape>> {
-        self.cubes
+        self.cubes()
             .iter()
             .map(|c| {
                 c.restricted_dims()
@@ -924,25 +1035,30 @@ impl PacketSet {
     /// Merges cubes that differ in one field only, until none do. The set is
     /// unchanged; long differences leave fewer, larger cubes afterwards.
     pub fn compact(&mut self) {
-        loop {
-            let before = self.cubes.len();
+        if self.cubes().len() < 2 {
+            return;
+        }
+        let dom = self.dom();
+        let mut cubes = self.take_cubes();
+        'passes: loop {
+            let before = cubes.len();
             for d in 0..DIMS {
-                if self.cubes.len() < 2 {
-                    return;
+                if cubes.len() < 2 {
+                    break 'passes;
                 }
                 let mut groups: HashMap<Cube, usize> = HashMap::default();
-                let mut merged: Vec<Cube> = Vec::with_capacity(self.cubes.len());
-                for c in self.cubes.drain(..) {
-                    let key = c.without(d, &self.dom);
+                let mut merged: Vec<Cube> = Vec::with_capacity(cubes.len());
+                for c in cubes.drain(..) {
+                    let key = c.without(d, &dom);
                     match groups.get(&key) {
                         Some(&i) => {
                             // Same everywhere but `d`: one cube with the union there.
-                            let max = self.dom.max_of(d);
+                            let max = dom.max_of(d);
                             let f = match (merged[i].get(d), c.get(d)) {
-                                (Some(a), Some(b)) => Some(a.union(b, max)),
+                                (Some(a), Some(b)) => Some(a.union(&b, max)),
                                 _ => None,
                             };
-                            merged[i] = merged[i].with(d, f, &self.dom);
+                            merged[i] = merged[i].with(d, f, &dom);
                         }
                         None => {
                             groups.insert(key, merged.len());
@@ -950,21 +1066,25 @@ impl PacketSet {
                         }
                     }
                 }
-                self.cubes = merged;
+                cubes = merged;
             }
-            if self.cubes.len() == before {
-                return;
+            if cubes.len() == before {
+                break;
             }
         }
+        *self = PacketSet::new(dom, cubes);
     }
 
     /// How many intervals or patterns the set stores, over all its cubes
     /// and fields (at least one per cube): a measure of its memory.
     pub fn weight(&self) -> usize {
-        self.cubes
+        self.cubes()
             .iter()
             .map(|c| {
-                let fields: usize = (0..DIMS).filter_map(|d| c.get(d)).map(field_weight).sum();
+                let fields: usize = (0..DIMS)
+                    .filter_map(|d| c.get(d))
+                    .map(|f| field_weight(&f))
+                    .sum();
                 fields.max(1)
             })
             .sum()
@@ -974,10 +1094,10 @@ impl PacketSet {
     /// with that number (`None` for a set of unrestricted cubes).
     pub fn heaviest_dim(&self) -> Option<(Dim, usize)> {
         let mut per = [0usize; DIMS];
-        for c in &self.cubes {
+        for c in self.cubes() {
             for (d, w) in per.iter_mut().enumerate() {
                 if let Some(f) = c.get(d) {
-                    *w += field_weight(f);
+                    *w += field_weight(&f);
                 }
             }
         }
@@ -992,7 +1112,7 @@ impl PacketSet {
     /// other fields) is merged for the cost of its small fields.
     pub fn merge_along(&mut self, dim: Dim) {
         use std::hash::{BuildHasher, Hash, Hasher};
-        if self.cubes.len() < 2 {
+        if self.cubes().len() < 2 {
             return;
         }
         let d = dim.ix();
@@ -1013,7 +1133,8 @@ impl PacketSet {
         };
         let mut by_key: HashMap<u64, Vec<usize>> = HashMap::default();
         let mut groups: Vec<Vec<Cube>> = Vec::new();
-        for c in self.cubes.drain(..) {
+        let dom = self.dom();
+        for c in self.take_cubes() {
             let slot = by_key.entry(key(&c)).or_default();
             match slot.iter().find(|&&g| same_but_d(&groups[g][0], &c)) {
                 Some(&g) => groups[g].push(c),
@@ -1023,10 +1144,11 @@ impl PacketSet {
                 }
             }
         }
-        let max = self.dom.max_of(d);
+        let max = dom.max_of(d);
+        let mut out = Vec::with_capacity(groups.len());
         for mut group in groups {
             if group.len() == 1 {
-                self.cubes.extend(group.pop());
+                out.extend(group.pop());
                 continue;
             }
             // All at once: one merge of sorted runs instead of a growing
@@ -1035,7 +1157,7 @@ impl PacketSet {
             let mut full = false;
             let mut ranges = true;
             for c in &group {
-                match c.get(d) {
+                match c.get(d).as_deref() {
                     None => full = true,
                     Some(Field::One(r)) => intervals.push(*r),
                     Some(Field::Ranges(v)) => intervals.extend_from_slice(v),
@@ -1051,17 +1173,18 @@ impl PacketSet {
                 Field::from_intervals(intervals)
             } else {
                 let mut fields = group.iter().filter_map(|c| c.get(d));
-                let first = fields.next().cloned();
-                first.map(|f| fields.fold(f, |acc, g| acc.union(g, max)))
+                let first = fields.next().map(std::borrow::Cow::into_owned);
+                first.map(|f| fields.fold(f, |acc, g| acc.union(&g, max)))
             };
-            self.cubes.push(group[0].with(d, union, &self.dom));
+            out.push(group[0].with(d, union, &dom));
         }
+        *self = PacketSet::new(dom, out);
     }
 
     /// The dimensions some cube of the set restricts.
     pub fn dims(&self) -> Vec<Dim> {
         let mut all = 0u16;
-        for c in &self.cubes {
+        for c in self.cubes() {
             all |= c.dims();
         }
         Dim::ALL
@@ -1075,9 +1198,9 @@ impl PacketSet {
             return self.with_cubes(Vec::new());
         };
         let cubes = self
-            .cubes
+            .cubes()
             .iter()
-            .filter_map(|c| c.restrict(d, f, &self.dom))
+            .filter_map(|c| c.restrict(d, f, &self.dom()))
             .collect();
         self.with_cubes(cubes)
     }
@@ -1089,16 +1212,13 @@ impl PacketSet {
 
     /// The set of one cube: `fields` on the dimensions in `dims` (none full).
     pub(crate) fn from_cube(ctx: &SpaceContext, dims: u16, fields: Vec<Field>) -> PacketSet {
-        PacketSet {
-            dom: ctx.domain(),
-            cubes: vec![Cube::from_parts(dims, fields)],
-        }
+        PacketSet::one(ctx.domain(), Cube::from_parts(dims, fields))
     }
 
     /// Iterates over the restricted dimensions of each cube (for tests and
     /// debugging output).
     pub fn cube_dims(&self) -> Vec<Vec<Dim>> {
-        self.cubes
+        self.cubes()
             .iter()
             .map(|c| c.restricted_dims().collect())
             .collect()

@@ -1,47 +1,165 @@
-//! An index of a chain's deciding rules by their interval on one dimension,
-//! so that a rule meets only the earlier rules that can overlap it.
+//! An index of a chain's rules by their interval on one dimension, so that a
+//! rule meets only the other rules that can overlap it.
 //!
 //! Entries are grouped by the bit length of their width (class `k` holds
 //! intervals narrower than `2^k`), each class sorted by lower bound: an
 //! interval of class `k` overlapping `[a, b]` starts in `(a − 2^k, b]`, one
 //! binary search per class. Intervals that span the whole dimension are kept
 //! apart in rule order, so the rules in a window of positions are one slice.
+//!
+//! A long chain is one index of one entry per rule, alive while its lint
+//! runs: every key dimension but an IPv6 address fits in 32 bits, and then
+//! an entry is 12 bytes instead of 48.
 
 use rayon::prelude::*;
 
 use crate::lints::dead_code::PAR_RULES;
 use crate::space::{Dim, PacketSet};
 
+/// The dimensions an index may key on.
+const KEYS: [Dim; 5] = [Dim::Src, Dim::Dst, Dim::DstPort, Dim::SrcPort, Dim::Mark];
+
 pub struct Index {
     pub dim: Dim,
-    /// (lo, hi, rule), sorted by (class, lo, rule): the classes one after
-    /// the other, in one allocation (a chain of three rules builds an index
-    /// too).
-    entries: Vec<(u128, u128, usize)>,
+    entries: Entries,
     /// The non-empty classes in order: (class, where its entries end).
     classes: Vec<(u32, usize)>,
     /// Rules whose interval is the whole dimension, in rule order.
-    full: Vec<usize>,
+    full: Vec<u32>,
+}
+
+/// (lo, hi, rule), sorted by (class, lo, rule): the classes one after the
+/// other, in one allocation (a chain of three rules builds an index too).
+enum Entries {
+    /// Every bound within `u32` (the dimension's largest value is).
+    Narrow(Vec<(u32, u32, u32)>),
+    Wide(Vec<(u128, u128, u32)>),
+}
+
+/// What the index needs of the rules it indexes, by rule number.
+pub trait Keyed: Sync {
+    /// `false` only when the rule's set leaves `d` free (a quick answer that
+    /// spares a dimension no rule tests; `true` is always allowed).
+    fn restricts(&self, rule: usize, d: Dim) -> bool;
+    /// The smallest and largest value of `d` in the rule's set (`None`:
+    /// the set is empty).
+    fn bounds(&self, rule: usize, d: Dim) -> Option<(u128, u128)>;
+}
+
+/// Up to this many rules, an index is the list of them: a visit costs
+/// less than choosing a dimension and sorting (most chains of a kube dump
+/// have one to three rules). The callers check every rule a visit gives,
+/// so more of them changes no answer, only work.
+const SMALL: usize = 16;
+
+// A small index never stops a visit that a keyed one would finish.
+const _: () = assert!(SMALL < crate::lints::shadowed_rule::MAX_CANDIDATES);
+
+fn rule_no(ri: usize) -> u32 {
+    u32::try_from(ri).expect("a chain has fewer than 2^32 rules")
+}
+
+/// The bit length of an interval's width.
+fn class(lo: u128, hi: u128) -> u32 {
+    128 - (hi - lo).leading_zeros()
+}
+
+/// How many distinct values `f` gives over `rules`.
+fn distinct<T: Ord + Copy + Send>(
+    rules: &[usize],
+    parallel: bool,
+    f: impl Fn(usize) -> Option<T> + Sync + Send,
+) -> usize {
+    let mut v: Vec<T> = if parallel {
+        rules.par_iter().filter_map(|&ri| f(ri)).collect()
+    } else {
+        rules.iter().filter_map(|&ri| f(ri)).collect()
+    };
+    if parallel {
+        v.par_sort_unstable();
+    } else {
+        v.sort_unstable();
+    }
+    v.dedup();
+    v.len()
+}
+
+/// The entries of `rules` narrower than `max`, sorted and cut into classes,
+/// and the rules whose interval is all of `0..=max`.
+#[allow(clippy::type_complexity)]
+fn entries<T: Copy + Ord + Send + Sync + Into<u128>>(
+    rules: &[usize],
+    parallel: bool,
+    bounds: impl Fn(usize) -> Option<(u128, u128)> + Sync + Send,
+    max: u128,
+    narrow: impl Fn(u128) -> T + Sync + Send,
+) -> (Vec<(T, T, u32)>, Vec<(u32, usize)>, Vec<u32>) {
+    // An empty set (no bounds) becomes `hi < lo`, dropped below: one entry
+    // per rule lets a parallel collect write its result in place instead
+    // of joining pieces.
+    let entry = |&ri: &usize| match bounds(ri) {
+        Some((lo, hi)) => {
+            debug_assert!(hi <= max, "bounds within the dimension");
+            (narrow(lo), narrow(hi), rule_no(ri))
+        }
+        None => (narrow(1), narrow(0), rule_no(ri)),
+    };
+    let mut entries: Vec<(T, T, u32)> = if parallel {
+        rules.par_iter().map(entry).collect()
+    } else {
+        rules.iter().map(entry).collect()
+    };
+    let is_full = |e: &(T, T, u32)| e.0.into() == 0 && e.1.into() >= max;
+    let mut full: Vec<u32> = entries.iter().filter(|e| is_full(e)).map(|e| e.2).collect();
+    entries.retain(|e| e.0 <= e.1 && !is_full(e));
+    entries.shrink_to_fit();
+    let key = |&(lo, hi, ri): &(T, T, u32)| (class(lo.into(), hi.into()), lo, ri);
+    if parallel {
+        entries.par_sort_unstable_by_key(key);
+    } else {
+        entries.sort_unstable_by_key(key);
+    }
+    let mut classes: Vec<(u32, usize)> = Vec::new();
+    for (i, &(lo, hi, _)) in entries.iter().enumerate() {
+        let k = class(lo.into(), hi.into());
+        match classes.last_mut() {
+            Some((last, end)) if *last == k => *end = i + 1,
+            _ => classes.push((k, i + 1)),
+        }
+    }
+    full.sort_unstable();
+    (entries, classes, full)
 }
 
 impl Index {
-    /// Indexes `sets` (rule number, set) on the dimension whose narrower than
-    /// full intervals start at the most distinct values: the one that tells
-    /// the rules apart best.
-    pub fn build(sets: &[(usize, &PacketSet)], max_of: impl Fn(Dim) -> u128) -> Index {
-        let dims = [Dim::Src, Dim::Dst, Dim::DstPort, Dim::SrcPort, Dim::Mark];
+    /// Indexes `rules` (rule numbers, each key read through `keyed`) on the
+    /// dimension whose narrower than full intervals start at the most
+    /// distinct values: the one that tells the rules apart best.
+    pub fn build(
+        rules: &[usize],
+        keyed: &(impl Keyed + ?Sized),
+        max_of: impl Fn(Dim) -> u128,
+    ) -> Index {
+        if rules.len() <= SMALL {
+            // Every rule of the window, as if all spanned the dimension.
+            return Index {
+                dim: KEYS[0],
+                entries: Entries::Narrow(Vec::new()),
+                classes: Vec::new(),
+                full: rules.iter().map(|&ri| rule_no(ri)).collect(),
+            };
+        }
         // A dimension no set restricts has no narrower than full interval:
         // it counts 0 without looking at the bounds.
-        let mut restricted = [false; 5];
-        for (_, s) in sets {
-            for (r, d) in restricted.iter_mut().zip(dims) {
-                *r = *r || s.restricts(d);
+        let mut restricted = [false; KEYS.len()];
+        for &ri in rules {
+            for (r, d) in restricted.iter_mut().zip(KEYS) {
+                *r = *r || keyed.restricts(ri, d);
             }
         }
-        let mut los: Vec<u128> = Vec::new();
         // One long chain is one index: sort it on every core.
-        let parallel = sets.len() >= PAR_RULES;
-        let dim = dims
+        let parallel = rules.len() >= PAR_RULES;
+        let dim = KEYS
             .into_iter()
             .zip(restricted)
             .rev()
@@ -50,59 +168,29 @@ impl Index {
                     return 0;
                 }
                 let max = max_of(d);
-                let narrow = |(_, s): &(usize, &PacketSet)| {
-                    s.bounds(d)
+                let narrow = move |ri: usize| {
+                    keyed
+                        .bounds(ri, d)
                         .filter(|&(lo, hi)| lo > 0 || hi < max)
                         .map(|(lo, _)| lo)
                 };
-                los.clear();
-                if parallel {
-                    los.par_extend(sets.par_iter().filter_map(narrow));
-                    los.par_sort_unstable();
+                if max <= u32::MAX as u128 {
+                    distinct(rules, parallel, |ri| narrow(ri).map(|lo| lo as u32))
                 } else {
-                    los.extend(sets.iter().filter_map(narrow));
-                    los.sort_unstable();
+                    distinct(rules, parallel, narrow)
                 }
-                los.dedup();
-                los.len()
             })
-            .expect("dims is not empty")
+            .expect("KEYS is not empty")
             .0;
         let max = max_of(dim);
-        let class = |lo: u128, hi: u128| 128 - (hi - lo).leading_zeros();
-        let mut entries = Vec::new();
-        let mut full = Vec::new();
-        let bounds: Vec<Option<(u128, u128)>> = if parallel {
-            sets.par_iter().map(|(_, s)| s.bounds(dim)).collect()
+        let bounds = |ri: usize| keyed.bounds(ri, dim);
+        let (entries, classes, full) = if max <= u32::MAX as u128 {
+            let (e, c, f) = entries(rules, parallel, bounds, max, |x| x as u32);
+            (Entries::Narrow(e), c, f)
         } else {
-            Vec::new()
+            let (e, c, f) = entries(rules, parallel, bounds, max, |x| x);
+            (Entries::Wide(e), c, f)
         };
-        for (i, &(ri, s)) in sets.iter().enumerate() {
-            let b = if parallel { bounds[i] } else { s.bounds(dim) };
-            let Some((lo, hi)) = b else {
-                continue;
-            };
-            if lo == 0 && hi >= max {
-                full.push(ri);
-            } else {
-                entries.push((lo, hi, ri));
-            }
-        }
-        let key = |&(lo, hi, ri): &(u128, u128, usize)| (class(lo, hi), lo, ri);
-        if parallel {
-            entries.par_sort_unstable_by_key(key);
-        } else {
-            entries.sort_unstable_by_key(key);
-        }
-        let mut classes: Vec<(u32, usize)> = Vec::new();
-        for (i, &(lo, hi, _)) in entries.iter().enumerate() {
-            let k = class(lo, hi);
-            match classes.last_mut() {
-                Some((last, end)) if *last == k => *end = i + 1,
-                _ => classes.push((k, i + 1)),
-            }
-        }
-        full.sort_unstable();
         Index {
             dim,
             entries,
@@ -112,8 +200,8 @@ impl Index {
     }
 
     /// Calls `each` with every indexed rule in `from..to` whose interval
-    /// overlaps `set`'s bounds, until it returns `false`. Returns `false` when
-    /// stopped.
+    /// overlaps `set`'s bounds (every one, in a small index), until it
+    /// returns `false`. Returns `false` when stopped.
     pub fn visit(
         &self,
         set: &PacketSet,
@@ -124,38 +212,148 @@ impl Index {
         let Some((a, b)) = set.bounds(self.dim) else {
             return true;
         };
-        let start = self.full.partition_point(|&r| r < from);
+        let start = self.full.partition_point(|&r| (r as usize) < from);
         for &ri in &self.full[start..] {
-            if ri >= to {
+            if ri as usize >= to {
                 break;
+            }
+            if !each(ri as usize) {
+                return false;
+            }
+        }
+        match &self.entries {
+            Entries::Narrow(e) => visit_classes(e, &self.classes, a, b, from, to, each),
+            Entries::Wide(e) => visit_classes(e, &self.classes, a, b, from, to, each),
+        }
+    }
+}
+
+/// [`Index::visit`] over the entries narrower than the dimension.
+fn visit_classes<T: Copy + Into<u128>>(
+    entries: &[(T, T, u32)],
+    classes: &[(u32, usize)],
+    a: u128,
+    b: u128,
+    from: usize,
+    to: usize,
+    mut each: impl FnMut(usize) -> bool,
+) -> bool {
+    let mut begin = 0;
+    for &(k, end) in classes {
+        let class = &entries[begin..end];
+        begin = end;
+        // Width < 2^k: hi = lo + w overlaps [a, b] only if lo > a - 2^k.
+        let low = if k >= 128 {
+            0
+        } else {
+            a.saturating_sub((1u128 << k) - 1)
+        };
+        let i = class.partition_point(|&(lo, _, _)| lo.into() < low);
+        for &(lo, hi, ri) in &class[i..] {
+            let (lo, hi, ri) = (lo.into(), hi.into(), ri as usize);
+            if lo > b {
+                break;
+            }
+            if hi < a || ri < from || ri >= to {
+                continue;
             }
             if !each(ri) {
                 return false;
             }
         }
-        let mut begin = 0;
-        for &(k, end) in &self.classes {
-            let class = &self.entries[begin..end];
-            begin = end;
-            // Width < 2^k: hi = lo + w overlaps [a, b] only if lo > a - 2^k.
-            let low = if k >= 128 {
-                0
-            } else {
-                a.saturating_sub((1u128 << k) - 1)
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Family;
+    use crate::space::SpaceContext;
+
+    struct Sets(Vec<PacketSet>);
+
+    impl Keyed for Sets {
+        fn restricts(&self, ri: usize, d: Dim) -> bool {
+            self.0[ri].restricts(d)
+        }
+        fn bounds(&self, ri: usize, d: Dim) -> Option<(u128, u128)> {
+            self.0[ri].bounds(d)
+        }
+    }
+
+    fn next(seed: &mut u64, n: u128) -> u128 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 33) as u128 % n
+    }
+
+    /// One piece: a few key dimensions cut to random intervals, clustered
+    /// at both ends of the dimension so that many overlap.
+    fn piece(ctx: &SpaceContext, seed: &mut u64) -> PacketSet {
+        let wide = ctx.family() == Family::Ipv6;
+        let mut s = ctx.universe();
+        for d in KEYS {
+            let max = match d {
+                Dim::Src | Dim::Dst if wide => u128::MAX,
+                Dim::DstPort | Dim::SrcPort => 65535,
+                _ => u32::MAX as u128,
             };
-            let i = class.partition_point(|&(lo, _, _)| lo < low);
-            for &(lo, hi, ri) in &class[i..] {
-                if lo > b {
-                    break;
+            match next(seed, 4) {
+                0 => {
+                    let lo = next(seed, 40);
+                    s = s.restrict_range(d, lo, lo + next(seed, 8));
                 }
-                if hi < a || ri < from || ri >= to {
-                    continue;
-                }
-                if !each(ri) {
-                    return false;
+                1 => s = s.restrict_range(d, max - next(seed, 40), max),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// A random set: one piece, or now and then the union of two.
+    fn random_set(ctx: &SpaceContext, seed: &mut u64) -> PacketSet {
+        let a = piece(ctx, seed);
+        if next(seed, 5) == 0 {
+            a.union(&piece(ctx, seed))
+        } else {
+            a
+        }
+    }
+
+    #[test]
+    fn a_visit_meets_every_overlapping_rule_in_its_window() {
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let ctx = SpaceContext::new(family, []);
+            let mut seed = 7u64;
+            for n in [3usize, 40, 300] {
+                let sets = Sets((0..n).map(|_| random_set(&ctx, &mut seed)).collect());
+                let rules: Vec<usize> = (0..n).filter(|&ri| ri % 7 != 3).collect();
+                let max_of = |d: Dim| ctx.universe().bounds(d).expect("not empty").1;
+                let index = Index::build(&rules, &sets, max_of);
+                for q in 0..50 {
+                    let query = random_set(&ctx, &mut seed);
+                    let (from, to) = (q % 5 * n / 10, n - q % 3);
+                    let mut seen = Vec::new();
+                    assert!(index.visit(&query, from, to, |ri| {
+                        seen.push(ri);
+                        true
+                    }));
+                    seen.sort_unstable();
+                    let before = seen.len();
+                    seen.dedup();
+                    assert_eq!(seen.len(), before, "a rule visited twice");
+                    for &ri in &seen {
+                        assert!(rules.contains(&ri) && from <= ri && ri < to);
+                    }
+                    for &ri in &rules {
+                        if from <= ri && ri < to && sets.0[ri].overlaps(&query) {
+                            assert!(seen.contains(&ri), "{family:?} n={n}: rule {ri} missed");
+                        }
+                    }
                 }
             }
         }
-        true
     }
 }

@@ -68,9 +68,10 @@ pub struct ChainSpaces<'c> {
     /// match there, which can be smaller than `base`.
     pub refined: bool,
     pub spaces: Vec<MatchSpace>,
-    /// Per rule, `may ∩ entry` (`may ∩ base` after the chain's first
-    /// barrier: the packet may have been rewritten since it entered).
-    pub reach_may: Vec<PacketSet>,
+    /// What enters the chain: the refined entry set, or `base`.
+    entry: &'c PacketSet,
+    /// The chain's first barrier: after it only `base` is known.
+    barrier: Option<usize>,
     pub steps: &'c [Step],
     /// Rules another dead-code lint (or an earlier one of ours) reports.
     pub claimed: Vec<bool>,
@@ -156,16 +157,7 @@ impl<'c> ChainSpaces<'c> {
         let spaces: Vec<MatchSpace> = per_rule(chain.rules.len(), |ri| {
             rule_match_space(&chain.rules[ri], ctx)
         });
-        // After a rule that may rewrite the packet, only the hooks are known.
         let barrier = steps.iter().position(|s| *s == Step::Barrier);
-        let reach_may = per_rule(spaces.len(), |ri| {
-            let known = if barrier.is_some_and(|b| b < ri) {
-                base
-            } else {
-                universe
-            };
-            spaces[ri].may.intersect(known)
-        });
         let claimed = claimed_elsewhere(cx, node, chain, hooks);
         ChainSpaces {
             node,
@@ -174,10 +166,36 @@ impl<'c> ChainSpaces<'c> {
             base,
             refined,
             spaces,
-            reach_may,
+            entry: universe,
+            barrier,
             steps,
             claimed,
         }
+    }
+}
+
+impl ChainSpaces<'_> {
+    /// What is known about the packets at rule `ri`: what enters the chain,
+    /// or only the hooks after a rule that may rewrite the packet. It only
+    /// grows along the chain (the entry set is within the hooks' packets).
+    pub fn known(&self, ri: usize) -> &PacketSet {
+        if self.barrier.is_some_and(|b| b < ri) {
+            self.base
+        } else {
+            self.entry
+        }
+    }
+
+    /// `may ∩ known` of rule `ri`: what it may match of the packets that can
+    /// reach it. Built when asked (once or twice per rule): a long chain
+    /// would otherwise keep one more set per rule alive.
+    pub fn reach_may(&self, ri: usize) -> PacketSet {
+        self.spaces[ri].may.intersect(self.known(ri))
+    }
+
+    /// True when `reach_may(ri)` is not empty (without building it).
+    pub fn reaches(&self, ri: usize) -> bool {
+        self.spaces[ri].may.overlaps(self.known(ri))
     }
 }
 
@@ -290,12 +308,12 @@ fn entry_sets<'s>(
         let hooks = g.hooks(node);
         let chain = g.chain(node);
         if !hooks.is_empty() && !chain.builtin {
-            let sites: Vec<_> = g
-                .graph
-                .edges_directed(node, petgraph::Direction::Incoming)
-                .collect();
-            let mut acc = (!sites.is_empty() && sites.len() <= MAX_SITES).then(|| ctx.empty());
-            for e in &sites {
+            let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
+            // Counted, not collected: a chain every service jumps to
+            // (KUBE-MARK-MASQ) has as many sites as the dump has services.
+            let count = sites().take(MAX_SITES + 1).count();
+            let mut acc = (count > 0 && count <= MAX_SITES).then(|| ctx.empty());
+            for e in sites() {
                 let Some(a) = acc.as_mut() else { break };
                 let from = e.source();
                 let ri = e.weight().rule;
