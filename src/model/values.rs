@@ -175,13 +175,19 @@ impl fmt::Display for AddrSpec {
 pub struct Protocol {
     /// IANA number; `None` only for a name iptlint does not know.
     pub number: Option<u8>,
-    pub written: super::Text,
+    /// The word as written, when it is not exactly a name of the protocol table
+    /// (`6`, `TCP`); else `known` says which name. Nearly every rule with
+    /// `-p` writes a name, and then the word costs no allocation.
+    other: Option<super::Text>,
+    known: u8,
 }
 
 /// Protocol names `-p` knows: iptables' own (`all`, `icmpv6`, `mh`,
 /// `ipv6-mh`) and the names of a standard `/etc/protocols` (Debian's
 /// netbase), which iptables looks up with getprotobyname. The first name of
 /// a number is its canonical one.
+// `Protocol::known` indexes this table with a byte.
+const _: () = assert!(PROTOCOLS.len() <= 256);
 const PROTOCOLS: &[(&str, u8)] = &[
     ("all", 0),
     ("icmpv6", 58),
@@ -266,10 +272,19 @@ impl Protocol {
                 "unknown protocol `{text}`: not a number from 0 to 255 nor a name in /etc/protocols"
             ));
         };
+        let known = PROTOCOLS.iter().position(|(name, _)| *name == text);
         Ok(Protocol {
             number,
-            written: text.into(),
+            other: known.is_none().then(|| text.into()),
+            known: known.unwrap_or(0) as u8,
         })
+    }
+
+    /// The word as written.
+    pub fn written(&self) -> &str {
+        self.other
+            .as_deref()
+            .unwrap_or(PROTOCOLS[self.known as usize].0)
     }
 
     /// The canonical lower-case name, when it has one.

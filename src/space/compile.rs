@@ -286,7 +286,7 @@ impl<'a> Acc<'a> {
         if let Some(p) = &rule.protocol {
             let span = rule.generic_span(Generic::Protocol).unwrap_or(rule.span);
             match p.value.number {
-                None => self.unknown(span, format!("protocol `{}` is unknown", p.value.written)),
+                None => self.unknown(span, format!("protocol `{}` is unknown", p.value.written())),
                 // The kernel skips the protocol test for 0, `!` or not.
                 Some(0) => {}
                 Some(n) => self.field(Dim::Protocol, Field::range(n as u128, n as u128), p.negated),

@@ -845,7 +845,7 @@ impl RuleParser<'_> {
         let module = match p.value.number? {
             50 => "esp",
             51 => "ah",
-            135 if p.value.written.eq_ignore_ascii_case("mh") => "mh",
+            135 if p.value.written().eq_ignore_ascii_case("mh") => "mh",
             _ => return None,
         };
         if self.rule.matches.iter().any(|m| m.module == module) {

@@ -190,10 +190,9 @@ pub fn translate_rule(
         Some(p) if p.value.is_all() && !p.negated => None,
         Some(p) if p.value.is_all() => return Err("`! -p all` matches no packet".into()),
         Some(p) => {
-            let n = p
-                .value
-                .number
-                .ok_or_else(|| format!("protocol `{}` is not known to iptlint", p.value.written))?;
+            let n = p.value.number.ok_or_else(|| {
+                format!("protocol `{}` is not known to iptlint", p.value.written())
+            })?;
             Some((n, p.negated))
         }
         None => None,
