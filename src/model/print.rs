@@ -88,7 +88,7 @@ impl Rule {
         }
         if let Some(p) = &self.protocol {
             neg(&mut out, p);
-            let _ = write!(out, "-p {} ", quote(&p.value.written()));
+            let _ = write!(out, "-p {} ", quote(p.value.written()));
         }
         if let Some(f) = &self.fragment {
             neg(&mut out, f);
