@@ -306,56 +306,97 @@ pub struct PortRange {
     pub hi: u16,
 }
 
-/// Service names iptables resolves through /etc/services; the common ones.
-const SERVICES: &[(&str, u16)] = &[
-    ("ftp-data", 20),
-    ("ftp", 21),
-    ("ssh", 22),
-    ("telnet", 23),
-    ("smtp", 25),
-    ("domain", 53),
-    ("bootps", 67),
-    ("bootpc", 68),
-    ("tftp", 69),
-    ("http", 80),
-    ("www", 80),
-    ("kerberos", 88),
-    ("pop3", 110),
-    ("sunrpc", 111),
-    ("auth", 113),
-    ("ntp", 123),
-    ("netbios-ns", 137),
-    ("netbios-dgm", 138),
-    ("netbios-ssn", 139),
-    ("imap", 143),
-    ("imap2", 143),
-    ("snmp", 161),
-    ("snmp-trap", 162),
-    ("ldap", 389),
-    ("https", 443),
-    ("microsoft-ds", 445),
-    ("isakmp", 500),
-    ("syslog", 514),
-    ("submission", 587),
-    ("ldaps", 636),
-    ("imaps", 993),
-    ("pop3s", 995),
-    ("openvpn", 1194),
-    ("ms-sql-s", 1433),
-    ("mysql", 3306),
-    ("ipsec-nat-t", 4500),
-    ("postgresql", 5432),
-    ("x11", 6000),
-];
+mod services;
 
+/// The protocols whose service names iptables looks up, as
+/// `getservbyname` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceProtocol {
+    Tcp,
+    Udp,
+    Sctp,
+    Dccp,
+    UdpLite,
+}
+
+impl ServiceProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceProtocol::Tcp => "tcp",
+            ServiceProtocol::Udp => "udp",
+            ServiceProtocol::Sctp => "sctp",
+            ServiceProtocol::Dccp => "dccp",
+            ServiceProtocol::UdpLite => "udplite",
+        }
+    }
+
+    /// The protocol of a protocol number, when it has ports.
+    pub fn of_number(number: u8) -> Option<ServiceProtocol> {
+        Some(match number {
+            6 => ServiceProtocol::Tcp,
+            17 => ServiceProtocol::Udp,
+            132 => ServiceProtocol::Sctp,
+            33 => ServiceProtocol::Dccp,
+            136 => ServiceProtocol::UdpLite,
+            _ => return None,
+        })
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            ServiceProtocol::Tcp => services::TCP,
+            ServiceProtocol::Udp => services::UDP,
+            ServiceProtocol::Sctp => services::SCTP,
+            // The services file lists no name for these.
+            ServiceProtocol::Dccp | ServiceProtocol::UdpLite => 0,
+        }
+    }
+}
+
+/// A service name's port and the protocols it is listed for.
+fn service(name: &str) -> Option<(u16, u8)> {
+    let table = services::SERVICES;
+    let i = table.binary_search_by(|(n, _, _)| (*n).cmp(name)).ok()?;
+    Some((table[i].1, table[i].2))
+}
+
+/// The port of a service name listed for `protocol` (`getservbyname(name,
+/// protocol)`, which the tcp, sctp and multiport matches use); `None` when
+/// the name is not listed for it.
+pub fn service_port(name: &str, protocol: ServiceProtocol) -> Option<u16> {
+    service(name)
+        .filter(|(_, protocols)| protocols & protocol.bit() != 0)
+        .map(|(port, _)| port)
+}
+
+/// The protocols a service name is listed for, by name (empty when it is
+/// not listed at all).
+pub fn service_protocols(name: &str) -> Vec<&'static str> {
+    let Some((_, protocols)) = service(name) else {
+        return Vec::new();
+    };
+    [
+        ServiceProtocol::Tcp,
+        ServiceProtocol::Udp,
+        ServiceProtocol::Sctp,
+    ]
+    .into_iter()
+    .filter(|p| protocols & p.bit() != 0)
+    .map(ServiceProtocol::name)
+    .collect()
+}
+
+/// A port number or a service name of any protocol, as iptables' generic
+/// option reader resolves it (`getaddrinfo`, used by the udp and dccp
+/// matches and the NAT and TPROXY targets): a name listed only for TCP is
+/// still a UDP port there. The tcp, sctp and multiport matches ask for their
+/// own protocol's names; see [`service_port`].
 pub fn parse_port(text: &str) -> Result<u16, String> {
     if let Ok(n) = text.parse::<u32>() {
         return u16::try_from(n).map_err(|_| format!("port {n} is above 65535"));
     }
-    SERVICES
-        .iter()
-        .find(|(name, _)| *name == text)
-        .map(|(_, port)| *port)
+    service(text)
+        .map(|(port, _)| port)
         .ok_or_else(|| format!("`{text}` is not a port number or known service name"))
 }
 

@@ -301,6 +301,9 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                         }
                     }
                 }
+                for finding in rule_spec::family_findings(family, rule) {
+                    findings.push(finding.at_rule(table.name, &chain.name, Some(index + 1)));
+                }
                 for (message, span) in family_only(family, rule) {
                     findings.push(
                         Finding::new(&codes::FAMILY_MISMATCH, span, message)

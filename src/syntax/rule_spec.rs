@@ -69,7 +69,8 @@ const OTHER_MATCHES: &[&str] = &[
     "ipmark",
 ];
 
-/// Extension targets iptlint does not model.
+/// Extension targets iptlint does not model. (iptables 1.8.9 has no
+/// `MIRROR` or `SAME` any more: `-j MIRROR` jumps to a chain of that name.)
 const OTHER_TARGETS: &[&str] = &[
     "CHECKSUM",
     "CLUSTERIP",
@@ -81,9 +82,7 @@ const OTHER_TARGETS: &[&str] = &[
     "HMARK",
     "IDLETIMER",
     "LED",
-    "MIRROR",
     "RATEEST",
-    "SAME",
     "SECMARK",
     "SNPT",
     "SYNPROXY",
@@ -284,6 +283,9 @@ impl RuleParser<'_> {
                 "dccp" => Some(33),
                 "icmp" => Some(1),
                 "icmp6" => Some(58),
+                // The kernel's esp match names its protocol for both
+                // families; `ah` is IPv4's (see `family_findings`).
+                "esp" => Some(50),
                 _ => None,
             };
             if let Some(n) = needs
@@ -295,14 +297,7 @@ impl RuleParser<'_> {
                 } else {
                     m.module.clone()
                 };
-                self.findings.push(
-                    Finding::new(
-                        &codes::OPTION_NEEDS_PROTOCOL,
-                        m.span,
-                        format!("`-m {}` only works with `-p {name}`", m.module),
-                    )
-                    .help(format!("add `-p {name}` before `-m {}`", m.module)),
-                );
+                self.findings.push(needs_protocol(m, &name));
             }
         }
     }
@@ -721,6 +716,16 @@ impl RuleParser<'_> {
                 _ => TargetKind::Chain(name.clone()),
             }
         };
+        if kind == TargetKind::Other && name == "ULOG" {
+            self.findings.push(
+                Finding::new(
+                    &codes::UNKNOWN_EXTENSION,
+                    span.to(word.span),
+                    "the kernel has had no ULOG target since Linux 3.17: iptables knows the name, the kernel refuses the rule",
+                )
+                .help("log with `-j NFLOG` (ulogd reads NFLOG too)"),
+            );
+        }
         self.rule.target = Some(Target {
             name,
             span: span.to(word.span),
@@ -1186,6 +1191,35 @@ impl RuleParser<'_> {
             );
         }
     }
+}
+
+/// `-m NAME` without the `-p PROTOCOL` its kernel match requires.
+fn needs_protocol(m: &Match, protocol: &str) -> Finding {
+    Finding::new(
+        &codes::OPTION_NEEDS_PROTOCOL,
+        m.span,
+        format!("`-m {}` only works with `-p {protocol}`", m.module),
+    )
+    .help(format!("add `-p {protocol}` before `-m {}`", m.module))
+}
+
+/// What a rule's family decides once the dump's family is known: IPv4's
+/// `ah` match requires `-p ah` (the kernel refuses the rule otherwise),
+/// while ip6tables' `ah` matches the AH extension header behind any
+/// protocol.
+pub(super) fn family_findings(family: Family, rule: &Rule) -> Vec<Finding> {
+    if family != Family::Ipv4 {
+        return Vec::new();
+    }
+    let ah = rule
+        .protocol
+        .as_ref()
+        .is_some_and(|p| !p.negated && p.value.number == Some(51));
+    rule.matches
+        .iter()
+        .filter(|m| m.module == "ah" && !m.implicit && !ah)
+        .map(|m| needs_protocol(m, "ah"))
+        .collect()
 }
 
 /// `--tcp-flags` lists: flag names in any case, commas, empty items
