@@ -396,8 +396,69 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         return u16::try_from(n).map_err(|_| format!("port {n} is above 65535"));
     }
     service(text)
+        .filter(|(_, protocols)| protocols & !services::DDP != 0)
         .map(|(port, _)| port)
         .ok_or_else(|| format!("`{text}` is not a port number or known service name"))
+}
+
+/// C's `strtoul` with base 0 on a port: `0x` hex, `0` octal or decimal
+/// digits, at most 65535; the value and the text after the digits, `None`
+/// when no digit starts the text.
+fn port_number_prefix(text: &str) -> Option<(Result<u16, String>, &str)> {
+    let bytes = text.as_bytes();
+    let (radix, start) = match bytes {
+        [b'0', b'x' | b'X', h, ..] if h.is_ascii_hexdigit() => (16, 2),
+        [b'0', ..] => (8, 0),
+        [d, ..] if d.is_ascii_digit() => (10, 0),
+        _ => return None,
+    };
+    let end = start
+        + text[start..]
+            .find(|c: char| !c.is_digit(radix))
+            .unwrap_or(text.len() - start);
+    let value = u32::from_str_radix(&text[start..end], radix)
+        .ok()
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or_else(|| format!("port `{}` is above 65535", &text[..end]));
+    Some((value, &text[end..]))
+}
+
+/// The port part of a NAT target (`--to-destination A:PORTS`,
+/// `--to-ports PORTS`), as the NAT targets read it: numbers (decimal, hex or
+/// octal) with an optional `-MAX`, or else the whole part is one service
+/// name, of any protocol in the services file (`ftp-data` is port 20, and
+/// `ftp-2000` is no name, so iptables refuses it).
+pub fn parse_nat_ports(text: &str) -> Result<PortRange, String> {
+    let Some((lo, rest)) = port_number_prefix(text) else {
+        let port = service(text)
+            .map(|(port, _)| port)
+            .ok_or_else(|| format!("`{text}` is not a port number or known service name (iptables: Port `{text}' not valid)"))?;
+        return Ok(PortRange { lo: port, hi: port });
+    };
+    let lo = lo?;
+    let hi = match rest.strip_prefix('-') {
+        None if rest.is_empty() => lo,
+        Some(max) => match port_number_prefix(max) {
+            Some((hi, "")) => hi?,
+            Some((_, shift)) if shift.starts_with('/') => {
+                return Err(format!(
+                    "`{text}`: iptlint does not read a shifted port range (`/BASE`)"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "`{max}` is not a port number (iptables: Port `{max}' not valid)"
+                ));
+            }
+        },
+        None => return Err(format!("`{text}` is not a port or port range")),
+    };
+    if lo > hi {
+        return Err(format!(
+            "port range `{text}` runs backwards (iptables: Port range funky)"
+        ));
+    }
+    Ok(PortRange { lo, hi })
 }
 
 impl PortRange {
@@ -580,12 +641,7 @@ impl NatRange {
             _ => None,
         };
         let ports = match port_part {
-            Some(p) => {
-                let (lo, hi) = p.split_once('-').unwrap_or((p, p));
-                let lo = parse_port(lo)?;
-                let hi = parse_port(hi)?;
-                Some(PortRange { lo, hi })
-            }
+            Some(p) => Some(parse_nat_ports(p)?),
             None => None,
         };
         Ok(NatRange { addrs, ports })

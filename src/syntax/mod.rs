@@ -9,6 +9,7 @@
 mod option_checks;
 mod plain_words;
 mod rule_spec;
+mod short_options;
 mod tokens;
 
 use foldhash::HashMap;
@@ -1169,6 +1170,7 @@ fn plan_command(
         argument: None,
         findings: Vec::new(),
     };
+    short_options::split_command(&mut tokens);
     // getopt lets `-4`/`-6`, and any other option, stand before the command
     // (`-j ACCEPT -A INPUT` loads).
     let first = tokens.iter().position(|t| {

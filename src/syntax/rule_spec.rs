@@ -8,8 +8,8 @@ use crate::diagnostic::Finding;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
     MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
-    Target, TargetKind, Value, ValueKind, Word, match_spec, parse_port, parse_u32, protocol_match,
-    required_options, target_spec,
+    Target, TargetKind, Value, ValueKind, Word, match_spec, parse_nat_ports, parse_u32,
+    protocol_match, required_options, target_spec,
 };
 
 use super::push_small;
@@ -145,10 +145,45 @@ const GLOBAL_LONG_OPTIONS: &[(&str, &[&str])] = &[
     ("-6", &["--ipv6"]),
 ];
 
+/// The option of iptables' own a long option abbreviates, by its short
+/// name and full name (`--app` is `-A`, `--append`), when getopt reads it so
+/// among iptables' own options alone: the prefix of exactly one of them
+/// (`--src` and `--source` are one). `--del` could be `--delete` or
+/// `--delete-chain`, and iptables refuses it as an unknown option. Only
+/// iptables' own options are in getopt's table before the first `-m`, `-p`
+/// or `-j` loads an extension's.
+pub(super) fn global_abbreviation(word: &str) -> Option<(&'static str, &'static str)> {
+    let prefix = word.strip_prefix("--").filter(|p| !p.is_empty())?;
+    let mut found: Option<(&'static str, &'static str)> = None;
+    for (identity, names) in GLOBAL_LONG_OPTIONS {
+        if let Some(full) = names.iter().find(|n| n[2..].starts_with(prefix)) {
+            if found.is_some_and(|(f, _)| f != *identity) {
+                return None;
+            }
+            found = Some((identity, full));
+        }
+    }
+    found
+}
+
+/// Whether an option word loads an extension (`-m`, `-p`, `-j`, `-g`, by
+/// any name getopt takes for them), after which getopt also knows the
+/// extension's options.
+pub(super) fn loads_extension(word: &str) -> bool {
+    let short = generic_option(word).or_else(|| global_abbreviation(word).map(|(s, _)| s));
+    matches!(short, Some("-m" | "-p" | "-j" | "-g"))
+}
+
+/// Whether a short option name is one of iptables' own that belongs in a
+/// rule (not a command).
+pub(super) fn is_rule_option(short: &str) -> bool {
+    RULE_OPTIONS.contains(&short)
+}
+
 /// The global options that belong in a rule (the others are commands or
 /// options of the iptables command line).
 const RULE_OPTIONS: &[&str] = &[
-    "-s", "-d", "-p", "-i", "-o", "-j", "-m", "-f", "-c", "-g", "-4", "-6",
+    "-s", "-d", "-p", "-i", "-o", "-j", "-m", "-f", "-c", "-g", "-4", "-6", "-v",
 ];
 
 /// A target extension iptables knows by this name (`-N DNAT` clashes with it).
@@ -256,6 +291,17 @@ impl RuleParser<'_> {
                     }
                 }
                 TokenKind::Option { .. } => self.option(&token, None),
+                TokenKind::Value if let Some(options) = super::short_options::split(&token) => {
+                    let before = self.findings.len();
+                    for option in &options {
+                        self.option(option, None);
+                    }
+                    if let Some(note) = super::short_options::whole_word_note(&token, &options) {
+                        for f in &mut self.findings[before..] {
+                            f.help = Some(note.clone());
+                        }
+                    }
+                }
                 TokenKind::Value => self.error(
                     &codes::SYNTAX_ERROR,
                     token.span,
@@ -560,7 +606,7 @@ impl RuleParser<'_> {
     fn generic_option(&mut self, token: &Token, generic: &'static str, bang: Option<Span>) {
         let name = token.text.as_str();
         let arity = match generic {
-            "-f" | "-4" | "-6" => 0,
+            "-f" | "-4" | "-6" | "-v" => 0,
             "-c" => 2,
             _ => 1,
         };
@@ -568,7 +614,7 @@ impl RuleParser<'_> {
             return;
         };
         let negated = bang.is_some() || old_neg;
-        let not_negatable = matches!(generic, "-j" | "-g" | "-m" | "-c" | "-4" | "-6");
+        let not_negatable = matches!(generic, "-j" | "-g" | "-m" | "-c" | "-4" | "-6" | "-v");
         if negated && not_negatable {
             self.error(
                 &codes::SYNTAX_ERROR,
@@ -629,6 +675,7 @@ impl RuleParser<'_> {
             "-f" => self.rule.fragment = Some(Negatable { negated, value: () }),
             "-4" => self.rule.only_family = Some(Family::Ipv4),
             "-6" => self.rule.only_family = Some(Family::Ipv6),
+            "-v" => {}
             "-c" => match (words[0].text.parse(), words[1].text.parse()) {
                 (Ok(packets), Ok(bytes)) => {
                     self.rule.counters = Some(crate::model::Counters { packets, bytes })
@@ -1320,6 +1367,8 @@ fn generic_option(name: &str) -> Option<&'static str> {
         "-c" | "--set-counters" => "-c",
         "-4" | "--ipv4" => "-4",
         "-6" | "--ipv6" => "-6",
+        // iptables-restore prints the rule it reads and loads it as usual.
+        "-v" | "--verbose" => "-v",
         _ => return None,
     })
 }
@@ -1429,16 +1478,9 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                     w.span,
                 ));
             }
-            let (lo, hi) = match w.text.split_once('-') {
-                Some((a, b)) => (a, b),
-                None => (w.text.as_str(), w.text.as_str()),
-            };
-            let lo = parse_port(lo).map_err(err(w))?;
-            let hi = parse_port(hi).map_err(err(w))?;
-            if lo > hi {
-                return Err((format!("port range `{}` runs backwards", w.text), w.span));
-            }
-            Value::Ports(crate::model::list![PortRange { lo, hi }])
+            Value::Ports(crate::model::list![
+                parse_nat_ports(&w.text).map_err(err(w))?
+            ])
         }
         ValueKind::NumberUpTo(max) => {
             let w = one(words);

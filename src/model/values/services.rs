@@ -1,20 +1,22 @@
 //! The service names iptables resolves, by protocol: the entries of the
 //! services file Debian and Ubuntu ship (netbase 6.4, `/etc/services`),
-//! aliases included, where a name means the port of its first entry.
-//! `ddp` (AppleTalk) entries are left out: no port lookup of iptables asks
-//! for that protocol. Other distributions list more names, and many for
-//! both TCP and UDP; iptlint reads dumps as a Debian-family system loads
-//! them.
+//! aliases included, where a name means the port of its first entry (the
+//! four `ddp` (AppleTalk) entries count only for a lookup of any protocol,
+//! as the NAT targets make). Other distributions list more names, and many
+//! for both TCP and UDP; iptlint reads dumps as a Debian-family system
+//! loads them.
 
 /// The protocols a name is listed for.
 pub(super) const TCP: u8 = 1;
 pub(super) const UDP: u8 = 2;
 pub(super) const SCTP: u8 = 4;
+pub(super) const DDP: u8 = 8;
 const T: u8 = TCP;
 const U: u8 = UDP;
 const S: u8 = SCTP;
+const D: u8 = DDP;
 
-/// (name, port, protocols), sorted by name.
+/// (name, port of its first entry, protocols), sorted by name.
 pub(super) static SERVICES: &[(&str, u16, u8)] = &[
     ("Clearcase", 371, U),
     ("acr-nema", 104, T),
@@ -77,7 +79,7 @@ pub(super) static SERVICES: &[(&str, u16, u8)] = &[
     ("distcc", 3632, T),
     ("domain", 53, T | U),
     ("domain-s", 853, T | U),
-    ("echo", 7, T | U),
+    ("echo", 7, T | U | D),
     ("epmap", 135, T),
     ("epmd", 4369, T),
     ("exec", 512, T),
@@ -183,6 +185,7 @@ pub(super) static SERVICES: &[(&str, u16, u8)] = &[
     ("mysql", 3306, T),
     ("mysql-proxy", 6446, T),
     ("nbd", 10809, T),
+    ("nbp", 2, D),
     ("netbios-dgm", 138, U),
     ("netbios-ns", 137, U),
     ("netbios-ssn", 139, T),
@@ -246,6 +249,7 @@ pub(super) static SERVICES: &[(&str, u16, u8)] = &[
     ("rptp", 5556, T),
     ("rsync", 873, T),
     ("rtcm-sc104", 2101, T | U),
+    ("rtmp", 1, D),
     ("rtsp", 554, T | U),
     ("sa-msg-port", 1646, T | U),
     ("saft", 487, T),
@@ -348,6 +352,7 @@ pub(super) static SERVICES: &[(&str, u16, u8)] = &[
     ("zephyr-clt", 2103, U),
     ("zephyr-hm", 2104, U),
     ("zephyr-srv", 2102, U),
+    ("zip", 6, D),
     ("zope", 9673, T),
     ("zope-ftp", 8021, T),
     ("zserv", 346, T),
