@@ -283,6 +283,11 @@ impl RuleParser<'_> {
                             self.pos += 1;
                             self.option(&next, Some(negated_span));
                         }
+                        Some(next) if let Some(options) = super::short_options::split(next) => {
+                            let next = self.take(self.pos);
+                            self.pos += 1;
+                            self.short_options(&next, &options, Some(negated_span));
+                        }
                         _ => self.error(
                             &codes::SYNTAX_ERROR,
                             negated_span,
@@ -292,15 +297,7 @@ impl RuleParser<'_> {
                 }
                 TokenKind::Option { .. } => self.option(&token, None),
                 TokenKind::Value if let Some(options) = super::short_options::split(&token) => {
-                    let before = self.findings.len();
-                    for option in &options {
-                        self.option(option, None);
-                    }
-                    if let Some(note) = super::short_options::whole_word_note(&token, &options) {
-                        for f in &mut self.findings[before..] {
-                            f.help = Some(note.clone());
-                        }
-                    }
+                    self.short_options(&token, &options, None);
                 }
                 TokenKind::Value => self.error(
                     &codes::SYNTAX_ERROR,
@@ -344,6 +341,20 @@ impl RuleParser<'_> {
                     m.module.clone()
                 };
                 self.findings.push(needs_protocol(m, &name));
+            }
+        }
+    }
+
+    /// A word of short options (`-4fj`, `-ptcp`), read as its options; a
+    /// `!` before it negates the first, as getopt hands them over in order.
+    fn short_options(&mut self, word: &Token, options: &[Token], mut bang: Option<Span>) {
+        let before = self.findings.len();
+        for option in options {
+            self.option(option, bang.take());
+        }
+        if let Some(note) = super::short_options::whole_word_note(word, options) {
+            for f in &mut self.findings[before..] {
+                f.help = Some(note.clone());
             }
         }
     }
