@@ -596,3 +596,39 @@ fn ulog_and_targets_iptables_no_longer_has() {
         TargetKind::Chain(name) if name == "MIRROR"
     ));
 }
+
+#[test]
+fn chain_commands_refuse_words_they_do_not_take() {
+    let codes = |line: &str| {
+        codes_of(&parse4(&wrap(&format!(
+            ":INPUT ACCEPT [0:0]\n:STAGE - [0:0]\n{line}"
+        ))))
+    };
+    for bad in [
+        "-Z INPUT INPUT",
+        "-F INPUT x",
+        "-X STAGE x",
+        "-N OTHER x",
+        "-P INPUT ACCEPT x",
+        "-E STAGE OTHER x",
+    ] {
+        assert_eq!(codes(bad), vec![codes::SYNTAX_ERROR.code], "{bad}");
+    }
+    for good in [
+        "-Z INPUT",
+        "-Z INPUT 1",
+        "-F INPUT",
+        "-P INPUT DROP",
+        "-N OTHER",
+    ] {
+        assert!(codes(good).is_empty(), "{good}: {:?}", codes(good));
+    }
+    // A command cut short after a target or match whose options do not
+    // start so is still the command.
+    for good in [
+        "-j ACCEPT --app=INPUT",
+        "-m policy --dir in --pol none --app INPUT",
+    ] {
+        assert!(codes(good).is_empty(), "{good}: {:?}", codes(good));
+    }
+}

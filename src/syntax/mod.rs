@@ -1343,6 +1343,8 @@ fn plan_command(
                     ),
                 ));
             }
+            plan.findings
+                .extend(rule_spec::extra_chain_command_word(cmd, &args));
             plan.argument = args
                 .into_iter()
                 .find(Token::is_value)

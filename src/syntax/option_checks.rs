@@ -88,7 +88,9 @@ fn spells_checksum_fill(option: &str) -> bool {
 pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
     for m in &rule.matches {
         let found = match m.module.as_str() {
-            "tcp" => service_error(m, ServiceProtocol::Tcp),
+            "tcp" => service_error(m, ServiceProtocol::Tcp)
+                .or_else(|| option_number_zero_error(m, "--tcp-option")),
+            "dccp" => option_number_zero_error(m, "--dccp-option"),
             "sctp" => service_error(m, ServiceProtocol::Sctp),
             "multiport" => exclusion_error(&MULTIPORT, &m.options, "match").or_else(|| {
                 let protocol = rule
@@ -198,6 +200,23 @@ fn whole_number(text: &str, max: u64) -> Option<u64> {
     number_prefix(text, max)
         .filter(|(_, rest)| rest.is_empty())
         .map(|(n, _)| n)
+}
+
+/// `--tcp-option 0`, `--dccp-option 0`: option kinds run from 1 to 255
+/// (the value table stops above 255).
+fn option_number_zero_error(m: &Match, option: &str) -> Option<Finding> {
+    let o = m.options.iter().find(|o| o.name == option)?;
+    if o.value != crate::model::Value::Number(0) {
+        return None;
+    }
+    finding(
+        &codes::INVALID_VALUE,
+        o.span,
+        format!(
+            "{} 0: option kinds run from 1 to 255, iptables refuses 0",
+            as_written(o)
+        ),
+    )
 }
 
 // ---------------------------------------------------------------------------

@@ -166,12 +166,72 @@ pub(super) fn global_abbreviation(word: &str) -> Option<(&'static str, &'static 
     found
 }
 
-/// Whether an option word loads an extension (`-m`, `-p`, `-j`, `-g`, by
-/// any name getopt takes for them), after which getopt also knows the
-/// extension's options.
-pub(super) fn loads_extension(word: &str) -> bool {
-    let short = generic_option(word).or_else(|| global_abbreviation(word).map(|(s, _)| s));
-    matches!(short, Some("-m" | "-p" | "-j" | "-g"))
+/// A word after a chain command's arguments: `-N`, `-X` and `-F` take only
+/// the chain, `-P` and `-E` one word more, `-Z` a rule number ("Invalid rule
+/// number" for any other word). iptables refuses anything further ("Bad
+/// argument").
+pub(super) fn extra_chain_command_word(command: &str, args: &[Token]) -> Option<Finding> {
+    let mut values = args.iter().filter(|t| t.is_value());
+    let takes = match command {
+        "-P" | "-E" => 1,
+        "-Z" => {
+            let number = values.next()?;
+            if !number.text.bytes().all(|b| b.is_ascii_digit()) || number.text.is_empty() {
+                return Some(Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    number.span,
+                    format!(
+                        "`-Z CHAIN` takes a rule number after the chain, not `{}`: iptables refuses the line (Invalid rule number)",
+                        number.text
+                    ),
+                ));
+            }
+            0
+        }
+        _ => 0,
+    };
+    let extra = values.nth(takes)?;
+    Some(Finding::new(
+        &codes::SYNTAX_ERROR,
+        extra.span,
+        format!(
+            "`{command}` takes no more words: iptables refuses the line (Bad argument `{}')",
+            extra.text
+        ),
+    ))
+}
+
+/// What `-m NAME` or `-j NAME` (by any name getopt takes for them) adds
+/// to getopt's table: whether one of the extension's options starts with
+/// `prefix`, `None` when iptlint does not know its options. `-g` and `-p`
+/// add nothing (iptables loads the protocol's match only for an option
+/// getopt does not know).
+pub(super) fn loaded_option_starts_with(loader: &str, name: &str, prefix: &str) -> Option<bool> {
+    use super::option_checks::unmodelled_options;
+    let short = generic_option(loader).or_else(|| global_abbreviation(loader).map(|(s, _)| s));
+    let spec = match short {
+        Some("-m") => match_spec(name),
+        Some("-j") => target_spec(name),
+        _ => return Some(false),
+    };
+    let extension_known = match short {
+        Some("-m") => spec.is_some() || OTHER_MATCHES.contains(&name),
+        // A chain, or ACCEPT, DROP, RETURN, QUEUE: the standard target.
+        _ => spec.is_some() || OTHER_TARGETS.contains(&name),
+    };
+    if let Some(spec) = spec {
+        return Some(
+            spec.options
+                .iter()
+                .any(|o| o.names.iter().any(|n| n.starts_with(prefix))),
+        );
+    }
+    if !extension_known {
+        // No such match (refused anyway) or no target extension: a chain.
+        return Some(false);
+    }
+    let (_, names) = unmodelled_options(name)?;
+    Some(names.iter().any(|n| n.starts_with(prefix)))
 }
 
 /// Whether a short option name is one of iptables' own that belongs in a
@@ -618,7 +678,6 @@ impl RuleParser<'_> {
         let name = token.text.as_str();
         let arity = match generic {
             "-f" | "-4" | "-6" | "-v" => 0,
-            "-c" => 2,
             _ => 1,
         };
         let Some((words, old_neg)) = self.take_values(token, arity) else {
@@ -664,6 +723,14 @@ impl RuleParser<'_> {
                 }
             }
             "-p" => match Protocol::parse(&words[0].text) {
+                Ok(p) if negated && p.number == Some(0) => self.error(
+                    &codes::INVALID_VALUE,
+                    span,
+                    format!(
+                        "`! {name} {}` excludes every protocol: iptables refuses the rule (rule would never match protocol)",
+                        words[0].text
+                    ),
+                ),
                 Ok(p) => {
                     self.rule.generic_spans.protocol = Some(span);
                     self.rule.protocol = Some(Negatable { negated, value: p });
@@ -687,19 +754,58 @@ impl RuleParser<'_> {
             "-4" => self.rule.only_family = Some(Family::Ipv4),
             "-6" => self.rule.only_family = Some(Family::Ipv6),
             "-v" => {}
-            "-c" => match (words[0].text.parse(), words[1].text.parse()) {
-                (Ok(packets), Ok(bytes)) => {
-                    self.rule.counters = Some(crate::model::Counters { packets, bytes })
-                }
-                _ => self.error(
-                    &codes::INVALID_VALUE,
-                    words[0].span.to(words[1].span),
-                    "counters must be numbers".into(),
-                ),
-            },
+            "-c" => self.set_counters(token, &words[0]),
             "-m" => self.load_match(&words[0], token.span, false),
             "-j" | "-g" => self.set_target(&words[0], token.span, generic == "-g"),
             _ => unreachable!("every generic option is handled"),
+        }
+    }
+
+    /// `-c PACKETS BYTES` or `-c PACKETS,BYTES`, as iptables reads them: the
+    /// bytes after the first comma past the first character, or else the
+    /// next word unless it starts with `-` or `!`; each read as `%llu`.
+    fn set_counters(&mut self, token: &Token, packets: &Word) {
+        let text = packets.text.as_str();
+        let comma = text
+            .char_indices()
+            .skip(1)
+            .find(|&(_, c)| c == ',')
+            .map(|(i, _)| i);
+        let bytes: Option<(String, Span)> = match comma {
+            Some(i) => Some((text[i + 1..].to_string(), packets.span)),
+            None => match self.tokens.get(self.pos) {
+                Some(t) if t.is_value() && !t.text.starts_with(['-', '!']) => {
+                    let w = self.take_word().expect("the next token is a value");
+                    Some((w.text.to_string(), w.span))
+                }
+                _ => None,
+            },
+        };
+        let Some((bytes, bytes_span)) = bytes else {
+            return self.error(
+                &codes::SYNTAX_ERROR,
+                token.span,
+                "`-c` needs a packet and a byte counter: iptables refuses the rule (-c requires packet and byte counter)".into(),
+            );
+        };
+        match (scan_counter(text), scan_counter(&bytes)) {
+            (Some(packets), Some(bytes)) => {
+                self.rule.counters = Some(crate::model::Counters { packets, bytes })
+            }
+            (None, _) => self.error(
+                &codes::INVALID_VALUE,
+                packets.span,
+                format!(
+                    "`{text}`: the packet counter is not a number (-c packet counter not numeric)"
+                ),
+            ),
+            (_, None) => self.error(
+                &codes::INVALID_VALUE,
+                bytes_span,
+                format!(
+                    "`{bytes}`: the byte counter is not a number (-c byte counter not numeric)"
+                ),
+            ),
         }
     }
 
@@ -1352,6 +1458,29 @@ fn check_rate(text: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A counter as `sscanf("%llu")` reads it: white space, an optional sign,
+/// then at least one digit; what follows is ignored, a minus wraps.
+fn scan_counter(text: &str) -> Option<u64> {
+    let rest = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, rest) = match rest.as_bytes().first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    let value = rest[..end].parse::<u64>().unwrap_or(u64::MAX);
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// An option's name as written, and as getopt reads it when it abbreviates.

@@ -4,7 +4,7 @@
 //! the rule reader as an argument; this reads it again as iptables does.
 //!
 //! getopt gives an option that takes an argument the rest of the word
-//! (`optarg`). The commands and `-g` and `-m` use it. But `-s`, `-d`, `-p`,
+//! (`optarg`). The commands, `-g`, `-m` and `-c` use it. But `-s`, `-d`, `-p`,
 //! `-i`, `-o` and `-j` take `argv[optind - 1]`, which is the next word when
 //! the argument stands apart and the whole word when it is attached: `-ptcp`
 //! asks for the protocol "-ptcp", `-ilo` names the interface "-ilo" (and
@@ -29,13 +29,13 @@ enum Argument {
 }
 
 /// The letters read here. The others (`-n`, `-x`, `-w`, `-W`, `-V`,
-/// `-b`, `-t`, `-M`, `-c`) are left as they are: a word holding one of them
+/// `-b`, `-t`, `-M`) are left as they are: a word holding one of them
 /// stays a stray argument.
 fn letter(c: u8) -> Option<Argument> {
     Some(match c {
         b'f' | b'4' | b'6' | b'v' => Argument::None,
         b'A' | b'C' | b'D' | b'R' | b'I' | b'N' | b'E' | b'P' => Argument::Required,
-        b's' | b'd' | b'p' | b'i' | b'o' | b'j' | b'g' | b'm' => Argument::Required,
+        b's' | b'd' | b'p' | b'i' | b'o' | b'j' | b'g' | b'm' | b'c' => Argument::Required,
         b'L' | b'S' | b'F' | b'Z' | b'X' | b'h' => Argument::Optional,
         _ => return None,
     })
@@ -146,22 +146,35 @@ pub(super) fn split_command(tokens: &mut Vec<Token>) {
     if tokens.iter().any(is_command_option) {
         return;
     }
-    // A command cut short (`--app INPUT`): read as its full name, while
-    // getopt knows only iptables' own options. After `-m policy`, `--pol`
-    // is the match's option, not `--policy`.
-    for t in tokens.iter_mut() {
-        if !matches!(t.kind, TokenKind::Option { .. }) {
-            continue;
-        }
-        if rule_spec::loads_extension(&t.text) {
-            return;
-        }
-        if let Some((short, full)) = rule_spec::global_abbreviation(&t.text)
+    // A command cut short (`--app INPUT`): read as its full name when getopt
+    // finds no other option starting so, among iptables' own and those of
+    // the extensions loaded before it. After `-m policy`, `--pol` is the
+    // match's option, not `--policy`.
+    // An extension whose options iptlint does not know may take the word:
+    // it stays unread (and is reported).
+    let clash = |at: usize, prefix: &str| {
+        tokens[..at].iter().enumerate().any(|(i, t)| {
+            let name = match &t.kind {
+                TokenKind::Option {
+                    inline: Some((value, _)),
+                } => value.as_str(),
+                TokenKind::Option { inline: None } => match tokens.get(i + 1) {
+                    Some(next) if next.is_value() => next.text.as_str(),
+                    _ => return false,
+                },
+                _ => return false,
+            };
+            rule_spec::loaded_option_starts_with(&t.text, name, prefix) != Some(false)
+        })
+    };
+    let found = tokens.iter().enumerate().find_map(|(at, t)| {
+        let (short, full) = rule_spec::global_abbreviation(&t.text)?;
+        let command = matches!(t.kind, TokenKind::Option { .. })
             && !rule_spec::is_rule_option(short)
-            && super::command_name(short).is_some()
-        {
-            t.text = full.to_string();
-            return;
-        }
+            && super::command_name(short).is_some();
+        (command && !clash(at, &t.text)).then_some((at, full))
+    });
+    if let Some((at, full)) = found {
+        tokens[at].text = full.to_string();
     }
 }
