@@ -497,6 +497,19 @@ fn ah_needs_its_protocol_in_ipv4_only() {
     assert_eq!(codes_of(&v4), vec![codes::OPTION_NEEDS_PROTOCOL.code]);
     let v6 = parse(&text, Some(Family::Ipv6));
     assert!(v6.findings.is_empty(), "{:?}", v6.findings);
+    // SPIs are 32-bit numbers or ranges of them (1.8.9 loads `4:3`).
+    for (spi, findings) in [
+        ("4:3", 0),
+        (":", 0),
+        ("0x10:", 0),
+        ("-1", 1),
+        ("4294967296", 1),
+    ] {
+        let text = wrap(&format!(
+            ":INPUT ACCEPT [0:0]\n-A INPUT -p esp -m esp --espspi {spi} -j ACCEPT"
+        ));
+        assert_eq!(parse4(&text).findings.len(), findings, "--espspi {spi}");
+    }
     // esp needs `-p esp` in both.
     let text = wrap(":INPUT ACCEPT [0:0]\n-A INPUT -m esp --espspi 5 -j ACCEPT");
     for family in [Family::Ipv4, Family::Ipv6] {
@@ -614,6 +627,10 @@ fn chain_commands_refuse_words_they_do_not_take() {
     ] {
         assert_eq!(codes(bad), vec![codes::SYNTAX_ERROR.code], "{bad}");
     }
+    // `-N` of a chain the table has: Chain already exists.
+    assert_eq!(codes("-N STAGE"), vec![codes::SYNTAX_ERROR.code]);
+    assert_eq!(codes("-N INPUT"), vec![codes::SYNTAX_ERROR.code]);
+    assert!(codes("-X STAGE\n-N STAGE").is_empty());
     for good in [
         "-Z INPUT",
         "-Z INPUT 1",

@@ -875,6 +875,22 @@ impl Builder<'_> {
                     self.error(chain_span, problem);
                 }
                 let open = self.open.as_mut().expect("checked");
+                let exists = open
+                    .table
+                    .name
+                    .builtin_chains()
+                    .contains(&chain_name.as_str())
+                    || open
+                        .index
+                        .get(chain_name.as_str())
+                        .is_some_and(|&i| open.table.chains[i].declared);
+                if exists {
+                    self.error(
+                        chain_span,
+                        format!("`-N {chain_name}`: the table already has this chain; iptables-restore refuses the line (Chain already exists)"),
+                    );
+                }
+                let open = self.open.as_mut().expect("checked");
                 open.chain_mut(&chain_name, plan.whole, true);
             }
             "-P" => {

@@ -91,6 +91,7 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
             "tcp" => service_error(m, ServiceProtocol::Tcp)
                 .or_else(|| option_number_zero_error(m, "--tcp-option")),
             "dccp" => option_number_zero_error(m, "--dccp-option"),
+            "esp" | "ah" => spi_error(m),
             "sctp" => service_error(m, ServiceProtocol::Sctp),
             "multiport" => exclusion_error(&MULTIPORT, &m.options, "match").or_else(|| {
                 let protocol = rule
@@ -200,6 +201,40 @@ fn whole_number(text: &str, max: u64) -> Option<u64> {
     number_prefix(text, max)
         .filter(|(_, rest)| rest.is_empty())
         .map(|(n, _)| n)
+}
+
+/// `--espspi` and `--ahspi`: `N`, `N:M`, `N:`, `:M` or `:`, each a 32-bit
+/// number as `strtoul` reads it. iptables 1.8.9 loads a backwards range
+/// (`4:3`, which matches nothing); later releases refuse it.
+fn spi_error(m: &Match) -> Option<Finding> {
+    let o = m
+        .options
+        .iter()
+        .find(|o| matches!(o.name.as_str(), "--espspi" | "--ahspi"))?;
+    let word = o.words.first()?;
+    let (lo, hi) = word
+        .text
+        .split_once(':')
+        .unwrap_or((&word.text, &word.text));
+    let read = |part: &str, default: u64| {
+        if part.is_empty() && word.text.contains(':') {
+            Some(default)
+        } else {
+            whole_number(part, u64::from(u32::MAX))
+        }
+    };
+    if read(lo, 0).is_some() && read(hi, u64::from(u32::MAX)).is_some() {
+        return None;
+    }
+    finding(
+        &codes::INVALID_VALUE,
+        word.span,
+        format!(
+            "{} `{}`: not a number from 0 to 4294967295 (or a range of them); iptables refuses it",
+            as_written(o),
+            shown(&word.text)
+        ),
+    )
 }
 
 /// `--tcp-option 0`, `--dccp-option 0`: option kinds run from 1 to 255

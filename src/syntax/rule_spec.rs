@@ -815,7 +815,11 @@ impl RuleParser<'_> {
             match Net::parse(part) {
                 Ok(net) => push_small(&mut out, AddrSpec::Net(net)),
                 Err(e) => {
+                    // A host name's labels start with a letter or digit
+                    // (`-s1.2.3.4` is the address "-s1.2.3.4", which the
+                    // resolver refuses).
                     let hostname = !part.is_empty()
+                        && !part.starts_with('-')
                         && part.bytes().any(|b| b.is_ascii_alphabetic())
                         && !part.contains(':')
                         && !part.contains('/')
@@ -994,7 +998,7 @@ impl RuleParser<'_> {
                 .rposition(|m| !m.modelled && takes(&m.module))
             {
                 Some(i) => Some((Owner::Match(i), None)),
-                None => self.implicit_unmodelled_match(span),
+                None => self.implicit_unmodelled_match(name, span),
             },
         }
     }
@@ -1007,6 +1011,7 @@ impl RuleParser<'_> {
     /// which is no match, so only `-p mh` (any case) loads `mh`.
     fn implicit_unmodelled_match(
         &mut self,
+        name: &str,
         span: Span,
     ) -> Option<(Owner, Option<&'static OptionSpec>)> {
         let p = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
@@ -1017,6 +1022,13 @@ impl RuleParser<'_> {
             _ => return None,
         };
         if self.rule.matches.iter().any(|m| m.module == module) {
+            return None;
+        }
+        // The match is loaded for an option it takes (`--espspi`), not for
+        // `--dport`.
+        if super::option_checks::unmodelled_options(module)
+            .is_some_and(|(_, names)| !names.iter().any(|n| n.starts_with(name)))
+        {
             return None;
         }
         let i = self.load_implicit_match(module, span);

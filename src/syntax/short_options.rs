@@ -130,21 +130,30 @@ pub(super) fn split_command(tokens: &mut Vec<Token>) {
     let first = tokens.iter().position(|t| {
         !matches!(t.text.as_str(), "-4" | "-6" | "--ipv4" | "--ipv6") || t.is_value()
     });
-    let mut candidates = first.into_iter().collect::<Vec<_>>();
-    if !tokens.iter().any(is_command_option) {
-        candidates.extend((1..tokens.len()).filter(|&i| tokens[i - 1].is_value()));
-    }
-    for i in candidates {
-        let Some(options) = split(&tokens[i]) else {
-            continue;
-        };
-        if options.iter().any(is_command_option) {
-            tokens.splice(i..=i, options);
+    // The first word stands where an option does: its options are read
+    // here, commands or not (`-fj DROP -ASTAGE`).
+    if let Some(i) = first
+        && let Some(options) = split(&tokens[i])
+    {
+        let command = options.iter().any(is_command_option);
+        tokens.splice(i..=i, options);
+        if command {
             return;
         }
     }
-    if tokens.iter().any(is_command_option) {
-        return;
+    if !tokens.iter().any(is_command_option) {
+        let candidates: Vec<usize> = (1..tokens.len())
+            .filter(|&i| tokens[i - 1].is_value())
+            .collect();
+        for i in candidates {
+            let Some(options) = split(&tokens[i]) else {
+                continue;
+            };
+            if options.iter().any(is_command_option) {
+                tokens.splice(i..=i, options);
+                return;
+            }
+        }
     }
     // A command cut short (`--app INPUT`): read as its full name when getopt
     // finds no other option starting so, among iptables' own and those of
@@ -167,14 +176,21 @@ pub(super) fn split_command(tokens: &mut Vec<Token>) {
             rule_spec::loaded_option_starts_with(&t.text, name, prefix) != Some(false)
         })
     };
-    let found = tokens.iter().enumerate().find_map(|(at, t)| {
-        let (short, full) = rule_spec::global_abbreviation(&t.text)?;
-        let command = matches!(t.kind, TokenKind::Option { .. })
-            && !rule_spec::is_rule_option(short)
-            && super::command_name(short).is_some();
-        (command && !clash(at, &t.text)).then_some((at, full))
-    });
-    if let Some((at, full)) = found {
+    // Every one is read, so that a second command is seen as such
+    // (`--ze --ze INPUT`: "Cannot use -Z with -Z").
+    let found: Vec<(usize, &str)> = tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(at, t)| {
+            let (short, full) = rule_spec::global_abbreviation(&t.text)?;
+            let command = matches!(t.kind, TokenKind::Option { .. })
+                && t.text != full
+                && !rule_spec::is_rule_option(short)
+                && super::command_name(short).is_some();
+            (command && !clash(at, &t.text)).then_some((at, full))
+        })
+        .collect();
+    for (at, full) in found {
         tokens[at].text = full.to_string();
     }
 }
