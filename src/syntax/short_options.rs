@@ -100,6 +100,24 @@ pub(super) fn split(token: &Token) -> Option<Vec<Token>> {
     Some(options)
 }
 
+/// The long names of iptables' commands.
+const COMMAND_NAMES: &[&str] = &[
+    "--append",
+    "--delete",
+    "--check",
+    "--insert",
+    "--replace",
+    "--list",
+    "--list-rules",
+    "--flush",
+    "--zero",
+    "--new-chain",
+    "--delete-chain",
+    "--rename-chain",
+    "--policy",
+    "--help",
+];
+
 /// Whether a word split by [`split`] gave an option its whole self as the
 /// argument (`-ptcp`): the note iptables' reading deserves.
 pub(super) fn whole_word_note(token: &Token, options: &[Token]) -> Option<String> {
@@ -182,6 +200,11 @@ pub(super) fn split_command(tokens: &mut Vec<Token>) {
         .iter()
         .enumerate()
         .filter_map(|(at, t)| {
+            // Most long options of a rule start no command's name: skip
+            // them before the full lookup.
+            if !t.text.starts_with("--") || !COMMAND_NAMES.iter().any(|c| c.starts_with(&t.text)) {
+                return None;
+            }
             let (short, full) = rule_spec::global_abbreviation(&t.text)?;
             let command = matches!(t.kind, TokenKind::Option { .. })
                 && t.text != full
