@@ -100,24 +100,6 @@ pub(super) fn split(token: &Token) -> Option<Vec<Token>> {
     Some(options)
 }
 
-/// The long names of iptables' commands.
-const COMMAND_NAMES: &[&str] = &[
-    "--append",
-    "--delete",
-    "--check",
-    "--insert",
-    "--replace",
-    "--list",
-    "--list-rules",
-    "--flush",
-    "--zero",
-    "--new-chain",
-    "--delete-chain",
-    "--rename-chain",
-    "--policy",
-    "--help",
-];
-
 /// Whether a word split by [`split`] gave an option its whole self as the
 /// argument (`-ptcp`): the note iptables' reading deserves.
 pub(super) fn whole_word_note(token: &Token, options: &[Token]) -> Option<String> {
@@ -159,7 +141,9 @@ pub(super) fn split_command(tokens: &mut Vec<Token>) {
             return;
         }
     }
-    if !tokens.iter().any(is_command_option) {
+    // Usually the first word is the command (`-A INPUT ...`).
+    let first_is_command = first.is_some_and(|i| is_command_option(&tokens[i]));
+    if !first_is_command && !tokens.iter().any(is_command_option) {
         let candidates: Vec<usize> = (1..tokens.len())
             .filter(|&i| tokens[i - 1].is_value())
             .collect();
@@ -177,43 +161,66 @@ pub(super) fn split_command(tokens: &mut Vec<Token>) {
     // finds no other option starting so, among iptables' own and those of
     // the extensions loaded before it. After `-m policy`, `--pol` is the
     // match's option, not `--policy`.
-    // An extension whose options iptlint does not know may take the word:
-    // it stays unread (and is reported).
-    let clash = |at: usize, prefix: &str| {
-        tokens[..at].iter().enumerate().any(|(i, t)| {
-            let name = match &t.kind {
-                TokenKind::Option {
-                    inline: Some((value, _)),
-                } => value.as_str(),
-                TokenKind::Option { inline: None } => match tokens.get(i + 1) {
-                    Some(next) if next.is_value() => next.text.as_str(),
-                    _ => return false,
-                },
-                _ => return false,
-            };
-            rule_spec::loaded_option_starts_with(&t.text, name, prefix) != Some(false)
-        })
-    };
     // Every one is read, so that a second command is seen as such
     // (`--ze --ze INPUT`: "Cannot use -Z with -Z").
-    let found: Vec<(usize, &str)> = tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(at, t)| {
-            // Most long options of a rule start no command's name: skip
-            // them before the full lookup.
-            if !t.text.starts_with("--") || !COMMAND_NAMES.iter().any(|c| c.starts_with(&t.text)) {
-                return None;
-            }
-            let (short, full) = rule_spec::global_abbreviation(&t.text)?;
-            let command = matches!(t.kind, TokenKind::Option { .. })
-                && t.text != full
-                && !rule_spec::is_rule_option(short)
-                && super::command_name(short).is_some();
-            (command && !clash(at, &t.text)).then_some((at, full))
-        })
-        .collect();
-    for (at, full) in found {
-        tokens[at].text = full.to_string();
+    for at in 0..tokens.len() {
+        let t = &tokens[at];
+        // Most long options of a rule start no command's name: skip them
+        // before the full lookup.
+        if !matches!(t.kind, TokenKind::Option { .. }) || !may_abbreviate_command(&t.text) {
+            continue;
+        }
+        let Some((short, full)) = rule_spec::global_abbreviation(&t.text) else {
+            continue;
+        };
+        let command = t.text != full
+            && !rule_spec::is_rule_option(short)
+            && super::command_name(short).is_some();
+        if command && !loaded_option_may_start(&tokens[..at], &t.text) {
+            tokens[at].text = full.to_string();
+        }
     }
+}
+
+/// Whether an extension loaded by `words` (`-m NAME`, `-j NAME`) has an
+/// option starting with `prefix`, or may have: one whose options iptlint
+/// does not know may take the word, which then stays unread (and is
+/// reported).
+fn loaded_option_may_start(words: &[Token], prefix: &str) -> bool {
+    words.iter().enumerate().any(|(i, t)| {
+        let name = match &t.kind {
+            TokenKind::Option {
+                inline: Some((value, _)),
+            } => value.as_str(),
+            TokenKind::Option { inline: None } => match words.get(i + 1) {
+                Some(next) if next.is_value() => next.text.as_str(),
+                _ => return false,
+            },
+            _ => return false,
+        };
+        rule_spec::loaded_option_starts_with(&t.text, name, prefix) != Some(false)
+    })
+}
+
+/// Whether a word is the start of a command's long name (`--app`), by a
+/// quick look at its first letter.
+fn may_abbreviate_command(word: &str) -> bool {
+    let Some(rest) = word.strip_prefix("--") else {
+        return false;
+    };
+    let names: &[&str] = match rest.as_bytes().first() {
+        Some(b'a') => &["append"],
+        Some(b'c') => &["check"],
+        Some(b'd') => &["delete", "delete-chain"],
+        Some(b'f') => &["flush"],
+        Some(b'h') => &["help"],
+        Some(b'i') => &["insert"],
+        Some(b'l') => &["list", "list-rules"],
+        Some(b'n') => &["new-chain"],
+        Some(b'p') => &["policy"],
+        Some(b'r') => &["replace", "rename-chain"],
+        Some(b'z') => &["zero"],
+        _ => return false,
+    };
+    names.iter().any(|n| n.starts_with(rest))
 }
