@@ -50,6 +50,18 @@ const ALLOW_LIST: &[(&str, Alternative, &str)] = &[
          iptables-legacy (and iptlint) report the rule that jumps",
     ),
     (
+        "114-jump-attached",
+        Alternative::Legacy,
+        "`-jACCEPT` jumps to a chain named `-jACCEPT`: iptables-nft only notices the missing \
+         chain at COMMIT; iptables-legacy (and iptlint) report the rule that jumps",
+    ),
+    (
+        "120-mirror-target",
+        Alternative::Legacy,
+        "iptables 1.8.9 has no MIRROR extension, so `-j MIRROR` jumps to a missing chain: \
+         iptables-nft reports the COMMIT line, iptables-legacy (and iptlint) the rule",
+    ),
+    (
         "25-duplicate-chain-declaration",
         Alternative::Legacy,
         "iptables-nft merges a repeated `:CHAIN` line; iptables-legacy rejects it and iptlint \

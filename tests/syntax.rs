@@ -427,3 +427,228 @@ fn abbreviated_options_are_read_as_getopt_reads_them() {
     let p = parse4(&wrap("-A INPUT -m conntrack --ctst NEW -j ACCEPT"));
     assert!(codes_of(&p).contains(&codes::UNKNOWN_OPTION.code));
 }
+
+/// The rules of the file, in order, with the chain each is in.
+fn rules_by_chain(parsed: &Parsed) -> Vec<(String, &Rule)> {
+    parsed
+        .ruleset
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| c.rules.iter().map(move |r| (c.name.to_string(), r)))
+        .collect()
+}
+
+#[test]
+fn commands_are_read_as_getopt_reads_them() {
+    // A long command cut short, and a short one with its chain attached.
+    let p = parse4(&wrap(
+        ":INPUT ACCEPT [0:0]\n--new-c STAGE\n--app INPUT -j STAGE\n-ASTAGE -p tcp -j ACCEPT\n-4ISTAGE 1 -fj DROP",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let rules = rules_by_chain(&p);
+    let chains: Vec<&str> = rules.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(chains, ["INPUT", "STAGE", "STAGE"]);
+    assert!(rules[1].1.fragment.is_some(), "-4ISTAGE 1 -fj DROP is -I");
+    assert!(matches!(
+        rules[1].1.target.as_ref().unwrap().kind,
+        TargetKind::Drop
+    ));
+
+    // `--del` is `--delete` or `--delete-chain`: refused.
+    let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n--del INPUT -j ACCEPT"));
+    assert_eq!(codes_of(&p), vec![codes::SYNTAX_ERROR.code]);
+
+    // After `-m policy`, `--pol` is the match's option, not `--policy`.
+    let p = parse4(&wrap(
+        ":FORWARD ACCEPT [0:0]\n-A FORWARD -m policy --dir in --pol none -j ACCEPT",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+}
+
+#[test]
+fn attached_arguments_of_rule_options_are_read_as_iptables_1_8_9_reads_them() {
+    // `-g` and `-m` take the text after the letter ...
+    let p = parse4(&wrap(
+        ":INPUT ACCEPT [0:0]\n:STAGE - [0:0]\n-A INPUT -mcomment --comment x -gSTAGE",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let (_, rule) = &rules_by_chain(&p)[0];
+    assert_eq!(rule.matches[0].module, "comment");
+    assert_eq!(rule.target.as_ref().unwrap().jump, JumpKind::Goto);
+
+    // ... `-p` and `-i` the whole word: protocol "-ptcp" is refused (with a
+    // note saying why), interface "-ilo" loads.
+    let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n-A INPUT -ptcp -j ACCEPT"));
+    assert_eq!(codes_of(&p), vec![codes::INVALID_VALUE.code]);
+    let help = p.findings[0].help.as_deref().unwrap_or("");
+    assert!(help.contains("`-p tcp`"), "{help}");
+    let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n-A INPUT -ilo -j ACCEPT"));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let in_interface = &only_rule(&p).in_interface.as_ref().unwrap().value;
+    assert_eq!(in_interface.name, "-ilo");
+
+    // `-v` prints the rule and changes nothing.
+    let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n-A INPUT -vj ACCEPT --verb"));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+}
+
+#[test]
+fn ah_needs_its_protocol_in_ipv4_only() {
+    let text = wrap(":INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m ah --ahspi 5 -j ACCEPT");
+    let v4 = parse(&text, Some(Family::Ipv4));
+    assert_eq!(codes_of(&v4), vec![codes::OPTION_NEEDS_PROTOCOL.code]);
+    let v6 = parse(&text, Some(Family::Ipv6));
+    assert!(v6.findings.is_empty(), "{:?}", v6.findings);
+    // SPIs are 32-bit numbers or ranges of them (1.8.9 loads `4:3`).
+    for (spi, findings) in [
+        ("4:3", 0),
+        (":", 0),
+        ("0x10:", 0),
+        ("-1", 1),
+        ("4294967296", 1),
+    ] {
+        let text = wrap(&format!(
+            ":INPUT ACCEPT [0:0]\n-A INPUT -p esp -m esp --espspi {spi} -j ACCEPT"
+        ));
+        assert_eq!(parse4(&text).findings.len(), findings, "--espspi {spi}");
+    }
+    // esp needs `-p esp` in both.
+    let text = wrap(":INPUT ACCEPT [0:0]\n-A INPUT -m esp --espspi 5 -j ACCEPT");
+    for family in [Family::Ipv4, Family::Ipv6] {
+        let p = parse(&text, Some(family));
+        assert_eq!(codes_of(&p), vec![codes::OPTION_NEEDS_PROTOCOL.code]);
+    }
+}
+
+#[test]
+fn service_names_are_looked_up_for_the_protocol_the_match_asks_for() {
+    let ports = |rule: &str| {
+        let p = parse4(&wrap(&format!(":INPUT ACCEPT [0:0]\n{rule}")));
+        if !p.findings.is_empty() {
+            return Err(codes_of(&p));
+        }
+        let (_, rule) = &rules_by_chain(&p)[0];
+        match &rule.matches.last().unwrap().options[0].value {
+            Value::Ports(list) => Ok(list.iter().map(|r| (r.lo, r.hi)).collect::<Vec<_>>()),
+            other => panic!("not ports: {other:?}"),
+        }
+    };
+    // The udp match takes a name of any protocol (exec is 512/tcp only) ...
+    assert_eq!(ports("-A INPUT -p udp --dport exec"), Ok(vec![(512, 512)]));
+    // ... the tcp and sctp matches and multiport only their protocol's.
+    let refused = Err(vec![codes::INVALID_VALUE.code]);
+    assert_eq!(ports("-A INPUT -p tcp --dport biff"), refused);
+    assert_eq!(ports("-A INPUT -p tcp --dport exec"), Ok(vec![(512, 512)]));
+    assert_eq!(ports("-A INPUT -p sctp --dport exec"), refused);
+    assert_eq!(
+        ports("-A INPUT -p udp -m multiport --dports domain,exec"),
+        refused
+    );
+    assert_eq!(
+        ports("-A INPUT -p udp -m multiport --dports domain,biff"),
+        Ok(vec![(53, 53), (512, 512)])
+    );
+    // NAT targets read a name as the whole port part.
+    let nat = |ports: &str| {
+        parse4(&format!(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j REDIRECT --to-ports {ports}\nCOMMIT\n"
+        ))
+        .findings
+        .len()
+    };
+    assert_eq!(nat("ftp-data"), 0);
+    assert_eq!(nat("0x14-0x15"), 0);
+    assert_eq!(nat("ftp-2000"), 1);
+    assert_eq!(nat("2000-1000"), 1);
+}
+
+#[test]
+fn recent_refuses_what_iptables_and_the_kernel_refuse() {
+    let codes = |options: &str| {
+        codes_of(&parse4(&wrap(&format!(
+            ":INPUT ACCEPT [0:0]\n-A INPUT -m recent {options} -j DROP"
+        ))))
+    };
+    for bad in [
+        "--set --rcheck",
+        "--update --remove",
+        "--set --rttl",
+        "--remove --rttl",
+        "--set --seconds 5",
+        "--remove --hitcount 2",
+        "--rcheck --reap",
+        "--rcheck --seconds 0",
+        "--rcheck --hitcount 65536",
+        "--rcheck --name a/b",
+        "--rcheck --name ..",
+        "--rcheck --name \"\"",
+    ] {
+        assert_eq!(codes(bad).len(), 1, "{bad}: {:?}", codes(bad));
+    }
+    for good in [
+        "--rcheck --seconds 5 --reap --hitcount 65535 --rttl",
+        "--update --seconds 4294967295",
+        "--set --hitcount 0 --rsource --rdest",
+        "--remove --name ...",
+    ] {
+        assert!(codes(good).is_empty(), "{good}: {:?}", codes(good));
+    }
+}
+
+#[test]
+fn ulog_and_targets_iptables_no_longer_has() {
+    let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n-A INPUT -j ULOG"));
+    assert_eq!(codes_of(&p), vec![codes::UNKNOWN_EXTENSION.code]);
+    // iptables 1.8.9 has no MIRROR: a jump to a chain of that name, which
+    // may be declared.
+    let p = parse4(&wrap(
+        ":INPUT ACCEPT [0:0]\n:MIRROR - [0:0]\n-A INPUT -j MIRROR",
+    ));
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let (_, rule) = &rules_by_chain(&p)[0];
+    assert!(matches!(
+        &rule.target.as_ref().unwrap().kind,
+        TargetKind::Chain(name) if name == "MIRROR"
+    ));
+}
+
+#[test]
+fn chain_commands_refuse_words_they_do_not_take() {
+    let codes = |line: &str| {
+        codes_of(&parse4(&wrap(&format!(
+            ":INPUT ACCEPT [0:0]\n:STAGE - [0:0]\n{line}"
+        ))))
+    };
+    for bad in [
+        "-Z INPUT INPUT",
+        "-F INPUT x",
+        "-X STAGE x",
+        "-N OTHER x",
+        "-P INPUT ACCEPT x",
+        "-E STAGE OTHER x",
+    ] {
+        assert_eq!(codes(bad), vec![codes::SYNTAX_ERROR.code], "{bad}");
+    }
+    // `-N` of a chain the table has: Chain already exists.
+    assert_eq!(codes("-N STAGE"), vec![codes::SYNTAX_ERROR.code]);
+    assert_eq!(codes("-N INPUT"), vec![codes::SYNTAX_ERROR.code]);
+    assert!(codes("-X STAGE\n-N STAGE").is_empty());
+    for good in [
+        "-Z INPUT",
+        "-Z INPUT 1",
+        "-F INPUT",
+        "-P INPUT DROP",
+        "-N OTHER",
+    ] {
+        assert!(codes(good).is_empty(), "{good}: {:?}", codes(good));
+    }
+    // A command cut short after a target or match whose options do not
+    // start so is still the command.
+    for good in [
+        "-j ACCEPT --app=INPUT",
+        "-m policy --dir in --pol none --app INPUT",
+    ] {
+        assert!(codes(good).is_empty(), "{good}: {:?}", codes(good));
+    }
+}

@@ -122,7 +122,7 @@ pub static MATCHES: &[ExtensionSpec] = &[
             opt(&["--dport", "--destination-port"], PortRange),
             opt(&["--tcp-flags"], TcpFlags),
             opt(&["--syn"], Flag),
-            opt(&["--tcp-option"], Number),
+            opt(&["--tcp-option"], NumberUpTo(255)),
         ],
     },
     ExtensionSpec {
@@ -146,7 +146,7 @@ pub static MATCHES: &[ExtensionSpec] = &[
             opt(&["--sport", "--source-port"], PortRange),
             opt(&["--dport", "--destination-port"], PortRange),
             opt(&["--dccp-types"], Word),
-            opt(&["--dccp-option"], Number),
+            opt(&["--dccp-option"], NumberUpTo(255)),
         ],
     },
     ExtensionSpec {

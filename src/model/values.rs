@@ -334,57 +334,159 @@ pub struct PortRange {
     pub hi: u16,
 }
 
-/// Service names iptables resolves through /etc/services; the common ones.
-const SERVICES: &[(&str, u16)] = &[
-    ("ftp-data", 20),
-    ("ftp", 21),
-    ("ssh", 22),
-    ("telnet", 23),
-    ("smtp", 25),
-    ("domain", 53),
-    ("bootps", 67),
-    ("bootpc", 68),
-    ("tftp", 69),
-    ("http", 80),
-    ("www", 80),
-    ("kerberos", 88),
-    ("pop3", 110),
-    ("sunrpc", 111),
-    ("auth", 113),
-    ("ntp", 123),
-    ("netbios-ns", 137),
-    ("netbios-dgm", 138),
-    ("netbios-ssn", 139),
-    ("imap", 143),
-    ("imap2", 143),
-    ("snmp", 161),
-    ("snmp-trap", 162),
-    ("ldap", 389),
-    ("https", 443),
-    ("microsoft-ds", 445),
-    ("isakmp", 500),
-    ("syslog", 514),
-    ("submission", 587),
-    ("ldaps", 636),
-    ("imaps", 993),
-    ("pop3s", 995),
-    ("openvpn", 1194),
-    ("ms-sql-s", 1433),
-    ("mysql", 3306),
-    ("ipsec-nat-t", 4500),
-    ("postgresql", 5432),
-    ("x11", 6000),
-];
+mod services;
 
+/// The protocols whose service names iptables looks up, as
+/// `getservbyname` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceProtocol {
+    Tcp,
+    Udp,
+    Sctp,
+    Dccp,
+    UdpLite,
+}
+
+impl ServiceProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceProtocol::Tcp => "tcp",
+            ServiceProtocol::Udp => "udp",
+            ServiceProtocol::Sctp => "sctp",
+            ServiceProtocol::Dccp => "dccp",
+            ServiceProtocol::UdpLite => "udplite",
+        }
+    }
+
+    /// The protocol of a protocol number, when it has ports.
+    pub fn of_number(number: u8) -> Option<ServiceProtocol> {
+        Some(match number {
+            6 => ServiceProtocol::Tcp,
+            17 => ServiceProtocol::Udp,
+            132 => ServiceProtocol::Sctp,
+            33 => ServiceProtocol::Dccp,
+            136 => ServiceProtocol::UdpLite,
+            _ => return None,
+        })
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            ServiceProtocol::Tcp => services::TCP,
+            ServiceProtocol::Udp => services::UDP,
+            ServiceProtocol::Sctp => services::SCTP,
+            // The services file lists no name for these.
+            ServiceProtocol::Dccp | ServiceProtocol::UdpLite => 0,
+        }
+    }
+}
+
+/// A service name's port and the protocols it is listed for.
+fn service(name: &str) -> Option<(u16, u8)> {
+    let table = services::SERVICES;
+    let i = table.binary_search_by(|(n, _, _)| (*n).cmp(name)).ok()?;
+    Some((table[i].1, table[i].2))
+}
+
+/// The port of a service name listed for `protocol` (`getservbyname(name,
+/// protocol)`, which the tcp, sctp and multiport matches use); `None` when
+/// the name is not listed for it.
+pub fn service_port(name: &str, protocol: ServiceProtocol) -> Option<u16> {
+    service(name)
+        .filter(|(_, protocols)| protocols & protocol.bit() != 0)
+        .map(|(port, _)| port)
+}
+
+/// The protocols a service name is listed for, by name (empty when it is
+/// not listed at all).
+pub fn service_protocols(name: &str) -> Vec<&'static str> {
+    let Some((_, protocols)) = service(name) else {
+        return Vec::new();
+    };
+    [
+        ServiceProtocol::Tcp,
+        ServiceProtocol::Udp,
+        ServiceProtocol::Sctp,
+    ]
+    .into_iter()
+    .filter(|p| protocols & p.bit() != 0)
+    .map(ServiceProtocol::name)
+    .collect()
+}
+
+/// A port number or a service name of any protocol, as iptables' generic
+/// option reader resolves it (`getaddrinfo`, used by the udp and dccp
+/// matches and the NAT and TPROXY targets): a name listed only for TCP is
+/// still a UDP port there. The tcp, sctp and multiport matches ask for their
+/// own protocol's names; see [`service_port`].
 pub fn parse_port(text: &str) -> Result<u16, String> {
     if let Ok(n) = text.parse::<u32>() {
         return u16::try_from(n).map_err(|_| format!("port {n} is above 65535"));
     }
-    SERVICES
-        .iter()
-        .find(|(name, _)| *name == text)
-        .map(|(_, port)| *port)
+    service(text)
+        .filter(|(_, protocols)| protocols & !services::DDP != 0)
+        .map(|(port, _)| port)
         .ok_or_else(|| format!("`{text}` is not a port number or known service name"))
+}
+
+/// C's `strtoul` with base 0 on a port: `0x` hex, `0` octal or decimal
+/// digits, at most 65535; the value and the text after the digits, `None`
+/// when no digit starts the text.
+fn port_number_prefix(text: &str) -> Option<(Result<u16, String>, &str)> {
+    let bytes = text.as_bytes();
+    let (radix, start) = match bytes {
+        [b'0', b'x' | b'X', h, ..] if h.is_ascii_hexdigit() => (16, 2),
+        [b'0', ..] => (8, 0),
+        [d, ..] if d.is_ascii_digit() => (10, 0),
+        _ => return None,
+    };
+    let end = start
+        + text[start..]
+            .find(|c: char| !c.is_digit(radix))
+            .unwrap_or(text.len() - start);
+    let value = u32::from_str_radix(&text[start..end], radix)
+        .ok()
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or_else(|| format!("port `{}` is above 65535", &text[..end]));
+    Some((value, &text[end..]))
+}
+
+/// The port part of a NAT target (`--to-destination A:PORTS`,
+/// `--to-ports PORTS`), as the NAT targets read it: numbers (decimal, hex or
+/// octal) with an optional `-MAX`, or else the whole part is one service
+/// name, of any protocol in the services file (`ftp-data` is port 20, and
+/// `ftp-2000` is no name, so iptables refuses it).
+pub fn parse_nat_ports(text: &str) -> Result<PortRange, String> {
+    let Some((lo, rest)) = port_number_prefix(text) else {
+        let port = service(text)
+            .map(|(port, _)| port)
+            .ok_or_else(|| format!("`{text}` is not a port number or known service name (iptables: Port `{text}' not valid)"))?;
+        return Ok(PortRange { lo: port, hi: port });
+    };
+    let lo = lo?;
+    let hi = match rest.strip_prefix('-') {
+        None if rest.is_empty() => lo,
+        Some(max) => match port_number_prefix(max) {
+            Some((hi, "")) => hi?,
+            Some((_, shift)) if shift.starts_with('/') => {
+                return Err(format!(
+                    "`{text}`: iptlint does not read a shifted port range (`/BASE`)"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "`{max}` is not a port number (iptables: Port `{max}' not valid)"
+                ));
+            }
+        },
+        None => return Err(format!("`{text}` is not a port or port range")),
+    };
+    if lo > hi {
+        return Err(format!(
+            "port range `{text}` runs backwards (iptables: Port range funky)"
+        ));
+    }
+    Ok(PortRange { lo, hi })
 }
 
 impl PortRange {
@@ -567,12 +669,7 @@ impl NatRange {
             _ => None,
         };
         let ports = match port_part {
-            Some(p) => {
-                let (lo, hi) = p.split_once('-').unwrap_or((p, p));
-                let lo = parse_port(lo)?;
-                let hi = parse_port(hi)?;
-                Some(PortRange { lo, hi })
-            }
+            Some(p) => Some(parse_nat_ports(p)?),
             None => None,
         };
         Ok(NatRange { addrs, ports })

@@ -9,6 +9,7 @@
 mod option_checks;
 mod plain_words;
 mod rule_spec;
+mod short_options;
 mod tokens;
 
 use crate::model::Generic;
@@ -301,6 +302,9 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                             nets.push((n, o.span));
                         }
                     }
+                }
+                for finding in rule_spec::family_findings(family, rule) {
+                    findings.push(finding.at_rule(table.name, &chain.name, Some(index + 1)));
                 }
                 for (message, span) in family_only(family, rule) {
                     findings.push(
@@ -875,6 +879,22 @@ impl Builder<'_> {
                     self.error(chain_span, problem);
                 }
                 let open = self.open.as_mut().expect("checked");
+                let exists = open
+                    .table
+                    .name
+                    .builtin_chains()
+                    .contains(&chain_name.as_str())
+                    || open
+                        .index
+                        .get(chain_name.as_str())
+                        .is_some_and(|&i| open.table.chains[i].declared);
+                if exists {
+                    self.error(
+                        chain_span,
+                        format!("`-N {chain_name}`: the table already has this chain; iptables-restore refuses the line (Chain already exists)"),
+                    );
+                }
+                let open = self.open.as_mut().expect("checked");
                 open.chain_mut(&chain_name, plan.whole, true);
             }
             "-P" => {
@@ -1170,6 +1190,7 @@ fn plan_command(
         argument: None,
         findings: Vec::new(),
     };
+    short_options::split_command(&mut tokens);
     // getopt lets `-4`/`-6`, and any other option, stand before the command
     // (`-j ACCEPT -A INPUT` loads).
     let first = tokens.iter().position(|t| {
@@ -1342,6 +1363,8 @@ fn plan_command(
                     ),
                 ));
             }
+            plan.findings
+                .extend(rule_spec::extra_chain_command_word(cmd, &args));
             plan.argument = args
                 .into_iter()
                 .find(Token::is_value)

@@ -21,7 +21,10 @@
 
 use crate::codes::{self, Lint};
 use crate::diagnostic::Finding;
-use crate::model::{Match, MatchOption, Protocol, Rule, Span, TargetKind};
+use crate::model::{
+    Match, MatchOption, Protocol, Rule, ServiceProtocol, Span, TargetKind, service_port,
+    service_protocols,
+};
 use crate::space::{ICMP_NAMES, ICMPV6_NAMES};
 
 /// The options of the `policy` match; all but `--strict` and `--next` take
@@ -85,10 +88,24 @@ fn spells_checksum_fill(option: &str) -> bool {
 pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
     for m in &rule.matches {
         let found = match m.module.as_str() {
+            "tcp" => service_error(m, ServiceProtocol::Tcp)
+                .or_else(|| option_number_zero_error(m, "--tcp-option")),
+            "dccp" => option_number_zero_error(m, "--dccp-option"),
+            "esp" | "ah" => spi_error(m),
+            "sctp" => service_error(m, ServiceProtocol::Sctp),
+            "multiport" => exclusion_error(&MULTIPORT, &m.options, "match").or_else(|| {
+                let protocol = rule
+                    .protocol
+                    .as_ref()
+                    .filter(|p| !p.negated)
+                    .and_then(|p| p.value.number)
+                    .and_then(ServiceProtocol::of_number)?;
+                service_error(m, protocol)
+            }),
             "icmp" | "icmp6" => icmp_type_error(m),
-            "multiport" => exclusion_error(&MULTIPORT, &m.options, "match"),
             "statistic" => probability_error(&m.options),
             "policy" => policy_error(rule, m),
+            "recent" => exclusion_error(&RECENT, &m.options, "match").or_else(|| recent_error(m)),
             _ => None,
         };
         findings.extend(found);
@@ -184,6 +201,106 @@ fn whole_number(text: &str, max: u64) -> Option<u64> {
     number_prefix(text, max)
         .filter(|(_, rest)| rest.is_empty())
         .map(|(n, _)| n)
+}
+
+/// `--espspi` and `--ahspi`: `N`, `N:M`, `N:`, `:M` or `:`, each a 32-bit
+/// number as `strtoul` reads it. iptables 1.8.9 loads a backwards range
+/// (`4:3`, which matches nothing); later releases refuse it.
+fn spi_error(m: &Match) -> Option<Finding> {
+    let o = m
+        .options
+        .iter()
+        .find(|o| matches!(o.name.as_str(), "--espspi" | "--ahspi"))?;
+    let word = o.words.first()?;
+    let (lo, hi) = word
+        .text
+        .split_once(':')
+        .unwrap_or((&word.text, &word.text));
+    let read = |part: &str, default: u64| {
+        if part.is_empty() && word.text.contains(':') {
+            Some(default)
+        } else {
+            whole_number(part, u64::from(u32::MAX))
+        }
+    };
+    if read(lo, 0).is_some() && read(hi, u64::from(u32::MAX)).is_some() {
+        return None;
+    }
+    finding(
+        &codes::INVALID_VALUE,
+        word.span,
+        format!(
+            "{} `{}`: not a number from 0 to 4294967295 (or a range of them); iptables refuses it",
+            as_written(o),
+            shown(&word.text)
+        ),
+    )
+}
+
+/// `--tcp-option 0`, `--dccp-option 0`: option kinds run from 1 to 255
+/// (the value table stops above 255).
+fn option_number_zero_error(m: &Match, option: &str) -> Option<Finding> {
+    let o = m.options.iter().find(|o| o.name == option)?;
+    if o.value != crate::model::Value::Number(0) {
+        return None;
+    }
+    finding(
+        &codes::INVALID_VALUE,
+        o.span,
+        format!(
+            "{} 0: option kinds run from 1 to 255, iptables refuses 0",
+            as_written(o)
+        ),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Service names of one protocol
+// ---------------------------------------------------------------------------
+
+/// A service name the match looks up for its own protocol
+/// (`getservbyname(name, "tcp")`) where the services file lists it only for
+/// others: `-p tcp --dport ntp` (ntp is 123/udp). The udp and dccp matches
+/// take a name of any protocol, so only the tcp, sctp and multiport matches
+/// come here. Names listed for no protocol are reported when the value is
+/// read.
+fn service_error(m: &Match, protocol: ServiceProtocol) -> Option<Finding> {
+    for o in &m.options {
+        if !matches!(
+            o.name.as_str(),
+            "--sport" | "--dport" | "--sports" | "--dports" | "--ports"
+        ) {
+            continue;
+        }
+        let Some(word) = o.words.first() else {
+            continue;
+        };
+        let names = word
+            .text
+            .split([',', ':'])
+            .filter(|part| !part.is_empty() && part.parse::<u32>().is_err());
+        for name in names {
+            if service_port(name, protocol).is_some() {
+                continue;
+            }
+            let listed = service_protocols(name);
+            if listed.is_empty() {
+                continue;
+            }
+            return finding(
+                &codes::INVALID_VALUE,
+                word.span,
+                format!(
+                    "{}: `{name}` is a service of {} only, not of {}: iptables looks the name up for {} and refuses the rule (invalid port/service `{name}' specified)",
+                    as_written(o),
+                    listed.join(" and "),
+                    protocol.name(),
+                    protocol.name()
+                ),
+            );
+        }
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------
@@ -455,6 +572,91 @@ const CONNMARK: Exclusions = Exclusions {
         &["--nfmask", "--mask"],
     ],
 };
+
+/// `recent`'s operations exclude each other, and `--rttl` only refines a
+/// check (`--rcheck`, `--update`).
+const RECENT: Exclusions = Exclusions {
+    extension: "recent",
+    options: &[
+        ("--set", "--set"),
+        ("--rcheck", "--rcheck"),
+        ("--update", "--update"),
+        ("--remove", "--remove"),
+        ("--rttl", "--rttl"),
+    ],
+    sets: &[
+        &["--set", "--rcheck", "--update", "--remove"],
+        &["--rttl", "--set"],
+        &["--rttl", "--remove"],
+    ],
+};
+
+/// What iptables and the kernel refuse in a `recent` match beyond
+/// [`RECENT`]'s exclusions, in the order they check it: `--seconds 0`
+/// (iptables reads 1 to 2^32 - 1), `--reap` without `--seconds`, then the
+/// kernel's `recent_mt_check`: `--seconds` or a non-zero `--hitcount` with
+/// `--set` or `--remove` (they only mean something to a check), a
+/// `--hitcount` of 65536 or more, and a `--name` that cannot name its file
+/// in /proc/net/xt_recent (empty, `.`, `..`, or with a `/`).
+fn recent_error(m: &Match) -> Option<Finding> {
+    let given = |name: &str| m.options.iter().find(|o| o.name == name);
+    let number = |o: &MatchOption| match o.value {
+        crate::model::Value::Number(n) => Some(n),
+        _ => None,
+    };
+    let seconds = given("--seconds");
+    if let Some(o) = seconds.filter(|o| number(o) == Some(0)) {
+        return finding(
+            &codes::INVALID_VALUE,
+            o.span,
+            "`--seconds 0`: iptables takes 1 to 4294967295 seconds and refuses the rule".into(),
+        );
+    }
+    if let (Some(reap), None) = (given("--reap"), seconds) {
+        return finding(
+            &codes::SYNTAX_ERROR,
+            reap.span,
+            format!(
+                "{} without `--seconds`: iptables refuses the rule (option \"--reap\" also requires \"--seconds\")",
+                as_written(reap)
+            ),
+        );
+    }
+    let hitcount = given("--hitcount").filter(|o| number(o) != Some(0));
+    if let Some(operation) = given("--set").or_else(|| given("--remove"))
+        && let Some(timing) = seconds.or(hitcount)
+    {
+        return finding(
+            &codes::SYNTAX_ERROR,
+            timing.span,
+            format!(
+                "{} with {}: the kernel refuses the rule (only `--rcheck` and `--update` look at times and counts)",
+                as_written(timing),
+                as_written(operation)
+            ),
+        );
+    }
+    if let Some(o) = hitcount.filter(|o| number(o).is_some_and(|n| n >= 65_536)) {
+        return finding(
+            &codes::INVALID_VALUE,
+            o.span,
+            "`--hitcount` above 65535: the kernel keeps at most 65535 timestamps per address and refuses the rule".into(),
+        );
+    }
+    let name = given("--name")?;
+    let text = name.words.first().map_or("", |w| w.text.as_str());
+    if text.is_empty() || text == "." || text == ".." || text.contains('/') {
+        return finding(
+            &codes::INVALID_VALUE,
+            name.span,
+            format!(
+                "`--name {}`: the kernel refuses a recent list it cannot name a file in /proc/net/xt_recent after (empty, `.`, `..` or with a `/`)",
+                shown(text)
+            ),
+        );
+    }
+    None
+}
 
 /// The first pair of given options that exclude each other, as iptables
 /// finds it: the first option in its table that has a conflict, with the

@@ -9,8 +9,8 @@ use crate::model::Generic;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
     MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
-    Target, TargetKind, Value, ValueKind, Word, match_spec, parse_port, parse_u32, protocol_match,
-    required_options, target_spec,
+    Target, TargetKind, Value, ValueKind, Word, match_spec, parse_nat_ports, parse_u32,
+    protocol_match, required_options, target_spec,
 };
 
 use super::push_small;
@@ -70,7 +70,8 @@ const OTHER_MATCHES: &[&str] = &[
     "ipmark",
 ];
 
-/// Extension targets iptlint does not model.
+/// Extension targets iptlint does not model. (iptables 1.8.9 has no
+/// `MIRROR` or `SAME` any more: `-j MIRROR` jumps to a chain of that name.)
 const OTHER_TARGETS: &[&str] = &[
     "CHECKSUM",
     "CLUSTERIP",
@@ -82,9 +83,7 @@ const OTHER_TARGETS: &[&str] = &[
     "HMARK",
     "IDLETIMER",
     "LED",
-    "MIRROR",
     "RATEEST",
-    "SAME",
     "SECMARK",
     "SNPT",
     "SYNPROXY",
@@ -147,10 +146,105 @@ const GLOBAL_LONG_OPTIONS: &[(&str, &[&str])] = &[
     ("-6", &["--ipv6"]),
 ];
 
+/// The option of iptables' own a long option abbreviates, by its short
+/// name and full name (`--app` is `-A`, `--append`), when getopt reads it so
+/// among iptables' own options alone: the prefix of exactly one of them
+/// (`--src` and `--source` are one). `--del` could be `--delete` or
+/// `--delete-chain`, and iptables refuses it as an unknown option. Only
+/// iptables' own options are in getopt's table before the first `-m`, `-p`
+/// or `-j` loads an extension's.
+pub(super) fn global_abbreviation(word: &str) -> Option<(&'static str, &'static str)> {
+    let prefix = word.strip_prefix("--").filter(|p| !p.is_empty())?;
+    let mut found: Option<(&'static str, &'static str)> = None;
+    for (identity, names) in GLOBAL_LONG_OPTIONS {
+        if let Some(full) = names.iter().find(|n| n[2..].starts_with(prefix)) {
+            if found.is_some_and(|(f, _)| f != *identity) {
+                return None;
+            }
+            found = Some((identity, full));
+        }
+    }
+    found
+}
+
+/// A word after a chain command's arguments: `-N`, `-X` and `-F` take only
+/// the chain, `-P` and `-E` one word more, `-Z` a rule number ("Invalid rule
+/// number" for any other word). iptables refuses anything further ("Bad
+/// argument").
+pub(super) fn extra_chain_command_word(command: &str, args: &[Token]) -> Option<Finding> {
+    let mut values = args.iter().filter(|t| t.is_value());
+    let takes = match command {
+        "-P" | "-E" => 1,
+        "-Z" => {
+            let number = values.next()?;
+            if !number.text.bytes().all(|b| b.is_ascii_digit()) || number.text.is_empty() {
+                return Some(Finding::new(
+                    &codes::SYNTAX_ERROR,
+                    number.span,
+                    format!(
+                        "`-Z CHAIN` takes a rule number after the chain, not `{}`: iptables refuses the line (Invalid rule number)",
+                        number.text
+                    ),
+                ));
+            }
+            0
+        }
+        _ => 0,
+    };
+    let extra = values.nth(takes)?;
+    Some(Finding::new(
+        &codes::SYNTAX_ERROR,
+        extra.span,
+        format!(
+            "`{command}` takes no more words: iptables refuses the line (Bad argument `{}')",
+            extra.text
+        ),
+    ))
+}
+
+/// What `-m NAME` or `-j NAME` (by any name getopt takes for them) adds
+/// to getopt's table: whether one of the extension's options starts with
+/// `prefix`, `None` when iptlint does not know its options. `-g` and `-p`
+/// add nothing (iptables loads the protocol's match only for an option
+/// getopt does not know).
+pub(super) fn loaded_option_starts_with(loader: &str, name: &str, prefix: &str) -> Option<bool> {
+    use super::option_checks::unmodelled_options;
+    let short = generic_option(loader).or_else(|| global_abbreviation(loader).map(|(s, _)| s));
+    let spec = match short {
+        Some("-m") => match_spec(name),
+        Some("-j") => target_spec(name),
+        _ => return Some(false),
+    };
+    let extension_known = match short {
+        Some("-m") => spec.is_some() || OTHER_MATCHES.contains(&name),
+        // A chain, or ACCEPT, DROP, RETURN, QUEUE: the standard target.
+        _ => spec.is_some() || OTHER_TARGETS.contains(&name),
+    };
+    if let Some(spec) = spec {
+        return Some(
+            spec.options
+                .iter()
+                .any(|o| o.names.iter().any(|n| n.starts_with(prefix))),
+        );
+    }
+    if !extension_known {
+        // No such match (refused anyway) or no target extension: a chain.
+        return Some(false);
+    }
+    let (_, names) = unmodelled_options(name)?;
+    Some(names.iter().any(|n| n.starts_with(prefix)))
+}
+
+/// Whether a short option name is one of iptables' own that belongs in a
+/// rule (not a command).
+pub(super) fn is_rule_option(short: &str) -> bool {
+    RULE_OPTIONS.contains(&short)
+}
+
 /// The global options that belong in a rule (the others are commands or
 /// options of the iptables command line).
 const RULE_OPTIONS: &[&str] = &[
-    "-s", "-d", "-p", "-i", "-o", "-j", "-m", "-f", "-c", "-g", "-4", "-6",
+    "-s", "-d", "-p", "-i", "-o", "-j", "-m", "-f", "-c", "-g", "-4", "-6", "-v",
 ];
 
 /// A target extension iptables knows by this name (`-N DNAT` clashes with it).
@@ -250,6 +344,11 @@ impl RuleParser<'_> {
                             self.pos += 1;
                             self.option(&next, Some(negated_span));
                         }
+                        Some(next) if let Some(options) = super::short_options::split(next) => {
+                            let next = self.take(self.pos);
+                            self.pos += 1;
+                            self.short_options(&next, &options, Some(negated_span));
+                        }
                         _ => self.error(
                             &codes::SYNTAX_ERROR,
                             negated_span,
@@ -258,6 +357,9 @@ impl RuleParser<'_> {
                     }
                 }
                 TokenKind::Option { .. } => self.option(&token, None),
+                TokenKind::Value if let Some(options) = super::short_options::split(&token) => {
+                    self.short_options(&token, &options, None);
+                }
                 TokenKind::Value => self.error(
                     &codes::SYNTAX_ERROR,
                     token.span,
@@ -285,6 +387,9 @@ impl RuleParser<'_> {
                 "dccp" => Some(33),
                 "icmp" => Some(1),
                 "icmp6" => Some(58),
+                // The kernel's esp match names its protocol for both
+                // families; `ah` is IPv4's (see `family_findings`).
+                "esp" => Some(50),
                 _ => None,
             };
             if let Some(n) = needs
@@ -296,14 +401,21 @@ impl RuleParser<'_> {
                 } else {
                     m.module.clone()
                 };
-                self.findings.push(
-                    Finding::new(
-                        &codes::OPTION_NEEDS_PROTOCOL,
-                        m.span,
-                        format!("`-m {}` only works with `-p {name}`", m.module),
-                    )
-                    .help(format!("add `-p {name}` before `-m {}`", m.module)),
-                );
+                self.findings.push(needs_protocol(m, &name));
+            }
+        }
+    }
+
+    /// A word of short options (`-4fj`, `-ptcp`), read as its options; a
+    /// `!` before it negates the first, as getopt hands them over in order.
+    fn short_options(&mut self, word: &Token, options: &[Token], mut bang: Option<Span>) {
+        let before = self.findings.len();
+        for option in options {
+            self.option(option, bang.take());
+        }
+        if let Some(note) = super::short_options::whole_word_note(word, options) {
+            for f in &mut self.findings[before..] {
+                f.help = Some(note.clone());
             }
         }
     }
@@ -565,15 +677,14 @@ impl RuleParser<'_> {
     fn generic_option(&mut self, token: &Token, generic: &'static str, bang: Option<Span>) {
         let name = token.text.as_str();
         let arity = match generic {
-            "-f" | "-4" | "-6" => 0,
-            "-c" => 2,
+            "-f" | "-4" | "-6" | "-v" => 0,
             _ => 1,
         };
         let Some((words, old_neg)) = self.take_values(token, arity) else {
             return;
         };
         let negated = bang.is_some() || old_neg;
-        let not_negatable = matches!(generic, "-j" | "-g" | "-m" | "-c" | "-4" | "-6");
+        let not_negatable = matches!(generic, "-j" | "-g" | "-m" | "-c" | "-4" | "-6" | "-v");
         if negated && not_negatable {
             self.error(
                 &codes::SYNTAX_ERROR,
@@ -612,6 +723,14 @@ impl RuleParser<'_> {
                 }
             }
             "-p" => match Protocol::parse(&words[0].text) {
+                Ok(p) if negated && p.number == Some(0) => self.error(
+                    &codes::INVALID_VALUE,
+                    span,
+                    format!(
+                        "`! {name} {}` excludes every protocol: iptables refuses the rule (rule would never match protocol)",
+                        words[0].text
+                    ),
+                ),
                 Ok(p) => {
                     self.rule.set_generic_span(Generic::Protocol, Some(span));
                     self.rule.protocol = Some(Negatable { negated, value: p });
@@ -635,19 +754,59 @@ impl RuleParser<'_> {
             "-f" => self.rule.fragment = Some(Negatable { negated, value: () }),
             "-4" => self.rule.only_family = Some(Family::Ipv4),
             "-6" => self.rule.only_family = Some(Family::Ipv6),
-            "-c" => match (words[0].text.parse(), words[1].text.parse()) {
-                (Ok(packets), Ok(bytes)) => {
-                    self.rule.counters = Some(Box::new(crate::model::Counters { packets, bytes }))
-                }
-                _ => self.error(
-                    &codes::INVALID_VALUE,
-                    words[0].span.to(words[1].span),
-                    "counters must be numbers".into(),
-                ),
-            },
+            "-v" => {}
+            "-c" => self.set_counters(token, &words[0]),
             "-m" => self.load_match(&words[0], token.span, false),
             "-j" | "-g" => self.set_target(&words[0], token.span, generic == "-g"),
             _ => unreachable!("every generic option is handled"),
+        }
+    }
+
+    /// `-c PACKETS BYTES` or `-c PACKETS,BYTES`, as iptables reads them: the
+    /// bytes after the first comma past the first character, or else the
+    /// next word unless it starts with `-` or `!`; each read as `%llu`.
+    fn set_counters(&mut self, token: &Token, packets: &Word) {
+        let text = packets.text.as_str();
+        let comma = text
+            .char_indices()
+            .skip(1)
+            .find(|&(_, c)| c == ',')
+            .map(|(i, _)| i);
+        let bytes: Option<(String, Span)> = match comma {
+            Some(i) => Some((text[i + 1..].to_string(), packets.span)),
+            None => match self.tokens.get(self.pos) {
+                Some(t) if t.is_value() && !t.text.starts_with(['-', '!']) => {
+                    let w = self.take_word().expect("the next token is a value");
+                    Some((w.text.to_string(), w.span))
+                }
+                _ => None,
+            },
+        };
+        let Some((bytes, bytes_span)) = bytes else {
+            return self.error(
+                &codes::SYNTAX_ERROR,
+                token.span,
+                "`-c` needs a packet and a byte counter: iptables refuses the rule (-c requires packet and byte counter)".into(),
+            );
+        };
+        match (scan_counter(text), scan_counter(&bytes)) {
+            (Some(packets), Some(bytes)) => {
+                self.rule.counters = Some(Box::new(crate::model::Counters { packets, bytes }))
+            }
+            (None, _) => self.error(
+                &codes::INVALID_VALUE,
+                packets.span,
+                format!(
+                    "`{text}`: the packet counter is not a number (-c packet counter not numeric)"
+                ),
+            ),
+            (_, None) => self.error(
+                &codes::INVALID_VALUE,
+                bytes_span,
+                format!(
+                    "`{bytes}`: the byte counter is not a number (-c byte counter not numeric)"
+                ),
+            ),
         }
     }
 
@@ -657,7 +816,11 @@ impl RuleParser<'_> {
             match Net::parse(part) {
                 Ok(net) => push_small(&mut out, AddrSpec::Net(net)),
                 Err(e) => {
+                    // A host name's labels start with a letter or digit
+                    // (`-s1.2.3.4` is the address "-s1.2.3.4", which the
+                    // resolver refuses).
                     let hostname = !part.is_empty()
+                        && !part.starts_with('-')
                         && part.bytes().any(|b| b.is_ascii_alphabetic())
                         && !part.contains(':')
                         && !part.contains('/')
@@ -722,6 +885,16 @@ impl RuleParser<'_> {
                 _ => TargetKind::Chain,
             }
         };
+        if kind == TargetKind::Other && name == "ULOG" {
+            self.findings.push(
+                Finding::new(
+                    &codes::UNKNOWN_EXTENSION,
+                    span.to(word.span),
+                    "the kernel has had no ULOG target since Linux 3.17: iptables knows the name, the kernel refuses the rule",
+                )
+                .help("log with `-j NFLOG` (ulogd reads NFLOG too)"),
+            );
+        }
         self.rule.target = Some(Target {
             name,
             span: span.to(word.span),
@@ -826,7 +999,7 @@ impl RuleParser<'_> {
                 .rposition(|m| !m.modelled && takes(&m.module))
             {
                 Some(i) => Some((Owner::Match(i), None)),
-                None => self.implicit_unmodelled_match(span),
+                None => self.implicit_unmodelled_match(name, span),
             },
         }
     }
@@ -839,6 +1012,7 @@ impl RuleParser<'_> {
     /// which is no match, so only `-p mh` (any case) loads `mh`.
     fn implicit_unmodelled_match(
         &mut self,
+        name: &str,
         span: Span,
     ) -> Option<(Owner, Option<&'static OptionSpec>)> {
         let p = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
@@ -849,6 +1023,13 @@ impl RuleParser<'_> {
             _ => return None,
         };
         if self.rule.matches.iter().any(|m| m.module == module) {
+            return None;
+        }
+        // The match is loaded for an option it takes (`--espspi`), not for
+        // `--dport`.
+        if super::option_checks::unmodelled_options(module)
+            .is_some_and(|(_, names)| !names.iter().any(|n| n.starts_with(name)))
+        {
             return None;
         }
         let i = self.load_implicit_match(module, span);
@@ -1190,6 +1371,35 @@ impl RuleParser<'_> {
     }
 }
 
+/// `-m NAME` without the `-p PROTOCOL` its kernel match requires.
+fn needs_protocol(m: &Match, protocol: &str) -> Finding {
+    Finding::new(
+        &codes::OPTION_NEEDS_PROTOCOL,
+        m.span,
+        format!("`-m {}` only works with `-p {protocol}`", m.module),
+    )
+    .help(format!("add `-p {protocol}` before `-m {}`", m.module))
+}
+
+/// What a rule's family decides once the dump's family is known: IPv4's
+/// `ah` match requires `-p ah` (the kernel refuses the rule otherwise),
+/// while ip6tables' `ah` matches the AH extension header behind any
+/// protocol.
+pub(super) fn family_findings(family: Family, rule: &Rule) -> Vec<Finding> {
+    if family != Family::Ipv4 {
+        return Vec::new();
+    }
+    let ah = rule
+        .protocol
+        .as_ref()
+        .is_some_and(|p| !p.negated && p.value.number == Some(51));
+    rule.matches
+        .iter()
+        .filter(|m| m.module == "ah" && !m.implicit && !ah)
+        .map(|m| needs_protocol(m, "ah"))
+        .collect()
+}
+
 /// `--tcp-flags` lists: flag names in any case, commas, empty items
 /// ignored, as the tcp match reads them.
 fn check_tcp_flags(w: &Word) -> Result<(), (String, Span)> {
@@ -1264,6 +1474,29 @@ fn check_rate(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A counter as `sscanf("%llu")` reads it: white space, an optional sign,
+/// then at least one digit; what follows is ignored, a minus wraps.
+fn scan_counter(text: &str) -> Option<u64> {
+    let rest = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, rest) = match rest.as_bytes().first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    let value = rest[..end].parse::<u64>().unwrap_or(u64::MAX);
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
 /// An option's name as written, and as getopt reads it when it abbreviates.
 fn as_read(written: &str, full: &str) -> String {
     if written == full {
@@ -1288,6 +1521,8 @@ fn generic_option(name: &str) -> Option<&'static str> {
         "-c" | "--set-counters" => "-c",
         "-4" | "--ipv4" => "-4",
         "-6" | "--ipv6" => "-6",
+        // iptables-restore prints the rule it reads and loads it as usual.
+        "-v" | "--verbose" => "-v",
         _ => return None,
     })
 }
@@ -1397,16 +1632,9 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
                     w.span,
                 ));
             }
-            let (lo, hi) = match w.text.split_once('-') {
-                Some((a, b)) => (a, b),
-                None => (w.text.as_str(), w.text.as_str()),
-            };
-            let lo = parse_port(lo).map_err(err(w))?;
-            let hi = parse_port(hi).map_err(err(w))?;
-            if lo > hi {
-                return Err((format!("port range `{}` runs backwards", w.text), w.span));
-            }
-            Value::Ports(crate::model::list![PortRange { lo, hi }])
+            Value::Ports(crate::model::list![
+                parse_nat_ports(&w.text).map_err(err(w))?
+            ])
         }
         ValueKind::NumberUpTo(max) => {
             let w = one(words);
