@@ -607,10 +607,11 @@ fn ulog_and_targets_iptables_no_longer_has() {
     ));
     assert!(p.findings.is_empty(), "{:?}", p.findings);
     let (_, rule) = &rules_by_chain(&p)[0];
-    assert!(matches!(
-        &rule.target.as_ref().unwrap().kind,
-        TargetKind::Chain(name) if name == "MIRROR"
-    ));
+    let target = rule.target.as_ref().unwrap();
+    assert_eq!(
+        (&target.kind, target.name.as_str()),
+        (&TargetKind::Chain, "MIRROR")
+    );
 }
 
 #[test]
