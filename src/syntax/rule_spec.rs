@@ -1267,6 +1267,17 @@ impl RuleParser<'_> {
                     );
                     Value::Text(t)
                 }
+                Ok(Value::Text(t))
+                    if t.is_empty()
+                        && matches!(spec.canonical(), "--log-prefix" | "--nflog-prefix") =>
+                {
+                    self.error(
+                        &codes::INVALID_VALUE,
+                        words.first().map_or(token.span, |w| w.span),
+                        format!("`{name}`: an empty prefix; iptables refuses it (Argument must have a minimum length of 1 characters): leave the option out for no prefix"),
+                    );
+                    Value::Text(t)
+                }
                 Ok(v) => v,
                 Err((e, span)) => {
                     self.error(&codes::INVALID_VALUE, span, format!("`{name}`: {e}"));
