@@ -172,7 +172,11 @@ pub(super) fn global_abbreviation(word: &str) -> Option<(&'static str, &'static 
 /// number" for any other word). iptables refuses anything further ("Bad
 /// argument").
 pub(super) fn extra_chain_command_word(command: &str, args: &[Token]) -> Option<Finding> {
-    let mut values = args.iter().filter(|t| t.is_value());
+    // getopt counts only the words no option took as its argument, and which
+    // words an option takes depends on the extensions loaded (`-Z INPUT -m
+    // owner --uid-owner 0` loads): only the words before the first option
+    // are certainly free.
+    let mut values = args.iter().take_while(|t| t.is_value());
     let takes = match command {
         "-P" | "-E" => 1,
         "-Z" => {
@@ -516,6 +520,23 @@ impl RuleParser<'_> {
                     .help("add `-p tcp`"),
                 );
             }
+        }
+        // The kernel's TPROXY checks that the rule tests `-p tcp` or `-p udp`
+        // ("Can be used only with -p tcp or -p udp"), not negated.
+        let tcp_or_udp = self
+            .rule
+            .protocol
+            .as_ref()
+            .is_some_and(|p| !p.negated && matches!(p.value.number, Some(6 | 17)));
+        if !tcp_or_udp && let Some(t) = self.rule.target.as_ref().filter(|t| t.name == "TPROXY") {
+            missing.push(
+                Finding::new(
+                    &codes::OPTION_NEEDS_PROTOCOL,
+                    t.span,
+                    "`-j TPROXY` needs `-p tcp` or `-p udp`: the kernel refuses the rule for other protocols",
+                )
+                .help("add `-p tcp` or `-p udp`"),
+            );
         }
         // `--syn` is `--tcp-flags FIN,SYN,RST,ACK SYN`: one tcp match takes
         // only one of them.
