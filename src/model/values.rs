@@ -256,14 +256,17 @@ impl Protocol {
         // iptables lowercases the word, then reads a number (decimal, 0x
         // hex or 0 octal) or looks the name up.
         let lower = text.to_ascii_lowercase();
+        // The table entry of the name, if the word is one.
+        let mut entry = None;
         let number = if lower.starts_with(|c: char| c.is_ascii_digit()) {
             let n = parse_u32(&lower).map_err(|_| format!("`{text}` is not a protocol number"))?;
             if n > 255 {
                 return Err(format!("protocol number {n} is above 255"));
             }
             Some(n as u8)
-        } else if let Some((_, n)) = PROTOCOLS.iter().find(|(name, _)| *name == lower) {
-            Some(*n)
+        } else if let Some(i) = PROTOCOLS.iter().position(|(name, _)| *name == lower) {
+            entry = Some(i);
+            Some(PROTOCOLS[i].1)
         } else if lower == "mptcp" {
             // /etc/protocols gives it 262, which no IP header can carry.
             None
@@ -272,7 +275,8 @@ impl Protocol {
                 "unknown protocol `{text}`: not a number from 0 to 255 nor a name in /etc/protocols"
             ));
         };
-        let known = PROTOCOLS.iter().position(|(name, _)| *name == text);
+        // Written exactly as the table has it (not `TCP`): nothing to keep.
+        let known = entry.filter(|&i| PROTOCOLS[i].0 == text);
         Ok(Protocol {
             number,
             other: known.is_none().then(|| text.into()),

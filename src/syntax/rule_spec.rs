@@ -1481,16 +1481,8 @@ fn check_rate(text: &str) -> Result<(), String> {
             }
         }
     };
-    let trimmed = number.trim_start();
-    let (negative, digits) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let value: i64 = digits[..end].bytes().fold(0i64, |acc, d| {
+    let (negative, digits) = signed_digits(number.trim_start());
+    let value: i64 = digits.bytes().fold(0i64, |acc, d| {
         acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
     });
     let value = if negative { -value } else { value };
@@ -1506,22 +1498,29 @@ fn check_rate(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A counter as `sscanf("%llu")` reads it: white space, an optional sign,
-/// then at least one digit; what follows is ignored, a minus wraps.
-fn scan_counter(text: &str) -> Option<u64> {
-    let rest = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    let (negative, rest) = match rest.as_bytes().first() {
-        Some(b'-') => (true, &rest[1..]),
-        Some(b'+') => (false, &rest[1..]),
-        _ => (false, rest),
+/// An optional sign and the run of decimal digits after it, as C's number
+/// scanners read them (what follows the digits is left).
+fn signed_digits(text: &str) -> (bool, &str) {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
     };
     let end = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
-    if end == 0 {
+    (negative, &rest[..end])
+}
+
+/// A counter as `sscanf("%llu")` reads it: white space, an optional sign,
+/// then at least one digit; what follows is ignored, a minus wraps.
+fn scan_counter(text: &str) -> Option<u64> {
+    let rest = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, digits) = signed_digits(rest);
+    if digits.is_empty() {
         return None;
     }
-    let value = rest[..end].parse::<u64>().unwrap_or(u64::MAX);
+    let value = digits.parse::<u64>().unwrap_or(u64::MAX);
     Some(if negative {
         value.wrapping_neg()
     } else {
