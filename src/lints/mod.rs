@@ -166,7 +166,7 @@ impl RuleKey<'_> {
         // until someone decides whether it takes part.
         let Rule {
             span: _,
-            chain_span: _,
+            chain_at: _,
             counters: _,
             only_family,
             source,

@@ -106,7 +106,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 .help(declare);
                 if let Some((_, rule)) = first_rule {
                     finding = finding.related(
-                        rule.chain_span,
+                        rule.chain_span(),
                         format!("rules are added to `{}` here", chain.name),
                     );
                 }
@@ -114,7 +114,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             } else if let Some((ri, rule)) = first_rule {
                 let finding = Finding::new(
                     &codes::UNDEFINED_CHAIN,
-                    rule.chain_span,
+                    rule.chain_span(),
                     format!(
                         "`{}` is not a chain of table `{}` when this rule is added to it: iptables-restore refuses the rule",
                         chain.name, table.name

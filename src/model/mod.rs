@@ -244,8 +244,8 @@ pub struct Negatable<T> {
 pub struct Rule {
     /// The whole line.
     pub span: Span,
-    /// `-A`'s chain argument.
-    pub chain_span: Span,
+    /// `-A`'s chain argument: read it through [`Rule::chain_span`].
+    pub(crate) chain_at: OnRuleLine,
     /// `[packets:bytes]` or `-c`; boxed because most dumps have none.
     pub counters: Option<Box<Counters>>,
     /// `-4`/`-6`: the rule only applies to that family.
@@ -292,53 +292,75 @@ impl Generic {
 /// instead of a 20-byte `Option<Span>`, for every rule of a dump. A span
 /// this cannot hold (another line, longer than 65,535 bytes, a column past
 /// 65,535) is not kept, and readers fall back to the rule's span.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GenericSpans([OnRuleLine; 5]);
 
 /// Zero length means absent: every generic option is at least two bytes.
 #[derive(Clone, Copy, Debug, Default)]
-struct OnRuleLine {
+pub(crate) struct OnRuleLine {
     start: u32,
     len: u16,
     column: u16,
 }
 
+impl OnRuleLine {
+    /// The span, if it stands on `line` and fits; else absent.
+    fn of(s: Span, line: u32) -> OnRuleLine {
+        (|| {
+            if s.line != line {
+                return None;
+            }
+            Some(OnRuleLine {
+                start: s.start,
+                len: u16::try_from(s.end.checked_sub(s.start)?).ok()?,
+                column: u16::try_from(s.column).ok()?,
+            })
+        })()
+        .unwrap_or_default()
+    }
+
+    fn on_line(self, line: u32) -> Option<Span> {
+        (self.len > 0).then(|| Span {
+            start: self.start,
+            end: self.start + u32::from(self.len),
+            line,
+            column: u32::from(self.column),
+        })
+    }
+}
+
 // Spans are locations, not content (see the module docs).
-impl PartialEq for GenericSpans {
-    fn eq(&self, _: &GenericSpans) -> bool {
+impl PartialEq for OnRuleLine {
+    fn eq(&self, _: &OnRuleLine) -> bool {
         true
     }
 }
-impl Eq for GenericSpans {}
-impl std::hash::Hash for GenericSpans {
+impl Eq for OnRuleLine {}
+impl std::hash::Hash for OnRuleLine {
     fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 impl Rule {
     /// Where the generic option stands, if the rule has it.
     pub fn generic_span(&self, which: Generic) -> Option<Span> {
-        let at = self.generic_spans.0[which as usize];
-        (at.len > 0).then(|| Span {
-            start: at.start,
-            end: at.start + u32::from(at.len),
-            line: self.span.line,
-            column: u32::from(at.column),
-        })
+        self.generic_spans.0[which as usize].on_line(self.span.line)
+    }
+
+    /// Where the chain argument of `-A`/`-I` stands; the rule's span when
+    /// it is not on the rule's line (see [`GenericSpans`]).
+    pub fn chain_span(&self) -> Span {
+        self.chain_at.on_line(self.span.line).unwrap_or(self.span)
+    }
+
+    /// Records where the chain argument stands. Set the rule's own span first.
+    pub fn set_chain_span(&mut self, span: Span) {
+        self.chain_at = OnRuleLine::of(span, self.span.line);
     }
 
     /// Records (or, with `None`, forgets) where the generic option stands.
     /// Set the rule's own span first: the line is taken from it.
     pub fn set_generic_span(&mut self, which: Generic, span: Option<Span>) {
-        let at = span
-            .filter(|s| s.line == self.span.line)
-            .and_then(|s| {
-                Some(OnRuleLine {
-                    start: s.start,
-                    len: u16::try_from(s.end.checked_sub(s.start)?).ok()?,
-                    column: u16::try_from(s.column).ok()?,
-                })
-            })
-            .unwrap_or_default();
+        let at = span.map_or_else(OnRuleLine::default, |s| OnRuleLine::of(s, self.span.line));
         self.generic_spans.0[which as usize] = at;
     }
 
@@ -411,8 +433,9 @@ pub struct MatchOption {
     pub name: Text,
     /// The name as written, when it is not `name`: an alias
     /// (`--destination-port`) or an abbreviation (`--dp`). Most options are
-    /// written by their name, and then nothing is stored twice.
-    pub alias: Option<Text>,
+    /// written by their name, and then nothing is stored twice. Boxed: it
+    /// is rare, and the box is half the size of a `Text`.
+    pub alias: Option<Box<Text>>,
     pub negated: bool,
     pub span: Span,
     pub words: List<Word>,
@@ -422,7 +445,7 @@ pub struct MatchOption {
 impl MatchOption {
     /// The name as written.
     pub fn written(&self) -> &str {
-        self.alias.as_deref().unwrap_or(&self.name)
+        self.alias.as_deref().map_or(&self.name, |a| a)
     }
 }
 

@@ -349,8 +349,9 @@ fn remap_table(t: &mut Table, f: &impl Fn(Span) -> Span) {
 
 fn remap_rule(r: &mut Rule, f: &impl Fn(Span) -> Span) {
     let generic = Generic::ALL.map(|g| r.generic_span(g));
+    let chain = f(r.chain_span());
     r.span = f(r.span);
-    r.chain_span = f(r.chain_span);
+    r.set_chain_span(chain);
     for (g, span) in Generic::ALL.into_iter().zip(generic) {
         r.set_generic_span(g, span.map(f));
     }

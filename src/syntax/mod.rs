@@ -298,8 +298,8 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                 }
                 for m in &rule.matches {
                     for o in &m.options {
-                        if let Value::Net(n) = o.value {
-                            nets.push((n, o.span));
+                        if let Value::Net(n) = &o.value {
+                            nets.push((**n, o.span));
                         }
                     }
                 }

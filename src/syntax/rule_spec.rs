@@ -293,9 +293,8 @@ pub fn parse_rule(
     chain_targets: &[crate::model::Text],
     findings: &mut Vec<Finding>,
 ) -> Rule {
-    let rule = Rule {
+    let mut rule = Rule {
         span: line_span,
-        chain_span,
         counters: None,
         only_family: None,
         source: None,
@@ -307,7 +306,9 @@ pub fn parse_rule(
         matches: crate::model::List::new(),
         target: None,
         generic_spans: Default::default(),
+        chain_at: Default::default(),
     };
+    rule.set_chain_span(chain_span);
     let mut parser = RuleParser {
         tokens,
         pos: 0,
@@ -1313,7 +1314,7 @@ impl RuleParser<'_> {
             .map_or(start.to(token.span), |w| start.to(w.span));
         let name = spec.map_or(name, |s| s.canonical());
         let option = MatchOption {
-            alias: (token.text != name).then(|| token.text.as_str().into()),
+            alias: (token.text != name).then(|| Box::new(token.text.as_str().into())),
             name: name.into(),
             negated: bang.is_some() || old_neg,
             span,
@@ -1582,7 +1583,9 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
     }
     Ok(match kind {
         ValueKind::Flag => Value::None,
-        ValueKind::Net => Value::Net(Net::parse(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::Net => Value::Net(Box::new(
+            Net::parse(&one(words).text).map_err(err(one(words)))?,
+        )),
         ValueKind::PortRange => Value::Ports(crate::model::list![
             PortRange::parse(&one(words).text).map_err(err(one(words)))?,
         ]),
@@ -1685,10 +1688,12 @@ fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)>
         ValueKind::Range => {
             Value::Range(NumRange::parse(&one(words).text).map_err(err(one(words)))?)
         }
-        ValueKind::AddrRange => {
-            Value::AddrRange(AddrRange::parse(&one(words).text).map_err(err(one(words)))?)
-        }
-        ValueKind::Nat => Value::Nat(NatRange::parse(&one(words).text).map_err(err(one(words)))?),
+        ValueKind::AddrRange => Value::AddrRange(Box::new(
+            AddrRange::parse(&one(words).text).map_err(err(one(words)))?,
+        )),
+        ValueKind::Nat => Value::Nat(Box::new(
+            NatRange::parse(&one(words).text).map_err(err(one(words)))?,
+        )),
         ValueKind::ServicePort => {
             let w = one(words);
             let digits = w.text.strip_prefix('+').unwrap_or(&w.text);

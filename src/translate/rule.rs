@@ -905,9 +905,10 @@ fn translate_match(
                 } else {
                     "daddr"
                 };
-                let Value::AddrRange(AddrRange { lo, hi }) = &o.value else {
+                let Value::AddrRange(range) = &o.value else {
                     return Err("iprange not understood".into());
                 };
+                let AddrRange { lo, hi } = &**range;
                 let op = if o.negated { "!= " } else { "" };
                 push(
                     &mut out,
