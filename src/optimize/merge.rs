@@ -416,7 +416,7 @@ fn set_match(name: &str, dirs: &str) -> Match {
             alias: None,
             negated: false,
             span: Span::default(),
-            words: crate::model::list![word(name), word(dirs)],
+            words: smallvec::smallvec![word(name), word(dirs)],
             value: Value::Words(crate::model::list![name.into(), dirs.into()]),
         }],
     }
@@ -442,7 +442,7 @@ fn multiport_match(dir: Dir, ports: &[PortRange]) -> Match {
             alias: None,
             negated: false,
             span: Span::default(),
-            words: crate::model::list![word(&text)],
+            words: smallvec::smallvec![word(&text)],
             value: Value::Ports(ports.iter().copied().collect()),
         }],
     }

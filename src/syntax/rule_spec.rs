@@ -597,12 +597,8 @@ impl RuleParser<'_> {
 
     /// The arguments of an option: `count` value tokens (or the `=` value).
     /// Reports old-style negation (`-s ! X`) and returns whether it was seen.
-    fn take_values(
-        &mut self,
-        option: &Token,
-        count: usize,
-    ) -> Option<(crate::model::List<Word>, bool)> {
-        let mut words: crate::model::List<Word> = crate::model::List::with_capacity(count);
+    fn take_values(&mut self, option: &Token, count: usize) -> Option<(crate::model::Words, bool)> {
+        let mut words = crate::model::Words::with_capacity(count);
         words.extend(inline_word(option));
         let mut old_negation = false;
         while words.len() < count {
@@ -1265,7 +1261,7 @@ impl RuleParser<'_> {
                 } else {
                     1
                 };
-                let mut words: crate::model::List<Word> = inline_word(token).into_iter().collect();
+                let mut words: crate::model::Words = inline_word(token).into_iter().collect();
                 while words.len() < most {
                     match self.take_word() {
                         Some(w) => words.push(w),
