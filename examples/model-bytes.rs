@@ -39,6 +39,7 @@ fn words(t: &mut Tally, o: &MatchOption) {
 }
 
 fn main() {
+    iptlint::disable_transparent_huge_pages();
     sizes();
     let path = std::env::args().nth(1).expect("usage: model-bytes DUMP");
     let src = std::fs::read_to_string(&path).expect("readable");

@@ -12,6 +12,7 @@ use std::time::Instant;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    iptlint::disable_transparent_huge_pages();
     let path = std::env::args()
         .nth(1)
         .expect("usage: phase-times DUMP [parse-only|one-thread]");

@@ -27,28 +27,12 @@ use iptlint::config::{self, Config, ConfigError, Settings};
 use iptlint::model::Family;
 use iptlint::{codes, report};
 
-/// mimalloc asks for transparent huge pages on its arenas, and where the
-/// system allows them (`madvise` mode, Debian's default) every 2 MiB region
-/// the heap touches becomes resident whole: an empty dump cost 14 MB of
-/// RSS instead of 6, a kube-proxy dump of 12 MB about 12 MB more than its
-/// heap. iptlint's heap is short-lived and mostly touched once, so small
-/// pages cost no measurable time. This must run before the heap grows:
-/// pages already faulted in stay huge.
-fn disable_transparent_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory
-    // of ours; if the kernel refuses it, nothing changes.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
 /// Exit statuses: 0 clean, 1 findings at `--fail-on`, 2 usage or input error.
 pub(crate) const EXIT_FINDINGS: u8 = 1;
 pub(crate) const EXIT_INPUT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    disable_transparent_huge_pages();
+    iptlint::disable_transparent_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
