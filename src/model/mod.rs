@@ -292,44 +292,50 @@ impl Generic {
 /// Read and set them through [`Rule::generic_span`] and
 /// [`Rule::set_generic_span`].
 ///
-/// A generic option stands on its rule's line, so each keeps only its byte
-/// start, length and column, and takes the line from the rule: 8 bytes
-/// instead of a 20-byte `Option<Span>`, for every rule of a dump. A span
-/// this cannot hold (another line, longer than 65,535 bytes, a column past
-/// 65,535) is not kept, and readers fall back to the rule's span.
+/// A generic option stands on its rule's line, so each keeps only its
+/// distance from the rule's first byte and its length, 4 bytes instead of
+/// a 20-byte `Option<Span>`, for every rule of a dump; the line comes from
+/// the rule, and the column is the rule's plus that distance. That last
+/// step holds when the text before the option is ASCII (a column counts
+/// characters), which the setter checks. A span this cannot hold (another
+/// line, non-ASCII text before it, more than 65,535 bytes away or long) is
+/// not kept, and readers fall back to the rule's span.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GenericSpans([OnRuleLine; 5]);
 
-/// Zero length means absent: every generic option is at least two bytes.
+/// A span inside its rule's line, relative to the rule's span. Zero length
+/// means absent: every element it records is at least two bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct OnRuleLine {
-    start: u32,
+    offset: u16,
     len: u16,
-    column: u16,
 }
 
 impl OnRuleLine {
-    /// The span, if it stands on `line` and fits; else absent.
-    fn of(s: Span, line: u32) -> OnRuleLine {
+    /// `s` relative to the rule's span, if it can be read back exactly.
+    fn of(s: Span, rule: Span) -> OnRuleLine {
         (|| {
-            if s.line != line {
+            let offset = s.start.checked_sub(rule.start)?;
+            if s.line != rule.line || s.column != rule.column.checked_add(offset)? {
                 return None;
             }
             Some(OnRuleLine {
-                start: s.start,
+                offset: u16::try_from(offset).ok()?,
                 len: u16::try_from(s.end.checked_sub(s.start)?).ok()?,
-                column: u16::try_from(s.column).ok()?,
             })
         })()
         .unwrap_or_default()
     }
 
-    fn on_line(self, line: u32) -> Option<Span> {
-        (self.len > 0).then(|| Span {
-            start: self.start,
-            end: self.start + u32::from(self.len),
-            line,
-            column: u32::from(self.column),
+    fn in_rule(self, rule: Span) -> Option<Span> {
+        (self.len > 0).then(|| {
+            let start = rule.start + u32::from(self.offset);
+            Span {
+                start,
+                end: start + u32::from(self.len),
+                line: rule.line,
+                column: rule.column + u32::from(self.offset),
+            }
         })
     }
 }
@@ -348,24 +354,24 @@ impl std::hash::Hash for OnRuleLine {
 impl Rule {
     /// Where the generic option stands, if the rule has it.
     pub fn generic_span(&self, which: Generic) -> Option<Span> {
-        self.generic_spans.0[which as usize].on_line(self.span.line)
+        self.generic_spans.0[which as usize].in_rule(self.span)
     }
 
     /// Where the chain argument of `-A`/`-I` stands; the rule's span when
     /// it is not on the rule's line (see [`GenericSpans`]).
     pub fn chain_span(&self) -> Span {
-        self.chain_at.on_line(self.span.line).unwrap_or(self.span)
+        self.chain_at.in_rule(self.span).unwrap_or(self.span)
     }
 
     /// Records where the chain argument stands. Set the rule's own span first.
     pub fn set_chain_span(&mut self, span: Span) {
-        self.chain_at = OnRuleLine::of(span, self.span.line);
+        self.chain_at = OnRuleLine::of(span, self.span);
     }
 
     /// Records (or, with `None`, forgets) where the generic option stands.
     /// Set the rule's own span first: the line is taken from it.
     pub fn set_generic_span(&mut self, which: Generic, span: Option<Span>) {
-        let at = span.map_or_else(OnRuleLine::default, |s| OnRuleLine::of(s, self.span.line));
+        let at = span.map_or_else(OnRuleLine::default, |s| OnRuleLine::of(s, self.span));
         self.generic_spans.0[which as usize] = at;
     }
 
@@ -538,18 +544,29 @@ mod tests {
     #[test]
     fn generic_spans_read_back_with_the_rules_line() {
         let mut rule = rule_on_line(7);
-        let s = Span {
+        rule.span = Span {
             start: 100_000,
-            end: 100_013,
+            end: 100_050,
+            line: 7,
+            column: 1,
+        };
+        let s = Span {
+            start: 100_008,
+            end: 100_021,
             line: 7,
             column: 9,
         };
         rule.set_generic_span(Generic::Source, Some(s));
-        let back = rule.generic_span(Generic::Source).expect("kept");
-        assert_eq!(
-            (back.start, back.end, back.line, back.column),
-            (100_000, 100_013, 7, 9)
-        );
+        rule.set_chain_span(s);
+        for back in [
+            rule.generic_span(Generic::Source).expect("kept"),
+            rule.chain_span(),
+        ] {
+            assert_eq!(
+                (back.start, back.end, back.line, back.column),
+                (100_008, 100_021, 7, 9)
+            );
+        }
         rule.set_generic_span(Generic::Source, None);
         assert!(rule.generic_span(Generic::Source).is_none());
     }
@@ -557,15 +574,34 @@ mod tests {
     #[test]
     fn generic_spans_it_cannot_hold_are_dropped_not_bent() {
         let mut rule = rule_on_line(7);
-        let on = |line, column, len: u32| Span {
-            start: 50,
-            end: 50 + len,
+        rule.span = Span {
+            start: 1_000,
+            end: 200_000,
+            line: 7,
+            column: 1,
+        };
+        let at = |start: u32, line, column, len: u32| Span {
+            start,
+            end: start + len,
             line,
             column,
         };
-        for s in [on(8, 3, 4), on(7, 70_000, 4), on(7, 3, 70_000)] {
+        for s in [
+            // another line
+            at(1_010, 8, 11, 4),
+            // a column that is not the rule's plus the distance: a
+            // multi-byte character stands before it
+            at(1_010, 7, 10, 4),
+            // before the rule
+            at(990, 7, 1, 4),
+            // too far from the rule's start, too long
+            at(1_000 + 70_000, 7, 70_001, 4),
+            at(1_010, 7, 11, 70_000),
+        ] {
             rule.set_generic_span(Generic::Protocol, Some(s));
             assert!(rule.generic_span(Generic::Protocol).is_none(), "{s:?}");
+            rule.set_chain_span(s);
+            assert_eq!(rule.chain_span().start, rule.span.start, "{s:?}");
         }
     }
 
