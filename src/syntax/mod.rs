@@ -22,9 +22,10 @@ use rayon::prelude::*;
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::model::{
-    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, Policy, Rule, Ruleset, Span, Table,
-    TableName, TargetKind, Value,
+    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, MatchOption, NatRange, Policy, Rule, Ruleset,
+    Span, Table, TableName, TargetKind, Value,
 };
+use std::net::IpAddr;
 use tokens::{Token, TokenKind};
 
 /// The pest parser; its `Rule` names grammar rules, so it lives apart from the
@@ -261,6 +262,12 @@ fn guess_family(ruleset: &Ruleset) -> Family {
         {
             v6 += 1;
         }
+        for (_, of, _) in target_addresses(rule) {
+            match of {
+                Family::Ipv4 => v4 += 1,
+                Family::Ipv6 => v6 += 1,
+            }
+        }
     }
     if v6 > 0 && v4 == 0 {
         Family::Ipv6
@@ -313,15 +320,19 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                             .help("use `--family` if iptlint guessed the family wrong"),
                     );
                 }
-                for (net, span) in nets {
-                    if net.family() != family {
+                let addresses = nets
+                    .into_iter()
+                    .map(|(net, span)| (net.to_string(), net.family(), span))
+                    .chain(target_addresses(rule));
+                for (address, its_family, span) in addresses {
+                    if its_family != family {
                         findings.push(
                             Finding::new(
                                 &codes::FAMILY_MISMATCH,
                                 span,
                                 format!(
-                                    "`{net}` is an {} address, but this is an {tool} dump",
-                                    net.family().as_str().replace("ipv", "IPv")
+                                    "`{address}` is an {} address, but this is an {tool} dump",
+                                    its_family.as_str().replace("ipv", "IPv")
                                 ),
                             )
                             .at_rule(table.name, &chain.name, Some(index + 1))
@@ -332,6 +343,33 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// The addresses a target rewrites to: `--to-destination` and `--to-source`
+/// of DNAT and SNAT (both ends of a range), NETMAP's `--to` and TPROXY's
+/// `--on-ip`. Each family's iptables reads them as its own addresses only
+/// (`Bad IP address`, getaddrinfo's "Address family for hostname not
+/// supported").
+fn target_addresses(rule: &Rule) -> impl Iterator<Item = (String, Family, Span)> + '_ {
+    let family = |a: IpAddr| if a.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
+    rule.target
+        .iter()
+        .flat_map(|t| &t.options)
+        .filter_map(move |o| {
+            let (text, of) = match &o.value {
+                // A range's ends are of one family (`AddrRange` checks).
+                Value::Nat(NatRange {
+                    addrs: Some(r), ..
+                }) => (r.lo.to_string(), family(r.lo)),
+                Value::Net(n) => (n.to_string(), n.family()),
+                _ if o.name == "--on-ip" => {
+                    let addr: IpAddr = o.words.first()?.text.parse().ok()?;
+                    (addr.to_string(), family(addr))
+                }
+                _ => return None,
+            };
+            Some((text, of, o.span))
+        })
 }
 
 /// What one family's iptables has and the other's lacks: `-f` and the `icmp`
@@ -409,6 +447,24 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
                 ));
             }
         }
+    }
+    // iptables' NAT targets take an address in brackets (`[fe80::1]:80`) from
+    // ip6tables only ("Invalid address format"). An IPv6 address in them is
+    // reported as of the wrong family (see `target_addresses`).
+    let bracketed = |o: &&MatchOption| match &o.value {
+        Value::Nat(NatRange { addrs, .. }) => {
+            addrs.is_none_or(|r| r.lo.is_ipv4()) && o.words.iter().any(|w| w.text.contains('['))
+        }
+        _ => false,
+    };
+    if !v6 && let Some(o) = rule.target.iter().flat_map(|t| &t.options).find(bracketed) {
+        out.push((
+            format!(
+                "`{}`: iptables takes no address in brackets (Invalid address format); brackets are for ip6tables' IPv6 addresses",
+                o.words.first().map_or("", |w| w.text.as_str())
+            ),
+            o.span,
+        ));
     }
     if let Some(target) = rule.target.as_ref().filter(|t| t.name == "REJECT")
         && let Some(with) = target.options.iter().find(|o| o.name == "--reject-with")
