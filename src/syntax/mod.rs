@@ -1407,6 +1407,8 @@ fn plan_command(
                             | "--jump"
                             | "-g"
                             | "--goto"
+                            | "-c"
+                            | "--set-counters"
                     )
             });
             if let Some(t) = illegal {
@@ -1421,6 +1423,26 @@ fn plan_command(
             }
             plan.findings
                 .extend(rule_spec::extra_chain_command_word(cmd, &args));
+            if illegal.is_none() {
+                // iptables reads the options after the command's own words
+                // as it reads a rule's (`-F INPUT -m comment` lacks
+                // `--comment`, a stray word is a "Bad argument") but sends
+                // nothing to the kernel, which never sees them.
+                let free = args.iter().take_while(|t| t.is_value()).count();
+                let mut rest = args[free..].to_vec();
+                if !rest.is_empty() {
+                    let mut found = Vec::new();
+                    rule_spec::parse_rule(
+                        &mut rest,
+                        whole,
+                        chain_span,
+                        ctx.chain_targets,
+                        &mut found,
+                    );
+                    plan.findings
+                        .extend(found.into_iter().filter(iptables_itself_refuses));
+                }
+            }
             plan.argument = args
                 .into_iter()
                 .find(Token::is_value)
@@ -1433,6 +1455,22 @@ fn plan_command(
         span: chain_span,
     };
     plan
+}
+
+/// Whether a rule finding is iptables' own refusal rather than the kernel's:
+/// a chain command's options are read but never reach the kernel, so
+/// `-F INPUT -m tcp --dport 22` (no `-p tcp`, the kernel's check) and `-Z
+/// INPUT -m recent --set --seconds 5` load. The multiport match checks its
+/// protocol itself.
+fn iptables_itself_refuses(f: &Finding) -> bool {
+    // `needs_protocol`'s message: the kernel checks a match's protocol
+    // (`--dport` without `-p` is iptables' "unknown option", kept).
+    let kernels = (f.lint.code == codes::OPTION_NEEDS_PROTOCOL.code
+        && f.message.contains("` only works with `-p "))
+        || f.message.contains("the kernel refuses")
+        || f.message.contains("the kernel keeps")
+        || f.message.contains("the kernel has no");
+    !kernels
 }
 
 /// One line, read on its own: what kind of line it is, its words, and the
