@@ -8,6 +8,7 @@
 
 mod option_checks;
 mod plain_words;
+mod rule_identity;
 mod rule_spec;
 mod short_options;
 mod tokens;
@@ -22,8 +23,8 @@ use rayon::prelude::*;
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::model::{
-    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, MatchOption, NatRange, Policy, Rule, Ruleset,
-    Span, Table, TableName, TargetKind, Value,
+    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, MatchOption, NatRange, Policy, Rule,
+    Ruleset, Span, Table, TableName, TargetKind, Value,
 };
 use std::net::IpAddr;
 use tokens::{Token, TokenKind};
@@ -351,16 +352,20 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
 /// (`Bad IP address`, getaddrinfo's "Address family for hostname not
 /// supported").
 fn target_addresses(rule: &Rule) -> impl Iterator<Item = (String, Family, Span)> + '_ {
-    let family = |a: IpAddr| if a.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
+    let family = |a: IpAddr| {
+        if a.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    };
     rule.target
         .iter()
         .flat_map(|t| &t.options)
         .filter_map(move |o| {
             let (text, of) = match &o.value {
                 // A range's ends are of one family (`AddrRange` checks).
-                Value::Nat(NatRange {
-                    addrs: Some(r), ..
-                }) => (r.lo.to_string(), family(r.lo)),
+                Value::Nat(NatRange { addrs: Some(r), .. }) => (r.lo.to_string(), family(r.lo)),
                 Value::Net(n) => (n.to_string(), n.family()),
                 _ if o.name == "--on-ip" => {
                     let addr: IpAddr = o.words.first()?.text.parse().ok()?;
@@ -841,6 +846,24 @@ impl Builder<'_> {
         };
         let table_name = self.open.as_ref().expect("checked").table.name;
         match cmd {
+            "-C" => {
+                let open = self.open.as_ref().expect("checked");
+                let found = plan.rule.is_some_and(|spec| {
+                    open.index.get(chain_name.as_str()).is_some_and(|&i| {
+                        open.table.chains[i]
+                            .rules
+                            .iter()
+                            .any(|r| rule_identity::same_rule(r, &spec))
+                    })
+                });
+                if !found {
+                    self.findings.push(Finding::new(
+                        &codes::RULE_POSITION,
+                        chain_span,
+                        format!("`-C`: chain `{chain_name}` has no such rule, and iptables-restore fails the line (Bad rule (does a matching rule exist in that chain?))"),
+                    ));
+                }
+            }
             "-A" | "-I" | "-R" | "-D" => {
                 let number = plan.number;
                 let Some(mut rule) = plan.rule else {
@@ -1084,12 +1107,9 @@ impl Builder<'_> {
         let rules = &mut open.table.chains[i].rules;
         let position = match (number, spec) {
             (Some((n, _)), _) => (n >= 1 && n <= rules.len()).then(|| n - 1),
-            (None, Some(spec)) => rules.iter().position(|r| {
-                Rule {
-                    counters: spec.counters.clone(),
-                    ..r.clone()
-                } == spec
-            }),
+            (None, Some(spec)) => rules
+                .iter()
+                .position(|r| rule_identity::same_rule(r, &spec)),
             (None, None) => None,
         };
         match position {
@@ -1344,14 +1364,20 @@ fn plan_command(
     match cmd {
         // Checks and listings change nothing; the rule is still read for errors.
         "-C" => {
-            rule_spec::parse_rule(
+            let rule = rule_spec::parse_rule(
                 &mut args,
                 whole,
                 chain_span,
                 ctx.chain_targets,
                 &mut plan.findings,
             );
-            return plan;
+            // `-C` looks the rule up and fails the line when the chain does
+            // not have it (`-L` and `-S` only print). A rule with errors
+            // fails on those first.
+            if !matches!(command.text.as_str(), "-C" | "--check") || !plan.findings.is_empty() {
+                return plan;
+            }
+            plan.rule = Some(rule);
         }
         "-A" | "-I" | "-R" | "-D" => {
             if cmd != "-A"

@@ -89,27 +89,91 @@ fn spells_checksum_fill(option: &str) -> bool {
 /// for real; options not listed take an empty word (`--comment ""`,
 /// `--helper ""`, `--physdev-in ""`) or are checked elsewhere.
 const EMPTY_REFUSED: &[(&str, &[&str], &str)] = &[
-    ("devgroup", &["--src-group", "--dst-group"], "iptables: could not map name to an integer value"),
-    ("u32", &["--u32"], "iptables: abrupt end of input after location specifier"),
-    ("hashlimit", &["--hashlimit-upto", "--hashlimit-above"], "iptables: Bad value"),
-    ("hashlimit", &["--hashlimit-name"], "iptables: Argument must have a minimum length of 1 characters"),
-    ("nfacct", &["--nfacct-name"], "iptables: Argument must have a minimum length of 1 characters"),
-    ("connlabel", &["--label"], "iptables: Argument must have a minimum length of 1 characters"),
-    ("connlimit", &["--connlimit-above", "--connlimit-upto", "--connlimit-mask"], "iptables: bad value"),
-    ("time", &["--timestart", "--timestop"], "iptables: invalid time"),
-    ("time", &["--datestart", "--datestop"], "iptables: Invalid date"),
+    (
+        "devgroup",
+        &["--src-group", "--dst-group"],
+        "iptables: could not map name to an integer value",
+    ),
+    (
+        "u32",
+        &["--u32"],
+        "iptables: abrupt end of input after location specifier",
+    ),
+    (
+        "hashlimit",
+        &["--hashlimit-upto", "--hashlimit-above"],
+        "iptables: Bad value",
+    ),
+    (
+        "hashlimit",
+        &["--hashlimit-name"],
+        "iptables: Argument must have a minimum length of 1 characters",
+    ),
+    (
+        "nfacct",
+        &["--nfacct-name"],
+        "iptables: Argument must have a minimum length of 1 characters",
+    ),
+    (
+        "connlabel",
+        &["--label"],
+        "iptables: Argument must have a minimum length of 1 characters",
+    ),
+    (
+        "connlimit",
+        &["--connlimit-above", "--connlimit-upto", "--connlimit-mask"],
+        "iptables: bad value",
+    ),
+    (
+        "time",
+        &["--timestart", "--timestop"],
+        "iptables: invalid time",
+    ),
+    (
+        "time",
+        &["--datestart", "--datestop"],
+        "iptables: Invalid date",
+    ),
     ("quota", &["--quota"], "iptables: bad value"),
-    ("bpf", &["--bytecode"], "iptables: error parsing program length"),
-    ("cluster", &["--cluster-total-nodes", "--cluster-local-node"], "iptables: bad value"),
-    ("realm", &["--realm"], "iptables: could not map name to an integer value"),
+    (
+        "bpf",
+        &["--bytecode"],
+        "iptables: error parsing program length",
+    ),
+    (
+        "cluster",
+        &["--cluster-total-nodes", "--cluster-local-node"],
+        "iptables: bad value",
+    ),
+    (
+        "realm",
+        &["--realm"],
+        "iptables: could not map name to an integer value",
+    ),
     ("cpu", &["--cpu"], "iptables: bad value"),
     ("ecn", &["--ecn-ip-ect"], "iptables: bad value"),
-    ("mac", &["--mac-source"], "iptables: Invalid MAC address specified"),
+    (
+        "mac",
+        &["--mac-source"],
+        "iptables: Invalid MAC address specified",
+    ),
     ("tos", &["--tos"], "iptables: Symbolic name \"\" is unknown"),
-    ("string", &["--hex-string"], "iptables: STRING must contain at least one char"),
+    (
+        "string",
+        &["--hex-string"],
+        "iptables: STRING must contain at least one char",
+    ),
     ("string", &["--from", "--to"], "iptables: bad value"),
-    ("string", &["--string"], "the kernel refuses an empty pattern"),
-    ("string", &["--algo"], "the kernel has no search algorithm of that name"),
+    (
+        "string",
+        &["--string"],
+        "the kernel refuses an empty pattern",
+    ),
+    (
+        "string",
+        &["--algo"],
+        "the kernel has no search algorithm of that name",
+    ),
 ];
 
 /// The first option of `m` given an empty argument that [`EMPTY_REFUSED`]

@@ -1468,7 +1468,9 @@ fn translate_target(
                 }
                 // Only a port map's `/BASE` puts a `/` in the value; nft has
                 // no shifted port map.
-                if t.option(opt).is_some_and(|o| o.words.iter().any(|w| w.text.contains('/'))) {
+                if t.option(opt)
+                    .is_some_and(|o| o.words.iter().any(|w| w.text.contains('/')))
+                {
                     return Err("a shifted port map (`PORTS/BASE`) has no nft form".into());
                 }
                 let addrs = range.addrs.ok_or("NAT without an address")?;
