@@ -42,6 +42,19 @@ const POLICY_OPTIONS: &[&str] = &[
     "--next",
 ];
 
+/// The options of the `string` match; all but `--icase` take an argument.
+const STRING_OPTIONS: &[&str] = &[
+    "--from",
+    "--to",
+    "--algo",
+    "--string",
+    "--hex-string",
+    "--icase",
+];
+
+/// The options of the `devgroup` match, each with an argument.
+const DEVGROUP_OPTIONS: &[&str] = &["--src-group", "--dst-group"];
+
 /// `policy` keeps at most this many elements (`XT_POLICY_MAX_ELEM`).
 const POLICY_MAX_ELEMENTS: usize = 4;
 
@@ -58,6 +71,9 @@ pub(super) fn unmodelled_arity(extension: &str, option: &str) -> Option<usize> {
         "esp" if option == "--espspi" => Some(1),
         "ah" if matches!(option, "--ahspi" | "--ahlen") => Some(1),
         "ah" if option == "--ahres" => Some(0),
+        "string" if STRING_OPTIONS.contains(&option) => Some(usize::from(option != "--icase")),
+        "helper" if option == "--helper" => Some(1),
+        "devgroup" if DEVGROUP_OPTIONS.contains(&option) => Some(1),
         _ => None,
     }
 }
@@ -73,6 +89,9 @@ pub(super) fn unmodelled_options(
         "esp" => Some(("esp", &["--espspi"])),
         // `--ahlen` and `--ahres` are ip6tables' only.
         "ah" => Some(("ah", &["--ahspi", "--ahlen", "--ahres"])),
+        "string" => Some(("string", STRING_OPTIONS)),
+        "helper" => Some(("helper", &["--helper"])),
+        "devgroup" => Some(("devgroup", DEVGROUP_OPTIONS)),
         _ => None,
     }
 }
