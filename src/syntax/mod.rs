@@ -1350,6 +1350,15 @@ fn plan_command(
     };
     let Some((chain_name, chain_span)) = chain else {
         if matches!(cmd, "-X" | "-F" | "-Z") {
+            chain_command_options(
+                cmd,
+                &command.text,
+                &tokens,
+                whole,
+                command.span,
+                ctx,
+                &mut plan.findings,
+            );
             plan.action = Action::WholeTable(cmd);
         } else if cmd != "-C" {
             plan.findings.push(Finding::new(
@@ -1411,64 +1420,15 @@ fn plan_command(
             }
         }
         _ => {
-            // A rule's options with `-N`, `-X`, `-F`, `-Z`, `-P` or `-E`.
-            let illegal = args.iter().find(|t| {
-                matches!(t.kind, TokenKind::Option { .. })
-                    && matches!(
-                        t.text.as_str(),
-                        "-s" | "--source"
-                            | "--src"
-                            | "-d"
-                            | "--destination"
-                            | "--dst"
-                            | "-p"
-                            | "--protocol"
-                            | "-i"
-                            | "--in-interface"
-                            | "-o"
-                            | "--out-interface"
-                            | "-f"
-                            | "--fragment"
-                            | "-j"
-                            | "--jump"
-                            | "-g"
-                            | "--goto"
-                            | "-c"
-                            | "--set-counters"
-                    )
-            });
-            if let Some(t) = illegal {
-                plan.findings.push(Finding::new(
-                    &codes::SYNTAX_ERROR,
-                    t.span,
-                    format!(
-                        "`{}` belongs to a rule, not to `{}`: iptables refuses the line (Illegal option `{}' with this command)",
-                        t.text, command.text, t.text
-                    ),
-                ));
-            }
-            plan.findings
-                .extend(rule_spec::extra_chain_command_word(cmd, &args));
-            if illegal.is_none() {
-                // iptables reads the options after the command's own words
-                // as it reads a rule's (`-F INPUT -m comment` lacks
-                // `--comment`, a stray word is a "Bad argument") but sends
-                // nothing to the kernel, which never sees them.
-                let free = args.iter().take_while(|t| t.is_value()).count();
-                let mut rest = args[free..].to_vec();
-                if !rest.is_empty() {
-                    let mut found = Vec::new();
-                    rule_spec::parse_rule(
-                        &mut rest,
-                        whole,
-                        chain_span,
-                        ctx.chain_targets,
-                        &mut found,
-                    );
-                    plan.findings
-                        .extend(found.into_iter().filter(iptables_itself_refuses));
-                }
-            }
+            chain_command_options(
+                cmd,
+                &command.text,
+                &args,
+                whole,
+                chain_span,
+                ctx,
+                &mut plan.findings,
+            );
             plan.argument = args
                 .into_iter()
                 .find(Token::is_value)
@@ -1481,6 +1441,69 @@ fn plan_command(
         span: chain_span,
     };
     plan
+}
+
+/// A rule's options with `-N`, `-X`, `-F`, `-Z`, `-P` or `-E` (with or
+/// without a chain): those only a rule takes are illegal, the others are
+/// read as a rule's.
+fn chain_command_options(
+    cmd: &str,
+    command: &str,
+    args: &[Token],
+    whole: Span,
+    chain_span: Span,
+    ctx: &LineCtx<'_>,
+    findings: &mut Vec<Finding>,
+) {
+    let illegal = args.iter().find(|t| {
+        matches!(t.kind, TokenKind::Option { .. })
+            && matches!(
+                t.text.as_str(),
+                "-s" | "--source"
+                    | "--src"
+                    | "-d"
+                    | "--destination"
+                    | "--dst"
+                    | "-p"
+                    | "--protocol"
+                    | "-i"
+                    | "--in-interface"
+                    | "-o"
+                    | "--out-interface"
+                    | "-f"
+                    | "--fragment"
+                    | "-j"
+                    | "--jump"
+                    | "-g"
+                    | "--goto"
+                    | "-c"
+                    | "--set-counters"
+            )
+    });
+    if let Some(t) = illegal {
+        findings.push(Finding::new(
+            &codes::SYNTAX_ERROR,
+            t.span,
+            format!(
+                "`{}` belongs to a rule, not to `{}`: iptables refuses the line (Illegal option `{}' with this command)",
+                t.text, command, t.text
+            ),
+        ));
+    }
+    findings.extend(rule_spec::extra_chain_command_word(cmd, args));
+    if illegal.is_none() {
+        // iptables reads the options after the command's own words
+        // as it reads a rule's (`-F INPUT -m comment` lacks
+        // `--comment`, a stray word is a "Bad argument") but sends
+        // nothing to the kernel, which never sees them.
+        let free = args.iter().take_while(|t| t.is_value()).count();
+        let mut rest = args[free..].to_vec();
+        if !rest.is_empty() {
+            let mut found = Vec::new();
+            rule_spec::parse_rule(&mut rest, whole, chain_span, ctx.chain_targets, &mut found);
+            findings.extend(found.into_iter().filter(iptables_itself_refuses));
+        }
+    }
 }
 
 /// Whether a rule finding is iptables' own refusal rather than the kernel's:
