@@ -70,7 +70,7 @@ lints! {
     CRLF_LINE = "IPT007" "crlf-line-ending" Error Syntax
         "A CRLF line ending: iptables-restore reads the carriage return as part of the last word.";
     UNKNOWN_EXTENSION = "IPT008" "unknown-extension" Error Syntax
-        "A match module that iptables does not have, or a target the kernel no longer has (ULOG).";
+        "A match module that iptables does not have, or a target the kernel no longer has (ULOG, CLUSTERIP).";
     FAMILY_MISMATCH = "IPT009" "wrong-address-family" Error Syntax
         "An IPv4 address in an ip6tables dump, or the other way round.";
     OPTION_NEEDS_PROTOCOL = "IPT101" "option-needs-protocol" Error Correctness

@@ -433,17 +433,19 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("`{text}` is not a port number or known service name"))
 }
 
-/// C's `strtoul` with base 0 on a port: `0x` hex, `0` octal or decimal
-/// digits, at most 65535; the value and the text after the digits, `None`
-/// when no digit starts the text.
+/// C's `strtoul` with base 0 on a port: an optional `+`, then `0x` hex, `0`
+/// octal or decimal digits, at most 65535; the value and the text after the
+/// digits, `None` when no digit starts the text.
 fn port_number_prefix(text: &str) -> Option<(Result<u16, String>, &str)> {
-    let bytes = text.as_bytes();
-    let (radix, start) = match bytes {
+    let sign = usize::from(text.starts_with('+'));
+    let bytes = &text.as_bytes()[sign..];
+    let (radix, prefix) = match bytes {
         [b'0', b'x' | b'X', h, ..] if h.is_ascii_hexdigit() => (16, 2),
         [b'0', ..] => (8, 0),
         [d, ..] if d.is_ascii_digit() => (10, 0),
         _ => return None,
     };
+    let start = sign + prefix;
     let end = start
         + text[start..]
             .find(|c: char| !c.is_digit(radix))
@@ -459,7 +461,9 @@ fn port_number_prefix(text: &str) -> Option<(Result<u16, String>, &str)> {
 /// `--to-ports PORTS`), as the NAT targets read it: numbers (decimal, hex or
 /// octal) with an optional `-MAX`, or else the whole part is one service
 /// name, of any protocol in the services file (`ftp-data` is port 20, and
-/// `ftp-2000` is no name, so iptables refuses it).
+/// `ftp-2000` is no name, so iptables refuses it). A range may name a base
+/// port after a `/` (`1000-2000/3000`, a shifted port map, see
+/// [`nat_port_shift`]); the range is what this returns.
 pub fn parse_nat_ports(text: &str) -> Result<PortRange, String> {
     let Some((lo, rest)) = port_number_prefix(text) else {
         let port = service(text)
@@ -472,10 +476,9 @@ pub fn parse_nat_ports(text: &str) -> Result<PortRange, String> {
         None if rest.is_empty() => lo,
         Some(max) => match port_number_prefix(max) {
             Some((hi, "")) => hi?,
-            Some((_, shift)) if shift.starts_with('/') => {
-                return Err(format!(
-                    "`{text}`: iptlint does not read a shifted port range (`/BASE`)"
-                ));
+            Some((hi, shift)) if shift.starts_with('/') => {
+                nat_port_base(&shift[1..])?;
+                hi?
             }
             _ => {
                 return Err(format!(
@@ -491,6 +494,28 @@ pub fn parse_nat_ports(text: &str) -> Result<PortRange, String> {
         ));
     }
     Ok(PortRange { lo, hi })
+}
+
+/// The base port of a shifted NAT port map (`1000-2000/3000`: the first
+/// port of the range maps to 3000, the next to 3001, ...), as iptables reads
+/// it: strtoul's number from 1 to 65535, whatever follows it (`/30x` is 30),
+/// or else the whole text as a service name.
+fn nat_port_base(text: &str) -> Result<u16, String> {
+    match port_number_prefix(text) {
+        Some((Ok(port), _)) if port > 0 => Ok(port),
+        _ => service(text).map(|(port, _)| port).ok_or_else(|| {
+            format!("base port `{text}` is not a port from 1 to 65535 or known service name (iptables: Port `{text}' not valid)")
+        }),
+    }
+}
+
+/// The `/BASE` of a NAT port range that [`parse_nat_ports`] accepted, when
+/// it has one: DNAT (and SNAT and MASQUERADE, which load it and drop the
+/// base) take it, REDIRECT refuses it.
+pub fn nat_port_shift(text: &str) -> Option<&str> {
+    let (_, rest) = port_number_prefix(text)?;
+    let (_, shift) = port_number_prefix(rest.strip_prefix('-')?)?;
+    shift.strip_prefix('/')
 }
 
 impl PortRange {

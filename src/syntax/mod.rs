@@ -8,6 +8,7 @@
 
 mod option_checks;
 mod plain_words;
+mod rule_identity;
 mod rule_spec;
 mod short_options;
 mod tokens;
@@ -22,9 +23,10 @@ use rayon::prelude::*;
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::model::{
-    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, Policy, Rule, Ruleset, Span, Table,
-    TableName, TargetKind, Value,
+    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, MatchOption, Policy, Rule, Ruleset,
+    Span, Table, TableName, TargetKind, Value,
 };
+use std::net::IpAddr;
 use tokens::{Token, TokenKind};
 
 /// The pest parser; its `Rule` names grammar rules, so it lives apart from the
@@ -261,6 +263,12 @@ fn guess_family(ruleset: &Ruleset) -> Family {
         {
             v6 += 1;
         }
+        for (_, of, _) in target_addresses(rule) {
+            match of {
+                Family::Ipv4 => v4 += 1,
+                Family::Ipv6 => v6 += 1,
+            }
+        }
     }
     if v6 > 0 && v4 == 0 {
         Family::Ipv6
@@ -313,15 +321,19 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                             .help("use `--family` if iptlint guessed the family wrong"),
                     );
                 }
-                for (net, span) in nets {
-                    if net.family() != family {
+                let addresses = nets
+                    .into_iter()
+                    .map(|(net, span)| (net.to_string(), net.family(), span))
+                    .chain(target_addresses(rule));
+                for (address, its_family, span) in addresses {
+                    if its_family != family {
                         findings.push(
                             Finding::new(
                                 &codes::FAMILY_MISMATCH,
                                 span,
                                 format!(
-                                    "`{net}` is an {} address, but this is an {tool} dump",
-                                    net.family().as_str().replace("ipv", "IPv")
+                                    "`{address}` is an {} address, but this is an {tool} dump",
+                                    its_family.as_str().replace("ipv", "IPv")
                                 ),
                             )
                             .at_rule(table.name, &chain.name, Some(index + 1))
@@ -332,6 +344,37 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// The addresses a target rewrites to: `--to-destination` and `--to-source`
+/// of DNAT and SNAT (both ends of a range), NETMAP's `--to` and TPROXY's
+/// `--on-ip`. Each family's iptables reads them as its own addresses only
+/// (`Bad IP address`, getaddrinfo's "Address family for hostname not
+/// supported").
+fn target_addresses(rule: &Rule) -> impl Iterator<Item = (String, Family, Span)> + '_ {
+    let family = |a: IpAddr| {
+        if a.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    };
+    rule.target
+        .iter()
+        .flat_map(|t| &t.options)
+        .filter_map(move |o| {
+            let (text, of) = match &o.value {
+                // A range's ends are of one family (`AddrRange` checks).
+                Value::Nat(nat) if let Some(r) = &nat.addrs => (r.lo.to_string(), family(r.lo)),
+                Value::Net(n) => (n.to_string(), n.family()),
+                _ if o.name == "--on-ip" => {
+                    let addr: IpAddr = o.words.first()?.text.parse().ok()?;
+                    (addr.to_string(), family(addr))
+                }
+                _ => return None,
+            };
+            Some((text, of, o.span))
+        })
 }
 
 /// What one family's iptables has and the other's lacks: `-f` and the `icmp`
@@ -409,6 +452,24 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
                 ));
             }
         }
+    }
+    // iptables' NAT targets take an address in brackets (`[fe80::1]:80`) from
+    // ip6tables only ("Invalid address format"). An IPv6 address in them is
+    // reported as of the wrong family (see `target_addresses`).
+    let bracketed = |o: &&MatchOption| match &o.value {
+        Value::Nat(nat) => {
+            nat.addrs.is_none_or(|r| r.lo.is_ipv4()) && o.words.iter().any(|w| w.text.contains('['))
+        }
+        _ => false,
+    };
+    if !v6 && let Some(o) = rule.target.iter().flat_map(|t| &t.options).find(bracketed) {
+        out.push((
+            format!(
+                "`{}`: iptables takes no address in brackets (Invalid address format); brackets are for ip6tables' IPv6 addresses",
+                o.words.first().map_or("", |w| w.text.as_str())
+            ),
+            o.span,
+        ));
     }
     if let Some(target) = rule.target.as_ref().filter(|t| t.name == "REJECT")
         && let Some(with) = target.options.iter().find(|o| o.name == "--reject-with")
@@ -785,6 +846,24 @@ impl Builder<'_> {
         };
         let table_name = self.open.as_ref().expect("checked").table.name;
         match cmd {
+            "-C" => {
+                let open = self.open.as_ref().expect("checked");
+                let found = plan.rule.is_some_and(|spec| {
+                    open.index.get(chain_name.as_str()).is_some_and(|&i| {
+                        open.table.chains[i]
+                            .rules
+                            .iter()
+                            .any(|r| rule_identity::same_rule(r, &spec))
+                    })
+                });
+                if !found {
+                    self.findings.push(Finding::new(
+                        &codes::RULE_POSITION,
+                        chain_span,
+                        format!("`-C`: chain `{chain_name}` has no such rule, and iptables-restore fails the line (Bad rule (does a matching rule exist in that chain?))"),
+                    ));
+                }
+            }
             "-A" | "-I" | "-R" | "-D" => {
                 let number = plan.number;
                 let Some(mut rule) = plan.rule else {
@@ -1028,12 +1107,9 @@ impl Builder<'_> {
         let rules = &mut open.table.chains[i].rules;
         let position = match (number, spec) {
             (Some((n, _)), _) => (n >= 1 && n <= rules.len()).then(|| n - 1),
-            (None, Some(spec)) => rules.iter().position(|r| {
-                Rule {
-                    counters: spec.counters.clone(),
-                    ..r.clone()
-                } == spec
-            }),
+            (None, Some(spec)) => rules
+                .iter()
+                .position(|r| rule_identity::same_rule(r, &spec)),
             (None, None) => None,
         };
         match position {
@@ -1274,6 +1350,15 @@ fn plan_command(
     };
     let Some((chain_name, chain_span)) = chain else {
         if matches!(cmd, "-X" | "-F" | "-Z") {
+            chain_command_options(
+                cmd,
+                &command.text,
+                &tokens,
+                whole,
+                command.span,
+                ctx,
+                &mut plan.findings,
+            );
             plan.action = Action::WholeTable(cmd);
         } else if cmd != "-C" {
             plan.findings.push(Finding::new(
@@ -1288,14 +1373,20 @@ fn plan_command(
     match cmd {
         // Checks and listings change nothing; the rule is still read for errors.
         "-C" => {
-            rule_spec::parse_rule(
+            let rule = rule_spec::parse_rule(
                 &mut args,
                 whole,
                 chain_span,
                 ctx.chain_targets,
                 &mut plan.findings,
             );
-            return plan;
+            // `-C` looks the rule up and fails the line when the chain does
+            // not have it (`-L` and `-S` only print). A rule with errors
+            // fails on those first.
+            if !matches!(command.text.as_str(), "-C" | "--check") || !plan.findings.is_empty() {
+                return plan;
+            }
+            plan.rule = Some(rule);
         }
         "-A" | "-I" | "-R" | "-D" => {
             if cmd != "-A"
@@ -1329,42 +1420,15 @@ fn plan_command(
             }
         }
         _ => {
-            // A rule's options with `-N`, `-X`, `-F`, `-Z`, `-P` or `-E`.
-            let illegal = args.iter().find(|t| {
-                matches!(t.kind, TokenKind::Option { .. })
-                    && matches!(
-                        t.text.as_str(),
-                        "-s" | "--source"
-                            | "--src"
-                            | "-d"
-                            | "--destination"
-                            | "--dst"
-                            | "-p"
-                            | "--protocol"
-                            | "-i"
-                            | "--in-interface"
-                            | "-o"
-                            | "--out-interface"
-                            | "-f"
-                            | "--fragment"
-                            | "-j"
-                            | "--jump"
-                            | "-g"
-                            | "--goto"
-                    )
-            });
-            if let Some(t) = illegal {
-                plan.findings.push(Finding::new(
-                    &codes::SYNTAX_ERROR,
-                    t.span,
-                    format!(
-                        "`{}` belongs to a rule, not to `{}`: iptables refuses the line (Illegal option `{}' with this command)",
-                        t.text, command.text, t.text
-                    ),
-                ));
-            }
-            plan.findings
-                .extend(rule_spec::extra_chain_command_word(cmd, &args));
+            chain_command_options(
+                cmd,
+                &command.text,
+                &args,
+                whole,
+                chain_span,
+                ctx,
+                &mut plan.findings,
+            );
             plan.argument = args
                 .into_iter()
                 .find(Token::is_value)
@@ -1377,6 +1441,85 @@ fn plan_command(
         span: chain_span,
     };
     plan
+}
+
+/// A rule's options with `-N`, `-X`, `-F`, `-Z`, `-P` or `-E` (with or
+/// without a chain): those only a rule takes are illegal, the others are
+/// read as a rule's.
+fn chain_command_options(
+    cmd: &str,
+    command: &str,
+    args: &[Token],
+    whole: Span,
+    chain_span: Span,
+    ctx: &LineCtx<'_>,
+    findings: &mut Vec<Finding>,
+) {
+    let illegal = args.iter().find(|t| {
+        matches!(t.kind, TokenKind::Option { .. })
+            && matches!(
+                t.text.as_str(),
+                "-s" | "--source"
+                    | "--src"
+                    | "-d"
+                    | "--destination"
+                    | "--dst"
+                    | "-p"
+                    | "--protocol"
+                    | "-i"
+                    | "--in-interface"
+                    | "-o"
+                    | "--out-interface"
+                    | "-f"
+                    | "--fragment"
+                    | "-j"
+                    | "--jump"
+                    | "-g"
+                    | "--goto"
+                    | "-c"
+                    | "--set-counters"
+            )
+    });
+    if let Some(t) = illegal {
+        findings.push(Finding::new(
+            &codes::SYNTAX_ERROR,
+            t.span,
+            format!(
+                "`{}` belongs to a rule, not to `{}`: iptables refuses the line (Illegal option `{}' with this command)",
+                t.text, command, t.text
+            ),
+        ));
+    }
+    findings.extend(rule_spec::extra_chain_command_word(cmd, args));
+    if illegal.is_none() {
+        // iptables reads the options after the command's own words
+        // as it reads a rule's (`-F INPUT -m comment` lacks
+        // `--comment`, a stray word is a "Bad argument") but sends
+        // nothing to the kernel, which never sees them.
+        let free = args.iter().take_while(|t| t.is_value()).count();
+        let mut rest = args[free..].to_vec();
+        if !rest.is_empty() {
+            let mut found = Vec::new();
+            rule_spec::parse_rule(&mut rest, whole, chain_span, ctx.chain_targets, &mut found);
+            findings.extend(found.into_iter().filter(iptables_itself_refuses));
+        }
+    }
+}
+
+/// Whether a rule finding is iptables' own refusal rather than the kernel's:
+/// a chain command's options are read but never reach the kernel, so
+/// `-F INPUT -m tcp --dport 22` (no `-p tcp`, the kernel's check) and `-Z
+/// INPUT -m recent --set --seconds 5` load. The multiport match checks its
+/// protocol itself.
+fn iptables_itself_refuses(f: &Finding) -> bool {
+    // `needs_protocol`'s message: the kernel checks a match's protocol
+    // (`--dport` without `-p` is iptables' "unknown option", kept).
+    let kernels = (f.lint.code == codes::OPTION_NEEDS_PROTOCOL.code
+        && f.message.contains("` only works with `-p "))
+        || f.message.contains("the kernel refuses")
+        || f.message.contains("the kernel keeps")
+        || f.message.contains("the kernel has no");
+    !kernels
 }
 
 /// One line, read on its own: what kind of line it is, its words, and the

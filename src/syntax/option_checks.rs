@@ -22,8 +22,8 @@
 use crate::codes::{self, Lint};
 use crate::diagnostic::Finding;
 use crate::model::{
-    Match, MatchOption, Protocol, Rule, ServiceProtocol, Span, TargetKind, service_port,
-    service_protocols,
+    Match, MatchOption, Protocol, Rule, ServiceProtocol, Span, TargetKind, nat_port_shift,
+    service_port, service_protocols,
 };
 use crate::space::{ICMP_NAMES, ICMPV6_NAMES};
 
@@ -42,6 +42,19 @@ const POLICY_OPTIONS: &[&str] = &[
     "--next",
 ];
 
+/// The options of the `string` match; all but `--icase` take an argument.
+const STRING_OPTIONS: &[&str] = &[
+    "--from",
+    "--to",
+    "--algo",
+    "--string",
+    "--hex-string",
+    "--icase",
+];
+
+/// The options of the `devgroup` match, each with an argument.
+const DEVGROUP_OPTIONS: &[&str] = &["--src-group", "--dst-group"];
+
 /// `policy` keeps at most this many elements (`XT_POLICY_MAX_ELEM`).
 const POLICY_MAX_ELEMENTS: usize = 4;
 
@@ -58,6 +71,9 @@ pub(super) fn unmodelled_arity(extension: &str, option: &str) -> Option<usize> {
         "esp" if option == "--espspi" => Some(1),
         "ah" if matches!(option, "--ahspi" | "--ahlen") => Some(1),
         "ah" if option == "--ahres" => Some(0),
+        "string" if STRING_OPTIONS.contains(&option) => Some(usize::from(option != "--icase")),
+        "helper" if option == "--helper" => Some(1),
+        "devgroup" if DEVGROUP_OPTIONS.contains(&option) => Some(1),
         _ => None,
     }
 }
@@ -73,6 +89,9 @@ pub(super) fn unmodelled_options(
         "esp" => Some(("esp", &["--espspi"])),
         // `--ahlen` and `--ahres` are ip6tables' only.
         "ah" => Some(("ah", &["--ahspi", "--ahlen", "--ahres"])),
+        "string" => Some(("string", STRING_OPTIONS)),
+        "helper" => Some(("helper", &["--helper"])),
+        "devgroup" => Some(("devgroup", DEVGROUP_OPTIONS)),
         _ => None,
     }
 }
@@ -84,9 +103,123 @@ fn spells_checksum_fill(option: &str) -> bool {
     option.len() >= "--checks".len() && "--checksum-fill".starts_with(option)
 }
 
+/// Options that iptables (or, for `string`, the kernel) refuses with an
+/// empty argument (`--src-group ""`), with what refuses it. Each was loaded
+/// for real; options not listed take an empty word (`--comment ""`,
+/// `--helper ""`, `--physdev-in ""`) or are checked elsewhere.
+const EMPTY_REFUSED: &[(&str, &[&str], &str)] = &[
+    (
+        "devgroup",
+        &["--src-group", "--dst-group"],
+        "iptables: could not map name to an integer value",
+    ),
+    (
+        "u32",
+        &["--u32"],
+        "iptables: abrupt end of input after location specifier",
+    ),
+    (
+        "hashlimit",
+        &["--hashlimit-upto", "--hashlimit-above"],
+        "iptables: Bad value",
+    ),
+    (
+        "hashlimit",
+        &["--hashlimit-name"],
+        "iptables: Argument must have a minimum length of 1 characters",
+    ),
+    (
+        "nfacct",
+        &["--nfacct-name"],
+        "iptables: Argument must have a minimum length of 1 characters",
+    ),
+    (
+        "connlabel",
+        &["--label"],
+        "iptables: Argument must have a minimum length of 1 characters",
+    ),
+    (
+        "connlimit",
+        &["--connlimit-above", "--connlimit-upto", "--connlimit-mask"],
+        "iptables: bad value",
+    ),
+    (
+        "time",
+        &["--timestart", "--timestop"],
+        "iptables: invalid time",
+    ),
+    (
+        "time",
+        &["--datestart", "--datestop"],
+        "iptables: Invalid date",
+    ),
+    ("quota", &["--quota"], "iptables: bad value"),
+    (
+        "bpf",
+        &["--bytecode"],
+        "iptables: error parsing program length",
+    ),
+    (
+        "cluster",
+        &["--cluster-total-nodes", "--cluster-local-node"],
+        "iptables: bad value",
+    ),
+    (
+        "realm",
+        &["--realm"],
+        "iptables: could not map name to an integer value",
+    ),
+    ("cpu", &["--cpu"], "iptables: bad value"),
+    ("ecn", &["--ecn-ip-ect"], "iptables: bad value"),
+    (
+        "mac",
+        &["--mac-source"],
+        "iptables: Invalid MAC address specified",
+    ),
+    ("tos", &["--tos"], "iptables: Symbolic name \"\" is unknown"),
+    (
+        "string",
+        &["--hex-string"],
+        "iptables: STRING must contain at least one char",
+    ),
+    ("string", &["--from", "--to"], "iptables: bad value"),
+    (
+        "string",
+        &["--string"],
+        "the kernel refuses an empty pattern",
+    ),
+    (
+        "string",
+        &["--algo"],
+        "the kernel has no search algorithm of that name",
+    ),
+];
+
+/// The first option of `m` given an empty argument that [`EMPTY_REFUSED`]
+/// lists.
+fn empty_value_error(m: &Match) -> Option<Finding> {
+    m.options.iter().find_map(|o| {
+        let empty = o.words.len() == 1 && o.words[0].text.is_empty();
+        let (_, _, why) = EMPTY_REFUSED
+            .iter()
+            .find(|(module, names, _)| *module == m.module && names.contains(&o.name.as_str()))?;
+        empty.then(|| {
+            Finding::new(
+                &codes::INVALID_VALUE,
+                o.span,
+                format!("{} \"\": an empty value is refused ({why})", as_written(o)),
+            )
+        })
+    })
+}
+
 /// The findings of one rule.
 pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
     for m in &rule.matches {
+        if let Some(f) = empty_value_error(m) {
+            findings.push(f);
+            continue;
+        }
         let found = match m.module.as_str() {
             "tcp" => service_error(m, ServiceProtocol::Tcp)
                 .or_else(|| option_number_zero_error(m, "--tcp-option")),
@@ -121,9 +254,26 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
                 .or_else(|| connmark_operation_error(target.span, &target.options))
         }
         ("CHECKSUM", TargetKind::Other) => checksum_error(rule, target.span),
+        ("REDIRECT", TargetKind::Extension) => redirect_shift_error(&target.options),
         _ => None,
     };
     findings.extend(found);
+}
+
+/// A shifted port map (`--to-ports 1000-2000/3000`): DNAT, SNAT and
+/// MASQUERADE load it, REDIRECT refuses it once the rule is read.
+fn redirect_shift_error(options: &[MatchOption]) -> Option<Finding> {
+    let o = options.iter().find(|o| o.name == "--to-ports")?;
+    let word = o.words.first()?;
+    nat_port_shift(&word.text)?;
+    finding(
+        &codes::INVALID_VALUE,
+        o.span,
+        format!(
+            "`{}`: REDIRECT takes no base port after `/` (iptables: Shifted portmap ranges not supported with this kernel)",
+            word.text
+        ),
+    )
 }
 
 fn finding(lint: &'static Lint, span: Span, message: String) -> Option<Finding> {

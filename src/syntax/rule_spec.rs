@@ -755,6 +755,13 @@ impl RuleParser<'_> {
                 }
                 Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
             },
+            // iptables refuses an empty name here ("Empty interface is
+            // likely to be undesired"); physdev takes one.
+            "-i" | "-o" if words[0].text.is_empty() => self.error(
+                &codes::INVALID_VALUE,
+                words[0].span,
+                format!("`{generic} \"\"`: iptables refuses an empty interface name (Empty interface is likely to be undesired); leave `{generic}` out to match every interface"),
+            ),
             "-i" | "-o" => match Interface::parse(&words[0].text) {
                 Ok(i) => {
                     let slot = Some(Negatable { negated, value: i });
@@ -911,6 +918,18 @@ impl RuleParser<'_> {
                     "the kernel has had no ULOG target since Linux 3.17: iptables knows the name, the kernel refuses the rule",
                 )
                 .help("log with `-j NFLOG` (ulogd reads NFLOG too)"),
+            );
+        }
+        if kind == TargetKind::Other && name == "CLUSTERIP" {
+            // Linux 6.3 removed the target; iptables 1.8.9 still reads its
+            // options and then finds no kernel module.
+            self.findings.push(
+                Finding::new(
+                    &codes::UNKNOWN_EXTENSION,
+                    span.to(word.span),
+                    "the kernel has had no CLUSTERIP target since Linux 6.3: iptables knows the name, the kernel refuses the rule",
+                )
+                .help("balance with `-m cluster` and a MARK or a multicast MAC (see iptables-extensions(8), cluster)"),
             );
         }
         self.rule.target = Some(Target {

@@ -1467,6 +1467,13 @@ fn translate_target(
                 if t.options.iter().filter(|o| o.name == opt).count() > 1 {
                     return Err(format!("several `{opt}`").to_string());
                 }
+                // Only a port map's `/BASE` puts a `/` in the value; nft has
+                // no shifted port map.
+                if t.option(opt)
+                    .is_some_and(|o| o.words.iter().any(|w| w.text.contains('/')))
+                {
+                    return Err("a shifted port map (`PORTS/BASE`) has no nft form".into());
+                }
                 let addrs = range.addrs.ok_or("NAT without an address")?;
                 if range.ports.is_some() && !l4_known {
                     return Err("NAT ports need `-p tcp`, `udp`, `sctp` or `dccp`".into());
