@@ -600,6 +600,17 @@ fn recent_refuses_what_iptables_and_the_kernel_refuse() {
 fn ulog_and_targets_iptables_no_longer_has() {
     let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n-A INPUT -j ULOG"));
     assert_eq!(codes_of(&p), vec![codes::UNKNOWN_EXTENSION.code]);
+    assert_eq!(p.findings[0].severity, iptlint::diagnostic::Severity::Error);
+    // Linux 6.3 dropped CLUSTERIP, but older kernels still load it: a
+    // warning, never an error a host on such a kernel would find false.
+    let p = parse4(&wrap(
+        ":INPUT ACCEPT [0:0]\n-A INPUT -d 10.0.0.1/32 -i eth0 -j CLUSTERIP --new --hashmode sourceip --clustermac 01:00:5E:00:00:01 --total-nodes 2 --local-node 1",
+    ));
+    assert_eq!(codes_of(&p), vec![codes::UNKNOWN_EXTENSION.code]);
+    assert_eq!(
+        p.findings[0].severity,
+        iptlint::diagnostic::Severity::Warning
+    );
     // iptables 1.8.9 has no MIRROR: a jump to a chain of that name, which
     // may be declared.
     let p = parse4(&wrap(

@@ -922,15 +922,17 @@ impl RuleParser<'_> {
         }
         if kind == TargetKind::Other && name == "CLUSTERIP" {
             // Linux 6.3 removed the target; iptables 1.8.9 still reads its
-            // options and then finds no kernel module.
-            self.findings.push(
-                Finding::new(
-                    &codes::UNKNOWN_EXTENSION,
-                    span.to(word.span),
-                    "the kernel has had no CLUSTERIP target since Linux 6.3: iptables knows the name, the kernel refuses the rule",
-                )
-                .help("balance with `-m cluster` and a MARK or a multicast MAC (see iptables-extensions(8), cluster)"),
-            );
+            // options and then finds no kernel module. Kernels before 6.3
+            // (RHEL 9's, Ubuntu 22.04's) still load it, so this is a
+            // warning: an error would be false on those hosts.
+            let mut finding = Finding::new(
+                &codes::UNKNOWN_EXTENSION,
+                span.to(word.span),
+                "Linux 6.3 removed the CLUSTERIP target: a host on 6.3 or later refuses the rule (older kernels load it, deprecated)",
+            )
+            .help("balance with `-m cluster` and a MARK or a multicast MAC (see iptables-extensions(8), cluster)");
+            finding.severity = crate::diagnostic::Severity::Warning;
+            self.findings.push(finding);
         }
         self.rule.target = Some(Target {
             name,
