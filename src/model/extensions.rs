@@ -541,8 +541,19 @@ pub fn required_options(name: &str) -> Option<&'static [&'static str]> {
             "--xor-mark",
         ],
         "TCPMSS" => &["--set-mss", "--clamp-mss-to-pmtu"],
+        "string" => &["--string", "--hex-string"],
         _ => return None,
     })
+}
+
+/// Options an extension needs each of, besides one of its
+/// [`required_options`]: iptables refuses `-m string --string x` without
+/// `--algo`.
+pub fn also_required_options(name: &str) -> &'static [&'static str] {
+    match name {
+        "string" => &["--algo"],
+        _ => &[],
+    }
 }
 
 pub fn target_spec(name: &str) -> Option<&'static ExtensionSpec> {

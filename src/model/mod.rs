@@ -12,7 +12,8 @@ mod text;
 mod values;
 
 pub use extensions::{
-    ExtensionSpec, OptionSpec, ValueKind, match_spec, protocol_match, required_options, target_spec,
+    ExtensionSpec, OptionSpec, ValueKind, also_required_options, match_spec, protocol_match,
+    required_options, target_spec,
 };
 pub use text::Text;
 pub use values::*;

@@ -9,8 +9,8 @@ use crate::model::Generic;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
     MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
-    Target, TargetKind, Value, ValueKind, Word, match_spec, parse_nat_ports, parse_u32,
-    protocol_match, required_options, target_spec,
+    Target, TargetKind, Value, ValueKind, Word, also_required_options, match_spec, parse_nat_ports,
+    parse_u32, protocol_match, required_options, target_spec,
 };
 
 use super::push_small;
@@ -442,10 +442,19 @@ impl RuleParser<'_> {
             .map(|m| (m.module.as_str(), m.span, &m.options))
             .chain(target.map(|t| (t.name.as_str(), t.span, &t.options)));
         for (name, span, options) in used {
+            let given = |o: &&str| options.iter().any(|given| given.name == *o);
+            for each in also_required_options(name) {
+                if !given(each) {
+                    missing.push(Finding::new(
+                        &codes::SYNTAX_ERROR,
+                        span,
+                        format!("`{name}` needs `{each}`: iptables refuses the rule without it"),
+                    ));
+                }
+            }
             let Some(required) = required_options(name) else {
                 continue;
             };
-            let given = |o: &&str| options.iter().any(|given| given.name == *o);
             if (required.is_empty() && options.is_empty())
                 || (!required.is_empty() && !required.iter().any(given))
             {
