@@ -67,6 +67,18 @@ const PLACEMENTS: &[Placement] = &[
         checked_on_add: true,
     },
     Placement {
+        module: "devgroup",
+        option: Some(("--src-group", None)),
+        hooks: &[PREROUTING, INPUT, FORWARD],
+        checked_on_add: true,
+    },
+    Placement {
+        module: "devgroup",
+        option: Some(("--dst-group", None)),
+        hooks: &[FORWARD, OUTPUT, POSTROUTING],
+        checked_on_add: true,
+    },
+    Placement {
         module: "addrtype",
         option: Some(("--limit-iface-in", None)),
         hooks: &[PREROUTING, INPUT, FORWARD],

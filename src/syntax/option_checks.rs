@@ -239,6 +239,7 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
             "statistic" => probability_error(&m.options),
             "policy" => policy_error(rule, m),
             "recent" => exclusion_error(&RECENT, &m.options, "match").or_else(|| recent_error(m)),
+            "owner" => owner_error(m),
             _ => None,
         };
         findings.extend(found);
@@ -258,6 +259,31 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
         _ => None,
     };
     findings.extend(found);
+}
+
+/// `--uid-owner`/`--gid-owner` take a user (group) name, else a number or
+/// range (`1000-1999`). Which names exist depends on the host that loads
+/// the rule, so only what can be neither is refused: an empty word, or one
+/// that starts with `-` (no user or group name may, and no number does).
+/// iptables: "Bad value for --uid-owner option".
+fn owner_error(m: &Match) -> Option<Finding> {
+    m.options.iter().find_map(|o| {
+        if !matches!(o.name.as_str(), "--uid-owner" | "--gid-owner") {
+            return None;
+        }
+        let value = o.words.first()?.text.as_str();
+        (value.is_empty() || value.starts_with('-')).then(|| {
+            Finding::new(
+                &codes::INVALID_VALUE,
+                o.span,
+                format!(
+                    "{} {:?}: not a name, a number or a range: iptables refuses it (Bad value)",
+                    as_written(o),
+                    shown(value)
+                ),
+            )
+        })
+    })
 }
 
 /// A shifted port map (`--to-ports 1000-2000/3000`): DNAT, SNAT and
