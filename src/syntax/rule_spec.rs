@@ -954,27 +954,46 @@ impl RuleParser<'_> {
     }
 
     /// The loaded modelled extension that takes `--name` by that exact name:
-    /// the target when its options are being given, else the most recently
-    /// loaded match that knows it, else the target.
+    /// the one loaded last. iptables puts each newly loaded extension's
+    /// options before the older ones in getopt's table, so of two that know
+    /// a name the newer wins: `-j CT --helper ftp -m helper --helper ftp`
+    /// gives the second `--helper` to the helper match. When the newest that
+    /// knows it is an unmodelled extension, `resolve_owner` gives it.
     fn resolve_exact(&self, name: &str) -> Option<(Owner, &'static OptionSpec)> {
-        let target_spec_opt = self
+        let target = self
             .rule
             .target
             .as_ref()
             .filter(|t| t.kind == TargetKind::Extension)
-            .and_then(|t| target_spec(&t.name))
-            .and_then(|s| s.option(name));
-        if let Some(Owner::Target) = self.owner
-            && let Some(spec) = target_spec_opt
-        {
-            return Some((Owner::Target, spec));
-        }
-        for (i, m) in self.rule.matches.iter().enumerate().rev() {
-            if let Some(spec) = match_spec(&m.module).and_then(|s| s.option(name)) {
-                return Some((Owner::Match(i), spec));
+            .and_then(|t| Some((t.span.start, target_spec(&t.name)?.option(name)?)));
+        let newest_match = self
+            .rule
+            .matches
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, m)| Some((i, m.span.start, match_spec(&m.module)?.option(name)?)));
+        let newest_unmodelled = self
+            .rule
+            .matches
+            .iter()
+            .filter(|m| {
+                !m.modelled && super::option_checks::unmodelled_arity(&m.module, name).is_some()
+            })
+            .map(|m| m.span.start)
+            .max();
+        let (loaded_at, found) = match (target, newest_match) {
+            (Some((t_at, spec)), Some((_, m_at, _))) if t_at > m_at => {
+                (t_at, (Owner::Target, spec))
             }
+            (_, Some((i, m_at, spec))) => (m_at, (Owner::Match(i), spec)),
+            (Some((t_at, spec)), None) => (t_at, (Owner::Target, spec)),
+            (None, None) => return None,
+        };
+        if newest_unmodelled.is_some_and(|u| u > loaded_at) {
+            return None;
         }
-        target_spec_opt.map(|spec| (Owner::Target, spec))
+        Some(found)
     }
 
     /// Finds who takes `--name`: the most recently loaded extension that knows
