@@ -308,17 +308,77 @@ impl Protocol {
 /// `-i eth0`, `-o veth+` (a trailing `+` matches every name with that prefix).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Interface {
-    pub name: super::Text,
+    pub name: IfName,
+}
+
+/// An interface name: at most 15 bytes (the kernel's `IFNAMSIZ` less its
+/// NUL), kept inline with one-byte alignment, so that `-i` and `-o` with
+/// their `!` take 17 bytes each in every rule instead of 24.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IfName {
+    len: u8,
+    // Bytes past `len` are zero, so derived equality and hashing hold.
+    bytes: [u8; 15],
+}
+
+impl IfName {
+    /// `None` when longer than 15 bytes.
+    pub fn new(text: &str) -> Option<IfName> {
+        let mut bytes = [0; 15];
+        bytes
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        Some(IfName {
+            len: text.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str` in `new`: whole, valid UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for IfName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for IfName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for IfName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl Interface {
     pub fn parse(text: &str) -> Result<Interface, String> {
-        if text.len() > 15 {
-            return Err(format!(
+        match IfName::new(text) {
+            Some(name) => Ok(Interface { name }),
+            None => Err(format!(
                 "interface name `{text}` is longer than 15 characters"
-            ));
+            )),
         }
-        Ok(Interface { name: text.into() })
     }
 
     pub fn is_wildcard(&self) -> bool {
@@ -724,4 +784,38 @@ pub enum Value {
     Words(super::List<super::Text>),
     Text(super::Text),
     Raw,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names_up_to_15_bytes_read_back_whole() {
+        for name in [
+            "lo",
+            "eth0",
+            "veth+",
+            "+",
+            "abcdefghijklmno",
+            "wlp0s20f3",
+            "é-br",
+        ] {
+            let iface = Interface::parse(name).expect(name);
+            assert_eq!(iface.name.as_str(), name);
+            assert_eq!(iface.name, name);
+            assert_eq!(iface.name.to_string(), name);
+        }
+        assert!(Interface::parse("abcdefghijklmnop").is_err(), "16 bytes");
+        assert!(
+            Interface::parse("ééééééééé").is_err(),
+            "18 bytes in 9 characters"
+        );
+        assert_ne!(
+            Interface::parse("eth0").unwrap(),
+            Interface::parse("eth01").unwrap()
+        );
+        assert!(Interface::parse("veth+").unwrap().is_wildcard());
+        assert!(Interface::parse("+").unwrap().matches_all());
+    }
 }
