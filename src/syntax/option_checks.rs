@@ -55,6 +55,15 @@ const STRING_OPTIONS: &[&str] = &[
 /// The options of the `devgroup` match, each with an argument.
 const DEVGROUP_OPTIONS: &[&str] = &["--src-group", "--dst-group"];
 
+/// The options of the `DSCP` target, each with an argument.
+const DSCP_TARGET_OPTIONS: &[&str] = &["--set-dscp", "--set-dscp-class"];
+
+/// The class names iptables turns into a DSCP value, in any case.
+const DSCP_CLASSES: &[&str] = &[
+    "CS0", "CS1", "CS2", "CS3", "CS4", "CS5", "CS6", "CS7", "BE", "AF11", "AF12", "AF13", "AF21",
+    "AF22", "AF23", "AF31", "AF32", "AF33", "AF41", "AF42", "AF43", "EF",
+];
+
 /// `policy` keeps at most this many elements (`XT_POLICY_MAX_ELEM`).
 const POLICY_MAX_ELEMENTS: usize = 4;
 
@@ -74,6 +83,7 @@ pub(super) fn unmodelled_arity(extension: &str, option: &str) -> Option<usize> {
         "string" if STRING_OPTIONS.contains(&option) => Some(usize::from(option != "--icase")),
         "helper" if option == "--helper" => Some(1),
         "devgroup" if DEVGROUP_OPTIONS.contains(&option) => Some(1),
+        "DSCP" if DSCP_TARGET_OPTIONS.contains(&option) => Some(1),
         _ => None,
     }
 }
@@ -92,6 +102,7 @@ pub(super) fn unmodelled_options(
         "string" => Some(("string", STRING_OPTIONS)),
         "helper" => Some(("helper", &["--helper"])),
         "devgroup" => Some(("devgroup", DEVGROUP_OPTIONS)),
+        "DSCP" => Some(("DSCP", DSCP_TARGET_OPTIONS)),
         _ => None,
     }
 }
@@ -240,6 +251,10 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
             "policy" => policy_error(rule, m),
             "recent" => exclusion_error(&RECENT, &m.options, "match").or_else(|| recent_error(m)),
             "owner" => owner_error(m),
+            // Without options, `required_options` reports it.
+            "dscp" if !m.options.is_empty() => {
+                dscp_error("dscp", &m.options, ("--dscp", "--dscp-class"), m.span)
+            }
             _ => None,
         };
         findings.extend(found);
@@ -256,6 +271,12 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
         }
         ("CHECKSUM", TargetKind::Other) => checksum_error(rule, target.span),
         ("REDIRECT", TargetKind::Extension) => redirect_shift_error(&target.options),
+        ("DSCP", TargetKind::Other) => dscp_error(
+            "DSCP",
+            &target.options,
+            ("--set-dscp", "--set-dscp-class"),
+            target.span,
+        ),
         _ => None,
     };
     findings.extend(found);
@@ -284,6 +305,76 @@ fn owner_error(m: &Match) -> Option<Finding> {
             )
         })
     })
+}
+
+/// The `dscp` match (`--dscp`, `--dscp-class`) and the `DSCP` target
+/// (`--set-dscp`, `--set-dscp-class`) as iptables reads them: a value from
+/// 0 to 63 (C's `strtoul`, so `077` is 63 and `08` is refused) or a class
+/// name, each option once, exactly one of the two.
+fn dscp_error(
+    extension: &str,
+    options: &[MatchOption],
+    (value, class): (&str, &str),
+    span: Span,
+) -> Option<Finding> {
+    let mut seen: Vec<&str> = Vec::new();
+    for o in options
+        .iter()
+        .filter(|o| o.name == value || o.name == class)
+    {
+        let word = o.words.first().map_or("", |w| w.text.as_str());
+        if o.name == value && whole_number(word, 63).is_none() {
+            return finding(
+                &codes::INVALID_VALUE,
+                o.span,
+                format!(
+                    "{} {:?}: not a DSCP value from 0 to 63: iptables refuses it (bad value for option \"{value}\", or out of range (0-63))",
+                    as_written(o),
+                    shown(word)
+                ),
+            );
+        }
+        if o.name == class && !DSCP_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(word)) {
+            return finding(
+                &codes::INVALID_VALUE,
+                o.span,
+                format!(
+                    "{} {:?}: not a DSCP class (CS0-CS7, BE, AF11-AF43, EF): iptables refuses it (Invalid DSCP value)",
+                    as_written(o),
+                    shown(word)
+                ),
+            );
+        }
+        if seen.contains(&o.name.as_str()) {
+            return finding(
+                &codes::SYNTAX_ERROR,
+                o.span,
+                format!(
+                    "{} a second time: iptables refuses the rule (option \"{}\" can only be used once)",
+                    as_written(o),
+                    o.name
+                ),
+            );
+        }
+        seen.push(o.name.as_str());
+    }
+    match seen.as_slice() {
+        [] => finding(
+            &codes::SYNTAX_ERROR,
+            span,
+            format!(
+                "`{extension}` needs `{value}` or `{class}`: iptables refuses the rule without one"
+            ),
+        ),
+        [_] => None,
+        _ => finding(
+            &codes::SYNTAX_ERROR,
+            span,
+            format!(
+                "`{value}` and `{class}` exclude each other: iptables refuses the rule ({extension}: option \"{value}\" cannot be used together with \"{class}\")"
+            ),
+        ),
+    }
 }
 
 /// A shifted port map (`--to-ports 1000-2000/3000`): DNAT, SNAT and
