@@ -130,8 +130,12 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             for (ri, rule) in chain.rules.iter().enumerate() {
-                // One finding per rule: the kernel refuses it at the first.
-                let found = rule.matches.iter().find_map(|m| {
+                // One finding per rule: the kernel refuses it at the first
+                // match it refuses. A match only iptables-legacy refuses (a
+                // warning) comes first only when no later match is refused
+                // by both backends: `-m policy --dir out -m owner` in a user
+                // chain reached from INPUT fails on nft at `-m owner`.
+                let mut found = rule.matches.iter().filter_map(|m| {
                     let p = placement(m)?;
                     let mut f = refused_at_hook(
                         cx,
@@ -150,7 +154,14 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                     }
                     Some(f)
                 });
-                out.extend(found);
+                let first = found.next();
+                let first = match first {
+                    Some(f) if f.severity == Severity::Warning => {
+                        Some(found.find(|f| f.severity == Severity::Error).unwrap_or(f))
+                    }
+                    other => other,
+                };
+                out.extend(first);
             }
         }
     }
