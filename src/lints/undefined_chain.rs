@@ -23,6 +23,10 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
         let Some((name, _)) = rule.jump_chain() else {
             continue;
         };
+        // The parser reports a name iptables refuses to read at all.
+        if crate::syntax::invalid_target_name(name).is_some() {
+            continue;
+        }
         let span = rule.target.as_ref().map_or(rule.span, |t| t.span);
         let mut finding = Finding::new(
             &codes::UNDEFINED_CHAIN,

@@ -10,6 +10,7 @@ mod option_checks;
 mod plain_words;
 mod rule_identity;
 mod rule_spec;
+pub(crate) use rule_spec::invalid_target_name;
 mod short_options;
 mod tokens;
 

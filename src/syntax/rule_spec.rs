@@ -285,6 +285,34 @@ pub struct RuleParser<'a> {
     findings: &'a mut Vec<Finding>,
 }
 
+/// Why iptables refuses a `-j`/`-g` name as it reads it (its
+/// `parse_target`): empty, with white space (an unterminated quote brings
+/// the line's end into it), or longer than an extension name may be.
+pub(crate) fn invalid_target_name(name: &str) -> Option<String> {
+    // XT_EXTENSION_MAXNAMELEN, 29 with its NUL.
+    const MAX: usize = 28;
+    if name.is_empty() {
+        return Some(
+            "an empty target name: iptables refuses the rule (Invalid target name (too short))"
+                .into(),
+        );
+    }
+    let shown = name.replace('\n', "\\n");
+    if name
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+    {
+        return Some(format!(
+            "target name `{shown}` has white space in it: iptables refuses the rule (Invalid target name)"
+        ));
+    }
+    (name.len() > MAX).then(|| {
+        format!(
+            "target name `{shown}` is longer than {MAX} characters: iptables refuses the rule (Invalid target name ({MAX} chars max))"
+        )
+    })
+}
+
 /// Parses a rule specification. `line_span` covers the whole line.
 pub fn parse_rule(
     tokens: &mut [Token],
@@ -906,6 +934,11 @@ impl RuleParser<'_> {
             return;
         }
         let name = word.text.clone();
+        if let Some(why) = invalid_target_name(&name) {
+            // iptables refuses it as it reads the line, before any later
+            // `-F` could flush the rule.
+            self.error(&codes::SYNTAX_ERROR, word.span, why);
+        }
         let kind = if goto || self.chain_targets.contains(&name) {
             TargetKind::Chain
         } else {
