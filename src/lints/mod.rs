@@ -116,7 +116,7 @@ impl<'a> LintContext<'a> {
     pub fn describe_jump(&self, edge: EdgeIndex) -> String {
         let g = &self.graph.graph;
         let (from, to) = g.edge_endpoints(edge).expect("edge exists");
-        let verb = match g[edge].kind {
+        let verb = match self.graph.edge_kind(edge) {
             crate::model::JumpKind::Jump => "jumps",
             crate::model::JumpKind::Goto => "goes (-g)",
         };
@@ -124,7 +124,7 @@ impl<'a> LintContext<'a> {
             "`{}` {verb} to `{}` here (rule {})",
             self.graph.chain(from).name,
             self.graph.chain(to).name,
-            g[edge].rule + 1
+            g[edge].rule() + 1
         )
     }
 }

@@ -316,7 +316,7 @@ fn entry_sets<'s>(
             for e in sites() {
                 let Some(a) = acc.as_mut() else { break };
                 let from = e.source();
-                let ri = e.weight().rule;
+                let ri = e.weight().rule();
                 if !known[from.index()] {
                     acc = None;
                     break;
