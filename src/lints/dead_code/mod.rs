@@ -96,27 +96,17 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
         &all_steps[first..first + g.chain(node).rules.len()]
     };
     let entries = entry_sets(cx, &ctx, &universes, &steps);
-    // Chains are independent: analyse them in parallel, report in file order.
-    let chains: Vec<(NodeIndex, &Chain)> = cx
-        .ruleset
-        .tables
-        .iter()
-        .enumerate()
-        .flat_map(|(ti, table)| {
-            table
-                .chains
-                .iter()
-                .enumerate()
-                .map(move |(ci, chain)| (g.node(ti, ci), chain))
-        })
-        .filter(|(node, chain)| !g.hooks(*node).is_empty() && !chain.rules.is_empty())
-        .collect();
-    let found: Vec<Vec<crate::diagnostic::Finding>> = chains
-        .par_iter()
-        .map(|&(node, chain)| {
+    // Chains are independent: analyse them in parallel, report in file
+    // order (node order is file order). Only the findings are collected: a
+    // kube dump has 10^4 chains and findings in a few.
+    let found: Vec<crate::diagnostic::Finding> = (0..g.graph.node_count())
+        .into_par_iter()
+        .map(NodeIndex::new)
+        .filter(|&node| !g.hooks(node).is_empty() && !g.chain(node).rules.is_empty())
+        .flat_map_iter(|node| {
             let mut out = Vec::new();
+            let chain = g.chain(node);
             let hooks = g.hooks(node);
-            let entry = &entries[node.index()];
             let mut cs = ChainSpaces::build(
                 cx,
                 &ctx,
@@ -124,7 +114,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
                 steps(node),
                 node,
                 chain,
-                entry,
+                entries.get(node),
             );
             for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
                 cs.claimed[ri] = true;
@@ -136,7 +126,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
             out
         })
         .collect();
-    out.extend(found.into_iter().flatten());
+    out.extend(found);
 }
 
 impl<'c> ChainSpaces<'c> {
@@ -147,12 +137,12 @@ impl<'c> ChainSpaces<'c> {
         steps: &'c [Step],
         node: NodeIndex,
         chain: &'c Chain,
-        entry: &'c Entry,
+        entry: Option<&'c PacketSet>,
     ) -> ChainSpaces<'c> {
         let hooks = cx.graph.hooks(node);
         let (universe, refined) = match entry {
-            Entry::Refined(set) => (set, true),
-            Entry::Hooks => (base, false),
+            Some(set) => (set, true),
+            None => (base, false),
         };
         let spaces: Vec<MatchSpace> = per_rule(chain.rules.len(), |ri| {
             rule_match_space(&chain.rules[ri], ctx)
@@ -232,12 +222,24 @@ pub(crate) fn found_per_rule<T: Send>(
     }
 }
 
-/// What is known about the packets that enter a chain.
-pub enum Entry {
-    /// Only the hooks: every packet that can traverse them.
-    Hooks,
-    /// At most these packets (a subset of the hooks' packets).
-    Refined(PacketSet),
+/// What is known about the packets that enter each chain: only the hooks
+/// (every packet that can traverse them), or a refined set, a subset of the
+/// hooks' packets. Most chains have no refined set: they point at none
+/// instead of each holding a 32-byte slot.
+struct Entries {
+    /// Per node: its set in `sets`, or [`HOOKS_ONLY`].
+    of_node: Vec<u32>,
+    sets: Vec<PacketSet>,
+}
+
+const HOOKS_ONLY: u32 = u32::MAX;
+
+impl Entries {
+    /// The refined entry of a chain; `None` when only its hooks are known.
+    fn get(&self, node: NodeIndex) -> Option<&PacketSet> {
+        let i = self.of_node[node.index()];
+        (i != HOOKS_ONLY).then(|| &self.sets[i as usize])
+    }
 }
 
 /// Jump sites looked at, at most, to refine a chain's entry.
@@ -281,22 +283,31 @@ fn entry_sets<'s>(
     ctx: &SpaceContext,
     universes: &HookUniverses,
     steps: &dyn Fn(NodeIndex) -> &'s [Step],
-) -> Vec<Entry> {
+) -> Entries {
     use petgraph::visit::EdgeRef;
     let g = &cx.graph;
     let n = g.graph.node_count();
-    let mut entries: Vec<Entry> = (0..n).map(|_| Entry::Hooks).collect();
+    let mut entries = Entries {
+        of_node: vec![HOOKS_ONLY; n],
+        sets: Vec::new(),
+    };
     // Chains whose entry is known: reachable, and not on a loop. What
-    // enters them is their `Entry`, no copy kept.
+    // enters them is their entry, no copy kept.
     let mut known: Vec<bool> = vec![false; n];
-    let mut indegree: Vec<usize> = vec![0; n];
+    let mut indegree: Vec<u32> = vec![0; n];
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
     }
-    let first_barrier: Vec<Option<usize>> = g
+    // Per node: its first barrier, or `u32::MAX`.
+    let first_barrier: Vec<u32> = g
         .graph
         .node_indices()
-        .map(|node| steps(node).iter().position(|s| *s == Step::Barrier))
+        .map(|node| {
+            steps(node)
+                .iter()
+                .position(|s| *s == Step::Barrier)
+                .map_or(u32::MAX, |b| b as u32)
+        })
         .collect();
     let mut work: Vec<NodeIndex> = Vec::new();
     for node in g.graph.node_indices() {
@@ -321,10 +332,8 @@ fn entry_sets<'s>(
                     acc = None;
                     break;
                 }
-                let at_jump = match &entries[from.index()] {
-                    Entry::Refined(set) if first_barrier[from.index()].is_none_or(|b| b >= ri) => {
-                        set
-                    }
+                let at_jump = match entries.get(from) {
+                    Some(set) if first_barrier[from.index()] as usize >= ri => set,
                     _ => universes.get(g.hooks(from)),
                 };
                 let may = rule_match_space(g.rule(from, ri), ctx).may;
@@ -345,7 +354,9 @@ fn entry_sets<'s>(
                 // every chain keeping its own copy would cost the memory of
                 // the largest chain count.
                 if !refined.same_pieces(base) {
-                    entries[node.index()] = Entry::Refined(refined);
+                    entries.of_node[node.index()] =
+                        u32::try_from(entries.sets.len()).expect("fewer than 2^32 chains");
+                    entries.sets.push(refined);
                 }
             }
         }
