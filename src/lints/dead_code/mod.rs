@@ -34,6 +34,7 @@ pub mod witness;
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
+use crate::diagnostic::Finding;
 use crate::graph::{Flow, HookSet, INPUT, OUTPUT, PREROUTING};
 use crate::lints::LintContext;
 use crate::model::{Chain, Interface, Negatable, Rule, TargetKind};
@@ -79,7 +80,7 @@ pub struct ChainSpaces<'c> {
 
 /// Runs `unmatchable-rule`, `shadowed-rule` and `redundant-rule` over every
 /// reachable chain.
-pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
+pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let ctx = SpaceContext::for_ruleset(cx.ruleset);
     let universes = HookUniverses::new(&ctx);
     let pure = pure_chains(cx);
@@ -95,38 +96,31 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
         let first = g.rule_index(node, 0);
         &all_steps[first..first + g.chain(node).rules.len()]
     };
-    let entries = entry_sets(cx, &ctx, &universes, &steps);
-    // Chains are independent: analyse them in parallel, report in file
-    // order (node order is file order). Only the findings are collected: a
-    // kube dump has 10^4 chains and findings in a few.
-    let found: Vec<crate::diagnostic::Finding> = (0..g.graph.node_count())
-        .into_par_iter()
-        .map(NodeIndex::new)
-        .filter(|&node| !g.hooks(node).is_empty() && !g.chain(node).rules.is_empty())
-        .flat_map_iter(|node| {
-            let mut out = Vec::new();
-            let chain = g.chain(node);
-            let hooks = g.hooks(node);
-            let mut cs = ChainSpaces::build(
-                cx,
-                &ctx,
-                universes.get(hooks),
-                steps(node),
-                node,
-                chain,
-                entries.get(node),
-            );
-            for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
-                cs.claimed[ri] = true;
-            }
-            for ri in super::shadowed_rule::check_chain(cx, &cs, &mut out) {
-                cs.claimed[ri] = true;
-            }
-            super::redundant_rule::check_chain(cx, &cs, &mut out);
-            out
-        })
-        .collect();
-    out.extend(found);
+    // Chains are independent once their entry is known: analyse them in
+    // parallel, in batches, as the walk that finds the entries reaches them.
+    let analyse = |node: NodeIndex, entry: Option<&PacketSet>| {
+        let mut out = Vec::new();
+        let chain = g.chain(node);
+        let hooks = g.hooks(node);
+        let mut cs = ChainSpaces::build(
+            cx,
+            &ctx,
+            universes.get(hooks),
+            steps(node),
+            node,
+            chain,
+            entry,
+        );
+        for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
+            cs.claimed[ri] = true;
+        }
+        for ri in super::shadowed_rule::check_chain(cx, &cs, &mut out) {
+            cs.claimed[ri] = true;
+        }
+        super::redundant_rule::check_chain(cx, &cs, &mut out);
+        out
+    };
+    out.extend(walk_entries(cx, &ctx, &universes, &steps, &analyse));
 }
 
 impl<'c> ChainSpaces<'c> {
@@ -224,12 +218,16 @@ pub(crate) fn found_per_rule<T: Send>(
 
 /// What is known about the packets that enter each chain: only the hooks
 /// (every packet that can traverse them), or a refined set, a subset of the
-/// hooks' packets. Most chains have no refined set: they point at none
-/// instead of each holding a 32-byte slot.
+/// hooks' packets. A refined set is kept only from when its chain is
+/// reached until its chain is analysed and the entries of the chains it
+/// jumps to are built: a kube dump has 10^4 of them, each a union of
+/// several pieces, and they would otherwise all live until the end.
 struct Entries {
     /// Per node: its set in `sets`, or [`HOOKS_ONLY`].
     of_node: Vec<u32>,
     sets: Vec<PacketSet>,
+    /// Slots of `sets` whose set was dropped, to be used again.
+    free: Vec<u32>,
 }
 
 const HOOKS_ONLY: u32 = u32::MAX;
@@ -239,6 +237,30 @@ impl Entries {
     fn get(&self, node: NodeIndex) -> Option<&PacketSet> {
         let i = self.of_node[node.index()];
         (i != HOOKS_ONLY).then(|| &self.sets[i as usize])
+    }
+
+    fn set(&mut self, node: NodeIndex, set: PacketSet) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.sets[slot as usize] = set;
+                slot
+            }
+            None => {
+                self.sets.push(set);
+                u32::try_from(self.sets.len() - 1).expect("fewer than 2^32 chains")
+            }
+        };
+        self.of_node[node.index()] = slot;
+    }
+
+    /// Drops a chain's refined set: nothing reads it any more.
+    fn drop_set(&mut self, node: NodeIndex) {
+        let slot = std::mem::replace(&mut self.of_node[node.index()], HOOKS_ONLY);
+        if slot != HOOKS_ONLY {
+            let empty = self.sets[slot as usize].empty_like();
+            self.sets[slot as usize] = empty;
+            self.free.push(slot);
+        }
     }
 }
 
@@ -272,24 +294,37 @@ impl HookUniverses {
     }
 }
 
-/// The packets that can enter each chain, in jump order (Kahn's algorithm;
-/// chains on a loop keep `Hooks`). A user chain `X` is entered by the
-/// packets that a jump or goto `J` in chain `C` may match, as they are at
-/// `J`: when no rule of `C` before `J` can rewrite the packet (a barrier),
-/// that is `may(J) ∩ entry(C)`, else `may(J) ∩ hooks(C)`. Rules before `J`
-/// that decide are ignored, so the set only ever grows: sound.
-fn entry_sets<'s>(
+/// Chains analysed together, at most, and chains with a refined entry
+/// among them: a batch is large enough that the threads rarely wait for
+/// the walk (each batch wakes them), and holds a small part of the refined
+/// entries of a large dump.
+const BATCH: usize = 4096;
+const BATCH_REFINED: usize = 512;
+
+/// Finds the packets that can enter each chain, in jump order (Kahn's
+/// algorithm; chains on a loop, and after one, keep `Hooks`), and calls
+/// `analyse` for every reachable chain with rules, in parallel batches as
+/// their entries are known. Returns the findings in file order.
+///
+/// A user chain `X` is entered by the packets that a jump or goto `J` in
+/// chain `C` may match, as they are at `J`: when no rule of `C` before `J`
+/// can rewrite the packet (a barrier), that is `may(J) ∩ entry(C)`, else
+/// `may(J) ∩ hooks(C)`. Rules before `J` that decide are ignored, so the set
+/// only ever grows: sound.
+fn walk_entries<'s>(
     cx: &LintContext<'_>,
     ctx: &SpaceContext,
     universes: &HookUniverses,
     steps: &dyn Fn(NodeIndex) -> &'s [Step],
-) -> Entries {
+    analyse: &(dyn Fn(NodeIndex, Option<&PacketSet>) -> Vec<Finding> + Sync),
+) -> Vec<Finding> {
     use petgraph::visit::EdgeRef;
     let g = &cx.graph;
     let n = g.graph.node_count();
     let mut entries = Entries {
         of_node: vec![HOOKS_ONLY; n],
         sets: Vec::new(),
+        free: Vec::new(),
     };
     // Chains whose entry is known: reachable, and not on a loop. What
     // enters them is their entry, no copy kept.
@@ -298,6 +333,33 @@ fn entry_sets<'s>(
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
     }
+    // Per node: true when building its entry reads the entries of the
+    // chains that jump to it.
+    let reads: Vec<bool> = g
+        .graph
+        .node_indices()
+        .map(|node| {
+            !g.hooks(node).is_empty()
+                && !g.chain(node).builtin
+                && indegree[node.index()] as usize <= MAX_SITES
+        })
+        .collect();
+    let reads_sites = |node: NodeIndex| reads[node.index()];
+    // Per node: the jumps out of it to chains whose entry will read its
+    // entry and is not built yet; at 0 nothing reads it but its own
+    // analysis (KUBE-MARK-MASQ, which every service jumps to, reads none).
+    let mut uses_left: Vec<u32> = vec![0; n];
+    for e in g.graph.edge_references() {
+        if reads_sites(e.target()) {
+            uses_left[e.source().index()] += 1;
+        }
+    }
+    // Per node: true once analysed, or when there is nothing to analyse.
+    let mut done: Vec<bool> = g
+        .graph
+        .node_indices()
+        .map(|node| g.hooks(node).is_empty() || g.chain(node).rules.is_empty())
+        .collect();
     // Per node: its first barrier, or `u32::MAX`.
     let first_barrier: Vec<u32> = g
         .graph
@@ -309,6 +371,26 @@ fn entry_sets<'s>(
                 .map_or(u32::MAX, |b| b as u32)
         })
         .collect();
+    let mut found: Vec<(NodeIndex, Vec<Finding>)> = Vec::new();
+    let mut batch: Vec<NodeIndex> = Vec::new();
+    let mut batch_refined = 0;
+    let mut run_batch = |batch: &mut Vec<NodeIndex>,
+                         entries: &mut Entries,
+                         done: &mut [bool],
+                         uses_left: &[u32]| {
+        let results: Vec<(NodeIndex, Vec<Finding>)> = batch
+            .par_iter()
+            .map(|&node| (node, analyse(node, entries.get(node))))
+            .filter(|(_, f)| !f.is_empty())
+            .collect();
+        found.extend(results);
+        for node in batch.drain(..) {
+            done[node.index()] = true;
+            if uses_left[node.index()] == 0 {
+                entries.drop_set(node);
+            }
+        }
+    };
     let mut work: Vec<NodeIndex> = Vec::new();
     for node in g.graph.node_indices() {
         if indegree[node.index()] == 0 {
@@ -318,8 +400,8 @@ fn entry_sets<'s>(
     while let Some(node) = work.pop() {
         let hooks = g.hooks(node);
         let chain = g.chain(node);
+        let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
         if !hooks.is_empty() && !chain.builtin {
-            let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
             // Counted, not collected: a chain every service jumps to
             // (KUBE-MARK-MASQ) has as many sites as the dump has services.
             let count = sites().take(MAX_SITES + 1).count();
@@ -354,13 +436,33 @@ fn entry_sets<'s>(
                 // every chain keeping its own copy would cost the memory of
                 // the largest chain count.
                 if !refined.same_pieces(base) {
-                    entries.of_node[node.index()] =
-                        u32::try_from(entries.sets.len()).expect("fewer than 2^32 chains");
-                    entries.sets.push(refined);
+                    entries.set(node, refined);
                 }
             }
         }
         known[node.index()] = !hooks.is_empty();
+        // The entries of the chains that jump here have been read.
+        if reads_sites(node) {
+            for e in sites() {
+                let from = e.source();
+                uses_left[from.index()] -= 1;
+                if uses_left[from.index()] == 0 && done[from.index()] {
+                    entries.drop_set(from);
+                }
+            }
+        }
+        if done[node.index()] {
+            if uses_left[node.index()] == 0 {
+                entries.drop_set(node);
+            }
+        } else {
+            batch.push(node);
+            batch_refined += usize::from(entries.get(node).is_some());
+            if batch.len() == BATCH || batch_refined == BATCH_REFINED {
+                run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+                batch_refined = 0;
+            }
+        }
         for e in g.graph.edges_directed(node, petgraph::Direction::Outgoing) {
             let t = e.target();
             indegree[t.index()] -= 1;
@@ -369,7 +471,20 @@ fn entry_sets<'s>(
             }
         }
     }
-    entries
+    // Chains on a loop, and after one (never walked, so their jumps in
+    // are still counted): only their hooks are known.
+    for node in g.graph.node_indices() {
+        if !done[node.index()] && indegree[node.index()] > 0 {
+            batch.push(node);
+            if batch.len() == BATCH {
+                run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+            }
+        }
+    }
+    run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+    // Node order is file order.
+    found.sort_unstable_by_key(|(node, _)| *node);
+    found.into_iter().flat_map(|(_, f)| f).collect()
 }
 
 /// What rule `ri` of `node` does when it matches.
