@@ -41,17 +41,16 @@ pub const MAX_PATH: usize = 16;
 pub struct LintContext<'a> {
     pub ruleset: &'a Ruleset,
     pub graph: JumpGraph<'a>,
-    /// Per rule ([`JumpGraph::rule_index`]): the first earlier rule of its
-    /// chain that says the same thing, or [`NO_COPY`].
-    copies: Vec<u32>,
+    /// The rules that repeat an earlier rule of their chain, by
+    /// [`JumpGraph::rule_index`], with the first rule they repeat: few in
+    /// a real dump, so a list of them, not a slot per rule.
+    copies: Vec<(u32, u32)>,
 }
-
-const NO_COPY: u32 = u32::MAX;
 
 impl<'a> LintContext<'a> {
     pub fn new(ruleset: &'a Ruleset) -> LintContext<'a> {
         let graph = JumpGraph::build(ruleset);
-        let copies = first_copies(ruleset);
+        let copies = first_copies(&graph);
         LintContext {
             ruleset,
             graph,
@@ -63,8 +62,12 @@ impl<'a> LintContext<'a> {
     /// repeats (counters aside), if any: what `duplicate-rule` reports, and
     /// the other dead-code lints leave to it.
     pub fn first_copy(&self, node: NodeIndex, rule: usize) -> Option<usize> {
-        let c = self.copies[self.graph.rule_index(node, rule)];
-        (c != NO_COPY).then_some(c as usize)
+        let at = self.graph.rule_index(node, rule);
+        let i = self
+            .copies
+            .binary_search_by_key(&at, |&(r, _)| r as usize)
+            .ok()?;
+        Some(self.copies[i].1 as usize)
     }
 
     /// A finding located at a rule: table, chain and 1-based rule number set.
@@ -206,41 +209,42 @@ impl Hash for RuleKey<'_> {
     }
 }
 
-/// [`LintContext::copies`]: every rule hashed once (in parallel: a long
-/// chain is a long list of rules to hash), then each chain read once with the
-/// hashes.
-fn first_copies(ruleset: &Ruleset) -> Vec<u32> {
-    let chains: Vec<&[Rule]> = ruleset
-        .tables
-        .iter()
-        .flat_map(|t| &t.chains)
-        .map(|c| c.rules.as_slice())
-        .collect();
-    let rules: Vec<&Rule> = chains.iter().flat_map(|c| c.iter()).collect();
+/// [`LintContext::copies`]: each chain read once, every rule hashed once.
+/// Chains in parallel, and the rules of a long chain hashed in parallel
+/// first (a flat chain is one long list of rules to hash).
+fn first_copies(graph: &JumpGraph<'_>) -> Vec<(u32, u32)> {
     let state = foldhash::fast::FixedState::default();
-    let hashes: Vec<u64> = rules
-        .par_iter()
-        .map(|r| state.hash_one(RuleKey(r)))
-        .collect();
-    let mut copies = Vec::with_capacity(rules.len());
-    let mut start = 0;
-    for chain in chains {
-        let hashes = &hashes[start..start + chain.len()];
-        start += chain.len();
-        let mut first: HashMap<Hashed<'_>, u32> =
-            HashMap::with_capacity_and_hasher(chain.len(), Default::default());
-        for (ri, (rule, &hash)) in chain.iter().zip(hashes).enumerate() {
-            let earlier = *first
-                .entry(Hashed(hash, RuleKey(rule)))
-                .or_insert(ri as u32);
-            copies.push(if earlier as usize == ri {
-                NO_COPY
-            } else {
-                earlier
+    (0..graph.graph.node_count())
+        .into_par_iter()
+        .flat_map_iter(|n| {
+            let node = NodeIndex::new(n);
+            let chain = &graph.chain(node).rules;
+            let hashes: Option<Vec<u64>> = (chain.len() >= dead_code::PAR_RULES).then(|| {
+                chain
+                    .par_iter()
+                    .map(|r| state.hash_one(RuleKey(r)))
+                    .collect()
             });
-        }
-    }
-    copies
+            let mut first: HashMap<Hashed<'_>, u32> =
+                HashMap::with_capacity_and_hasher(chain.len(), Default::default());
+            let mut copies = Vec::new();
+            for (ri, rule) in chain.iter().enumerate() {
+                let hash = match &hashes {
+                    Some(h) => h[ri],
+                    None => state.hash_one(RuleKey(rule)),
+                };
+                let earlier = *first
+                    .entry(Hashed(hash, RuleKey(rule)))
+                    .or_insert(ri as u32);
+                if earlier as usize != ri {
+                    let at =
+                        u32::try_from(graph.rule_index(node, ri)).expect("fewer than 2^32 rules");
+                    copies.push((at, earlier));
+                }
+            }
+            copies
+        })
+        .collect()
 }
 
 /// A [`RuleKey`] with its hash computed beforehand.
