@@ -705,9 +705,60 @@ impl<'a> JumpGraph<'a> {
 
     /// Every set of chains that jump to each other in a circle (strongly
     /// connected components with a cycle), each sorted by node.
+    ///
+    /// Only the chains left after taking away, again and again, those no
+    /// jump leads to (no loop goes through them) are split into components:
+    /// most graphs have no loop, and a list per chain of a kube dump is a
+    /// megabyte.
     pub fn cycles(&self) -> Vec<Vec<NodeIndex>> {
-        let mut out: Vec<Vec<NodeIndex>> = kosaraju_scc(&self.graph)
+        let n = self.graph.node_count();
+        let mut indegree = vec![0u32; n];
+        for e in self.graph.raw_edges() {
+            indegree[e.target().index()] += 1;
+        }
+        let mut work: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|v| indegree[v.index()] == 0)
+            .collect();
+        while let Some(v) = work.pop() {
+            for e in self.graph.edges(v) {
+                let t = e.target();
+                indegree[t.index()] -= 1;
+                if indegree[t.index()] == 0 {
+                    work.push(t);
+                }
+            }
+        }
+        // What is left: the chains on a loop, and those a loop leads to.
+        let left: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|v| indegree[v.index()] > 0)
+            .collect();
+        if left.is_empty() {
+            return Vec::new();
+        }
+        drop(indegree);
+        let inside: HashMap<NodeIndex, u32> = left
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (*v, i as u32))
+            .collect();
+        let mut sub: DiGraph<(), ()> = DiGraph::with_capacity(left.len(), 0);
+        for _ in &left {
+            sub.add_node(());
+        }
+        for (i, v) in left.iter().enumerate() {
+            for e in self.graph.edges(*v) {
+                if let Some(&t) = inside.get(&e.target()) {
+                    sub.add_edge(NodeIndex::new(i), NodeIndex::new(t as usize), ());
+                }
+            }
+        }
+        let mut out: Vec<Vec<NodeIndex>> = kosaraju_scc(&sub)
             .into_iter()
+            .map(|scc| scc.into_iter().map(|v| left[v.index()]).collect::<Vec<_>>())
             .filter(|scc| scc.len() > 1 || self.graph.edges(scc[0]).any(|e| e.target() == scc[0]))
             .map(|mut scc| {
                 scc.sort();
