@@ -31,6 +31,9 @@
 pub mod index;
 pub mod witness;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
@@ -294,17 +297,23 @@ impl HookUniverses {
     }
 }
 
-/// Chains analysed together, at most, and chains with a refined entry
-/// among them: a batch is large enough that the threads rarely wait for
-/// the walk (each batch wakes them), and holds a small part of the refined
-/// entries of a large dump.
-const BATCH: usize = 4096;
-const BATCH_REFINED: usize = 512;
+/// Chains with a refined entry analysed together: a batch is large enough
+/// that the threads rarely wait for the walk (each batch wakes them), and
+/// holds a small part of the refined entries of a large dump.
+const BATCH: usize = 512;
 
 /// Finds the packets that can enter each chain, in jump order (Kahn's
 /// algorithm; chains on a loop, and after one, keep `Hooks`), and calls
-/// `analyse` for every reachable chain with rules, in parallel batches as
-/// their entries are known. Returns the findings in file order.
+/// `analyse` for every reachable chain with rules. Returns the findings in
+/// file order.
+///
+/// Chains with a refined entry are analysed in parallel batches as the walk
+/// builds their entries, so that only a batch of entries is alive at a
+/// time; the others (most chains of a kube dump: the endpoints' chains are
+/// entered after a MARK) afterwards, all together. Both go in file order as
+/// far as they can: the walk takes the first chain in the file whose entry
+/// can be built, and analysing chains in the order of the model's memory
+/// costs a quarter less time than in the order of the jumps.
 ///
 /// A user chain `X` is entered by the packets that a jump or goto `J` in
 /// chain `C` may match, as they are at `J`: when no rule of `C` before `J`
@@ -355,6 +364,7 @@ fn walk_entries<'s>(
         }
     }
     // Per node: true once analysed, or when there is nothing to analyse.
+    // Chains left undone by the walk are analysed after it.
     let mut done: Vec<bool> = g
         .graph
         .node_indices()
@@ -373,7 +383,6 @@ fn walk_entries<'s>(
         .collect();
     let mut found: Vec<(NodeIndex, Vec<Finding>)> = Vec::new();
     let mut batch: Vec<NodeIndex> = Vec::new();
-    let mut batch_refined = 0;
     let mut run_batch = |batch: &mut Vec<NodeIndex>,
                          entries: &mut Entries,
                          done: &mut [bool],
@@ -391,13 +400,14 @@ fn walk_entries<'s>(
             }
         }
     };
-    let mut work: Vec<NodeIndex> = Vec::new();
+    // The chains whose entry can be built, first in the file first.
+    let mut work: BinaryHeap<Reverse<NodeIndex>> = BinaryHeap::new();
     for node in g.graph.node_indices() {
         if indegree[node.index()] == 0 {
-            work.push(node);
+            work.push(Reverse(node));
         }
     }
-    while let Some(node) = work.pop() {
+    while let Some(Reverse(node)) = work.pop() {
         let hooks = g.hooks(node);
         let chain = g.chain(node);
         let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
@@ -451,37 +461,35 @@ fn walk_entries<'s>(
                 }
             }
         }
-        if done[node.index()] {
+        if done[node.index()] || entries.get(node).is_none() {
             if uses_left[node.index()] == 0 {
                 entries.drop_set(node);
             }
         } else {
             batch.push(node);
-            batch_refined += usize::from(entries.get(node).is_some());
-            if batch.len() == BATCH || batch_refined == BATCH_REFINED {
+            if batch.len() == BATCH {
                 run_batch(&mut batch, &mut entries, &mut done, &uses_left);
-                batch_refined = 0;
             }
         }
         for e in g.graph.edges_directed(node, petgraph::Direction::Outgoing) {
             let t = e.target();
             indegree[t.index()] -= 1;
             if indegree[t.index()] == 0 {
-                work.push(t);
-            }
-        }
-    }
-    // Chains on a loop, and after one (never walked, so their jumps in
-    // are still counted): only their hooks are known.
-    for node in g.graph.node_indices() {
-        if !done[node.index()] && indegree[node.index()] > 0 {
-            batch.push(node);
-            if batch.len() == BATCH {
-                run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+                work.push(Reverse(t));
             }
         }
     }
     run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+    // The chains entered by all of their hooks' packets, those on a loop
+    // and those after one (never walked: only their hooks are known).
+    let rest: Vec<(NodeIndex, Vec<Finding>)> = (0..n)
+        .into_par_iter()
+        .map(NodeIndex::new)
+        .filter(|node| !done[node.index()])
+        .map(|node| (node, analyse(node, None)))
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    found.extend(rest);
     // Node order is file order.
     found.sort_unstable_by_key(|(node, _)| *node);
     found.into_iter().flat_map(|(_, f)| f).collect()
