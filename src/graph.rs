@@ -527,12 +527,13 @@ impl<'a> JumpGraph<'a> {
             via: NO_EDGE,
         };
         let n = self.graph.node_count();
-        let mut all = vec![[UNREACHED; HOOK_NAMES.len()]; n];
-        for hook in 0..HOOK_NAMES.len() {
+        // Per hook: every node's reach.
+        let mut columns = vec![vec![UNREACHED; n]; HOOK_NAMES.len()];
+        for (hook, reach) in columns.iter_mut().enumerate() {
             let mut heap = BinaryHeap::new();
             for node in self.graph.node_indices() {
                 if self.graph[node].hook() == Some(hook) {
-                    all[node.index()][hook] = StoredReach {
+                    reach[node.index()] = StoredReach {
                         line: 0,
                         via: NO_EDGE,
                     };
@@ -541,15 +542,15 @@ impl<'a> JumpGraph<'a> {
             }
             while let Some(Reverse((line, at))) = heap.pop() {
                 let at = NodeIndex::new(at as usize);
-                if all[at.index()][hook].line < line {
+                if reach[at.index()].line < line {
                     continue;
                 }
                 for e in self.graph.edges(at) {
                     let to = e.target();
                     let cand = line.max(e.weight().line());
                     // `u32::MAX` is no line of a file under 4 GiB: unreached.
-                    if cand < all[to.index()][hook].line && self.graph[to].hook().is_none() {
-                        all[to.index()][hook] = StoredReach {
+                    if cand < reach[to.index()].line && self.graph[to].hook().is_none() {
+                        reach[to.index()] = StoredReach {
                             line: cand,
                             via: index_u32(e.id().index()),
                         };
@@ -561,13 +562,13 @@ impl<'a> JumpGraph<'a> {
         self.hook_sets = Vec::with_capacity(n);
         self.first_reach = Vec::with_capacity(n);
         self.reaches = Vec::new();
-        for per_hook in &all {
+        for node in 0..n {
             let mut hooks = HookSet::EMPTY;
             self.first_reach.push(index_u32(self.reaches.len()));
-            for (hook, r) in per_hook.iter().enumerate() {
-                if r.line != u32::MAX {
+            for (hook, reach) in columns.iter().enumerate() {
+                if reach[node].line != u32::MAX {
                     hooks.insert(hook);
-                    self.reaches.push(*r);
+                    self.reaches.push(reach[node]);
                 }
             }
             self.hook_sets.push(hooks);

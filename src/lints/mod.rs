@@ -23,7 +23,6 @@ mod unreachable_rule;
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use foldhash::HashMap;
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use rayon::prelude::*;
 
@@ -209,9 +208,10 @@ impl Hash for RuleKey<'_> {
     }
 }
 
-/// [`LintContext::copies`]: each chain read once, every rule hashed once.
-/// Chains in parallel, and the rules of a long chain hashed in parallel
-/// first (a flat chain is one long list of rules to hash).
+/// [`LintContext::copies`]: every rule hashed once, chains in parallel.
+/// The rules of a chain are sorted by hash (16 bytes a rule, half of a
+/// hash map's: a flat chain is one long list of rules), and only rules
+/// with the same hash are compared.
 fn first_copies(graph: &JumpGraph<'_>) -> Vec<(u32, u32)> {
     let state = foldhash::fast::FixedState::default();
     (0..graph.graph.node_count())
@@ -219,42 +219,47 @@ fn first_copies(graph: &JumpGraph<'_>) -> Vec<(u32, u32)> {
         .flat_map_iter(|n| {
             let node = NodeIndex::new(n);
             let chain = &graph.chain(node).rules;
-            let hashes: Option<Vec<u64>> = (chain.len() >= dead_code::PAR_RULES).then(|| {
-                chain
-                    .par_iter()
-                    .map(|r| state.hash_one(RuleKey(r)))
-                    .collect()
-            });
-            let mut first: HashMap<Hashed<'_>, u32> =
-                HashMap::with_capacity_and_hasher(chain.len(), Default::default());
+            let keyed = |(ri, r): (usize, &Rule)| (state.hash_one(RuleKey(r)), ri as u32);
+            // In parallel for a long chain.
+            let by_hash: Vec<(u64, u32)> = if chain.len() >= dead_code::PAR_RULES {
+                let mut v: Vec<(u64, u32)> = chain.par_iter().enumerate().map(keyed).collect();
+                v.par_sort_unstable();
+                v
+            } else {
+                let mut v: Vec<(u64, u32)> = chain.iter().enumerate().map(keyed).collect();
+                v.sort_unstable();
+                v
+            };
             let mut copies = Vec::new();
-            for (ri, rule) in chain.iter().enumerate() {
-                let hash = match &hashes {
-                    Some(h) => h[ri],
-                    None => state.hash_one(RuleKey(rule)),
-                };
-                let earlier = *first
-                    .entry(Hashed(hash, RuleKey(rule)))
-                    .or_insert(ri as u32);
-                if earlier as usize != ri {
-                    let at =
-                        u32::try_from(graph.rule_index(node, ri)).expect("fewer than 2^32 rules");
-                    copies.push((at, earlier));
+            // The rules of a run of one hash in rule order; each is a copy
+            // of the first earlier one that says the same thing, if any.
+            // Unequal rules with one hash are rare: the list of the first
+            // of each kind stays short.
+            let mut firsts: Vec<u32> = Vec::new();
+            for run in by_hash.chunk_by(|a, b| a.0 == b.0) {
+                if run.len() == 1 {
+                    continue;
+                }
+                firsts.clear();
+                for &(_, ri) in run {
+                    let rule = &chain[ri as usize];
+                    match firsts
+                        .iter()
+                        .find(|&&f| same_rule(&chain[f as usize], rule))
+                    {
+                        Some(&earlier) => {
+                            let at = u32::try_from(graph.rule_index(node, ri as usize))
+                                .expect("fewer than 2^32 rules");
+                            copies.push((at, earlier));
+                        }
+                        None => firsts.push(ri),
+                    }
                 }
             }
+            copies.sort_unstable();
             copies
         })
         .collect()
-}
-
-/// A [`RuleKey`] with its hash computed beforehand.
-#[derive(PartialEq, Eq)]
-struct Hashed<'a>(u64, RuleKey<'a>);
-
-impl Hash for Hashed<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
-    }
 }
 
 /// True when two rules say the same thing (counters aside).
