@@ -67,6 +67,11 @@ impl HookSet {
         self.0 == 0
     }
 
+    /// How many hooks the set holds.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
     /// The set as a number below `2^HOOK_NAMES.len()`, bit `h` for hook `h`
     /// (an index into a table with one entry per set of hooks).
     pub fn bits(self) -> usize {
@@ -96,32 +101,60 @@ pub fn hook_of(name: &str) -> Option<Hook> {
     HOOK_NAMES.iter().position(|h| *h == name)
 }
 
-/// A chain: where it is in the ruleset.
+/// A chain: where it is in the ruleset. 8 bytes: a kube-proxy dump has
+/// tens of thousands of chains, and the graph lives as long as the lints.
 #[derive(Clone, Copy, Debug)]
 pub struct ChainNode {
-    pub table: TableName,
-    /// Index into `Ruleset::tables`.
-    pub table_index: usize,
     /// Index into `Table::chains`.
-    pub chain_index: usize,
-    /// The hook, for a builtin chain of its table.
-    pub hook: Option<Hook>,
+    chain_index: u32,
+    /// Index into `Ruleset::tables`.
+    table_index: u16,
+    table: TableName,
+    /// The hook, for a builtin chain of its table; [`NO_HOOK`] for others.
+    hook: u8,
 }
 
-/// A rule that sends packets to another chain.
+const NO_HOOK: u8 = u8::MAX;
+
+impl ChainNode {
+    pub fn table(&self) -> TableName {
+        self.table
+    }
+
+    /// Index into `Ruleset::tables`.
+    pub fn table_index(&self) -> usize {
+        self.table_index as usize
+    }
+
+    /// Index into `Table::chains`.
+    pub fn chain_index(&self) -> usize {
+        self.chain_index as usize
+    }
+
+    /// The hook, for a builtin chain of its table.
+    pub fn hook(&self) -> Option<Hook> {
+        (self.hook != NO_HOOK).then_some(self.hook as Hook)
+    }
+}
+
+/// A rule that sends packets to another chain. Only what the walks over the
+/// graph read for every edge is kept (8 bytes: a kube-proxy dump has a jump
+/// for most of its rules); the kind of jump and the spans are the rule's
+/// ([`JumpGraph::edge_rule`], [`JumpGraph::edge_kind`]).
 #[derive(Clone, Copy, Debug)]
 pub struct JumpEdge {
-    pub kind: JumpKind,
     /// 0-based index of the rule in its chain.
-    pub rule: usize,
-    /// The rule's line (its whole span is [`JumpGraph::edge_span`]: a
-    /// kube-proxy dump has a jump for most of its rules).
-    pub line: u32,
-    /// The `-j NAME` / `-g NAME` part.
-    pub target_span: Span,
+    rule: u32,
+    /// The rule's line.
+    line: u32,
 }
 
 impl JumpEdge {
+    /// 0-based index of the rule in its chain.
+    pub fn rule(&self) -> usize {
+        self.rule as usize
+    }
+
     pub fn line(&self) -> u32 {
         self.line
     }
@@ -143,6 +176,27 @@ pub struct Reach {
     /// `None` for the hook's own chain.
     pub via: Option<EdgeIndex>,
 }
+
+/// A [`Reach`] as the graph keeps it: 8 bytes, `via` [`NO_EDGE`] for `None`.
+#[derive(Clone, Copy, Debug)]
+struct StoredReach {
+    line: u32,
+    via: u32,
+}
+
+const NO_EDGE: u32 = u32::MAX;
+
+impl StoredReach {
+    fn get(self) -> Reach {
+        Reach {
+            line: self.line,
+            via: (self.via != NO_EDGE).then(|| EdgeIndex::new(self.via as usize)),
+        }
+    }
+}
+
+/// "No rule" in the per-node `u32` tables.
+const NO_RULE: u32 = u32::MAX;
 
 /// What a rule does to the walk through its chain, when it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,21 +220,32 @@ enum Decides {
 }
 
 /// The jump graph of a whole ruleset, with what the lints read from it.
+///
+/// It lives as long as the lints, next to the model, so what it keeps per
+/// chain and per edge is kept small: nodes are numbered in file order
+/// (tables, then chains), a node's outgoing edges are numbered one after
+/// the other in rule order, and the per-node tables hold `u32`s.
 pub struct JumpGraph<'a> {
     pub ruleset: &'a Ruleset,
     pub graph: DiGraph<ChainNode, JumpEdge>,
-    /// `nodes[table_index][chain_index]`.
-    nodes: Vec<Vec<NodeIndex>>,
-    names: Vec<HashMap<&'a str, NodeIndex>>,
-    /// Where each node's rules start in `jump_to`.
-    first_rule: Vec<usize>,
-    /// For every rule of every chain: the user chain it jumps or goes to.
-    jump_to: Vec<Option<NodeIndex>>,
-    /// `reach[node][hook]`.
-    reach: Vec<[Option<Reach>; 5]>,
+    /// Per table: the node of its first chain (the others follow in order).
+    table_first: Vec<u32>,
+    /// Per node: where its rules start among all the rules of the ruleset.
+    first_rule: Vec<u32>,
+    /// Per node, and one more: where its outgoing edges start (they are
+    /// numbered in rule order, node after node).
+    first_edge: Vec<u32>,
+    /// Per node: the hooks that reach it.
+    hook_sets: Vec<HookSet>,
+    /// Per node: where its reaches start in `reaches`, one per hook of
+    /// `hook_sets`, in hook order (most chains are reached by one or two
+    /// hooks of five).
+    first_reach: Vec<u32>,
+    reaches: Vec<StoredReach>,
     decides: Vec<bool>,
-    /// Per node: the first rule that every packet reaching it leaves the chain by.
-    exit: Vec<Option<usize>>,
+    /// Per node: the first rule that every packet reaching it leaves the
+    /// chain by, or [`NO_RULE`].
+    exit: Vec<u32>,
     /// Jumps to a name that is no chain of the table.
     pub undefined: Vec<StrayJump>,
     /// Jumps to a builtin chain, which the kernel refuses.
@@ -205,59 +270,58 @@ impl<'a> JumpGraph<'a> {
             .filter(|r| r.jump_chain().is_some())
             .count();
         let mut graph = DiGraph::with_capacity(ruleset.chain_count(), jumps);
-        let mut nodes = Vec::with_capacity(ruleset.tables.len());
-        let mut names = Vec::with_capacity(ruleset.tables.len());
+        let mut table_first = Vec::with_capacity(ruleset.tables.len());
         for (ti, table) in ruleset.tables.iter().enumerate() {
-            let mut ids = Vec::with_capacity(table.chains.len());
-            let mut by_name =
-                HashMap::with_capacity_and_hasher(table.chains.len(), Default::default());
+            table_first.push(index_u32(graph.node_count()));
             for (ci, chain) in table.chains.iter().enumerate() {
-                let id = graph.add_node(ChainNode {
+                let hook = if chain.builtin {
+                    hook_of(&chain.name)
+                } else {
+                    None
+                };
+                graph.add_node(ChainNode {
+                    chain_index: index_u32(ci),
+                    table_index: u16::try_from(ti).expect("a ruleset has one table per name"),
                     table: table.name,
-                    table_index: ti,
-                    chain_index: ci,
-                    hook: if chain.builtin {
-                        hook_of(&chain.name)
-                    } else {
-                        None
-                    },
+                    hook: hook.map_or(NO_HOOK, |h| h as u8),
                 });
-                ids.push(id);
-                by_name.entry(chain.name.as_str()).or_insert(id);
             }
-            nodes.push(ids);
-            names.push(by_name);
         }
         let mut undefined = Vec::new();
         let mut to_builtin = Vec::new();
-        let mut first_rule = vec![0; graph.node_count()];
-        let mut jump_to = Vec::with_capacity(ruleset.rule_count());
+        let mut first_rule = Vec::with_capacity(graph.node_count());
+        let mut first_edge = Vec::with_capacity(graph.node_count() + 1);
+        let mut rules = 0;
         for (ti, table) in ruleset.tables.iter().enumerate() {
+            // Only while building: `find` looks a name up in the model.
+            let mut names: HashMap<&str, NodeIndex> =
+                HashMap::with_capacity_and_hasher(table.chains.len(), Default::default());
             for (ci, chain) in table.chains.iter().enumerate() {
-                let from = nodes[ti][ci];
-                first_rule[from.index()] = jump_to.len();
+                let id = NodeIndex::new(table_first[ti] as usize + ci);
+                names.entry(chain.name.as_str()).or_insert(id);
+            }
+            for (ci, chain) in table.chains.iter().enumerate() {
+                let from = NodeIndex::new(table_first[ti] as usize + ci);
+                first_rule.push(index_u32(rules));
+                first_edge.push(index_u32(graph.edge_count()));
+                rules += chain.rules.len();
                 for (ri, rule) in chain.rules.iter().enumerate() {
-                    jump_to.push(None);
-                    let Some((name, kind)) = rule.jump_chain() else {
+                    let Some((name, _)) = rule.jump_chain() else {
                         continue;
                     };
                     let stray = StrayJump { from, rule: ri };
-                    match names[ti].get(name) {
+                    match names.get(name) {
                         None => undefined.push(stray),
-                        Some(&to) if table.chains[graph[to].chain_index].builtin => {
+                        Some(&to) if table.chains[graph[to].chain_index()].builtin => {
                             to_builtin.push(stray)
                         }
                         Some(&to) => {
-                            *jump_to.last_mut().expect("pushed above") = Some(to);
-                            let target = rule.target.as_ref().expect("a jump has a target");
                             graph.add_edge(
                                 from,
                                 to,
                                 JumpEdge {
-                                    kind,
-                                    rule: ri,
+                                    rule: index_u32(ri),
                                     line: rule.span.line,
-                                    target_span: target.span,
                                 },
                             );
                         }
@@ -265,16 +329,18 @@ impl<'a> JumpGraph<'a> {
                 }
             }
         }
+        first_edge.push(index_u32(graph.edge_count()));
         let mut jg = JumpGraph {
             ruleset,
-            reach: vec![[None; 5]; graph.node_count()],
             decides: vec![false; graph.node_count()],
-            exit: vec![None; graph.node_count()],
+            exit: Vec::new(),
+            hook_sets: Vec::new(),
+            first_reach: Vec::new(),
+            reaches: Vec::new(),
             graph,
-            nodes,
-            names,
+            table_first,
             first_rule,
-            jump_to,
+            first_edge,
             undefined,
             to_builtin,
         };
@@ -289,27 +355,40 @@ impl<'a> JumpGraph<'a> {
     // -----------------------------------------------------------------------------------------
 
     pub fn node(&self, table_index: usize, chain_index: usize) -> NodeIndex {
-        self.nodes[table_index][chain_index]
+        debug_assert!(chain_index < self.ruleset.tables[table_index].chains.len());
+        NodeIndex::new(self.table_first[table_index] as usize + chain_index)
     }
 
-    /// The chain named `name` in the table at `table_index`.
+    /// The chain named `name` in the table at `table_index` (a walk over
+    /// the table's chains: the graph keeps no map of names).
     pub fn find(&self, table_index: usize, name: &str) -> Option<NodeIndex> {
-        self.names[table_index].get(name).copied()
+        let ci = self.ruleset.tables[table_index]
+            .chains
+            .iter()
+            .position(|c| c.name == name)?;
+        Some(self.node(table_index, ci))
     }
 
     /// The span of the rule that makes the jump.
     pub fn edge_span(&self, edge: EdgeIndex) -> Span {
-        let from = self
-            .graph
-            .edge_endpoints(edge)
-            .expect("an edge of this graph")
-            .0;
-        self.chain(from).rules[self.graph[edge].rule].span
+        self.edge_rule(edge).1.span
+    }
+
+    /// The `-j NAME` / `-g NAME` part of the rule that makes the jump.
+    pub fn edge_target_span(&self, edge: EdgeIndex) -> Span {
+        let rule = self.edge_rule(edge).1;
+        rule.target.as_ref().expect("a jump has a target").span
+    }
+
+    /// Whether the edge is a jump (`-j`) or a goto (`-g`).
+    pub fn edge_kind(&self, edge: EdgeIndex) -> JumpKind {
+        let rule = self.edge_rule(edge).1;
+        rule.target.as_ref().expect("a jump has a target").jump
     }
 
     pub fn chain(&self, node: NodeIndex) -> &'a Chain {
         let n = self.graph[node];
-        &self.ruleset.tables[n.table_index].chains[n.chain_index]
+        &self.ruleset.tables[n.table_index()].chains[n.chain_index()]
     }
 
     pub fn table(&self, node: NodeIndex) -> TableName {
@@ -320,7 +399,7 @@ impl<'a> JumpGraph<'a> {
     /// ruleset, tables, chains and rules in file order: an index for tables
     /// with one entry per rule.
     pub fn rule_index(&self, node: NodeIndex, rule: usize) -> usize {
-        self.first_rule[node.index()] + rule
+        self.first_rule[node.index()] as usize + rule
     }
 
     pub fn rule(&self, node: NodeIndex, rule: usize) -> &'a Rule {
@@ -330,7 +409,21 @@ impl<'a> JumpGraph<'a> {
     /// The rule that makes an edge.
     pub fn edge_rule(&self, edge: EdgeIndex) -> (NodeIndex, &'a Rule) {
         let (from, _) = self.graph.edge_endpoints(edge).expect("edge exists");
-        (from, self.rule(from, self.graph[edge].rule))
+        (from, self.rule(from, self.graph[edge].rule()))
+    }
+
+    /// The edge rule `rule` of `node` makes, if it jumps or goes to a user
+    /// chain of the table.
+    fn edge_of_rule(&self, node: NodeIndex, rule: usize) -> Option<EdgeIndex> {
+        let (start, end) = (
+            self.first_edge[node.index()] as usize,
+            self.first_edge[node.index() + 1] as usize,
+        );
+        let edges = &self.graph.raw_edges()[start..end];
+        let i = edges
+            .binary_search_by_key(&rule, |e| e.weight.rule())
+            .ok()?;
+        Some(EdgeIndex::new(start + i))
     }
 
     /// The jumps and gotos that lead to a chain, in file order.
@@ -350,13 +443,7 @@ impl<'a> JumpGraph<'a> {
 
     /// The hooks that can send a packet into this chain.
     pub fn hooks(&self, node: NodeIndex) -> HookSet {
-        let mut set = HookSet::EMPTY;
-        for (h, r) in self.reach[node.index()].iter().enumerate() {
-            if r.is_some() {
-                set.insert(h);
-            }
-        }
-        set
+        self.hook_sets[node.index()]
     }
 
     /// True when some builtin chain reaches this chain (or it is one).
@@ -365,16 +452,23 @@ impl<'a> JumpGraph<'a> {
     }
 
     pub fn reach(&self, node: NodeIndex, hook: Hook) -> Option<Reach> {
-        self.reach[node.index()][hook]
+        let hooks = self.hook_sets[node.index()];
+        if !hooks.contains(hook) {
+            return None;
+        }
+        let before = (hooks.bits() & ((1 << hook) - 1)).count_ones() as usize;
+        Some(self.reaches[self.first_reach[node.index()] as usize + before].get())
+    }
+
+    /// The reaches of a node, one per hook of [`JumpGraph::hooks`].
+    fn reaches_of(&self, node: NodeIndex) -> &[StoredReach] {
+        let start = self.first_reach[node.index()] as usize;
+        &self.reaches[start..start + self.hook_sets[node.index()].len()]
     }
 
     /// The earliest line by which any hook reaches this chain.
     pub fn reach_line(&self, node: NodeIndex) -> Option<u32> {
-        self.reach[node.index()]
-            .iter()
-            .flatten()
-            .map(|r| r.line)
-            .min()
+        self.reaches_of(node).iter().map(|r| r.line).min()
     }
 
     /// The last jumps (at most `limit`) on the path by which `hook` reaches
@@ -386,7 +480,7 @@ impl<'a> JumpGraph<'a> {
         let mut complete = true;
         while let Some(Reach {
             via: Some(edge), ..
-        }) = self.reach[at.index()][hook]
+        }) = self.reach(at, hook)
         {
             if path.len() == limit {
                 complete = false;
@@ -403,16 +497,16 @@ impl<'a> JumpGraph<'a> {
     /// from: the rule that, when added, first connected the hook to the chain.
     /// `None` for the hook's own chain.
     pub fn connecting_jump(&self, hook: Hook, node: NodeIndex) -> Option<EdgeIndex> {
-        let line = self.reach[node.index()][hook]?.line;
+        let line = self.reach(node, hook)?.line;
         let mut at = node;
         // Reach lines never grow walking back towards the hook; the jump on
         // `line` is the last one whose source was reached earlier.
         while let Some(Reach {
             via: Some(edge), ..
-        }) = self.reach[at.index()][hook]
+        }) = self.reach(at, hook)
         {
             let from = self.graph.edge_endpoints(edge).expect("edge exists").0;
-            let from_line = self.reach[from.index()][hook].map_or(0, |r| r.line);
+            let from_line = self.reach(from, hook).map_or(0, |r| r.line);
             if self.graph[edge].line() == line && from_line <= line {
                 return Some(edge);
             }
@@ -424,37 +518,62 @@ impl<'a> JumpGraph<'a> {
     /// Bottleneck shortest paths, once per hook: `reach[v][h].line` is the
     /// smallest over all paths from `h` to `v` of the largest rule line on
     /// the path. Dijkstra with `max` in place of `+`.
+    ///
+    /// The walks fill a table of every hook for every node; what is kept is
+    /// only the hooks that reach each node.
     fn compute_reach(&mut self) {
-        for hook in 0..HOOK_NAMES.len() {
+        const UNREACHED: StoredReach = StoredReach {
+            line: u32::MAX,
+            via: NO_EDGE,
+        };
+        let n = self.graph.node_count();
+        // Per hook: every node's reach.
+        let mut columns = vec![vec![UNREACHED; n]; HOOK_NAMES.len()];
+        for (hook, reach) in columns.iter_mut().enumerate() {
             let mut heap = BinaryHeap::new();
             for node in self.graph.node_indices() {
-                if self.graph[node].hook == Some(hook) {
-                    self.reach[node.index()][hook] = Some(Reach { line: 0, via: None });
+                if self.graph[node].hook() == Some(hook) {
+                    reach[node.index()] = StoredReach {
+                        line: 0,
+                        via: NO_EDGE,
+                    };
                     heap.push(Reverse((0u32, node.index() as u32)));
                 }
             }
             while let Some(Reverse((line, at))) = heap.pop() {
                 let at = NodeIndex::new(at as usize);
-                if self.reach[at.index()][hook].is_some_and(|r| r.line < line) {
+                if reach[at.index()].line < line {
                     continue;
                 }
                 for e in self.graph.edges(at) {
                     let to = e.target();
                     let cand = line.max(e.weight().line());
-                    let better = match self.reach[to.index()][hook] {
-                        None => true,
-                        Some(r) => cand < r.line,
-                    };
-                    if better && self.graph[to].hook.is_none() {
-                        self.reach[to.index()][hook] = Some(Reach {
+                    // `u32::MAX` is no line of a file under 4 GiB: unreached.
+                    if cand < reach[to.index()].line && self.graph[to].hook().is_none() {
+                        reach[to.index()] = StoredReach {
                             line: cand,
-                            via: Some(e.id()),
-                        });
+                            via: index_u32(e.id().index()),
+                        };
                         heap.push(Reverse((cand, to.index() as u32)));
                     }
                 }
             }
         }
+        self.hook_sets = Vec::with_capacity(n);
+        self.first_reach = Vec::with_capacity(n);
+        self.reaches = Vec::new();
+        for node in 0..n {
+            let mut hooks = HookSet::EMPTY;
+            self.first_reach.push(index_u32(self.reaches.len()));
+            for (hook, reach) in columns.iter().enumerate() {
+                if reach[node].line != u32::MAX {
+                    hooks.insert(hook);
+                    self.reaches.push(reach[node]);
+                }
+            }
+            self.hook_sets.push(hooks);
+        }
+        self.reaches.shrink_to_fit();
     }
 
     // -----------------------------------------------------------------------------------------
@@ -468,11 +587,14 @@ impl<'a> JumpGraph<'a> {
         };
         match &target.kind {
             TargetKind::Return => Flow::Return,
-            TargetKind::Chain => match self.jump_to[self.first_rule[node.index()] + rule] {
-                Some(to) => match target.jump {
-                    JumpKind::Jump => Flow::Jump(to),
-                    JumpKind::Goto => Flow::Goto(to),
-                },
+            TargetKind::Chain => match self.edge_of_rule(node, rule) {
+                Some(e) => {
+                    let to = self.graph.raw_edges()[e.index()].target();
+                    match target.jump {
+                        JumpKind::Jump => Flow::Jump(to),
+                        JumpKind::Goto => Flow::Goto(to),
+                    }
+                }
                 // An undefined chain or a builtin one: refused, nothing to follow.
                 None => Flow::Continue,
             },
@@ -492,7 +614,8 @@ impl<'a> JumpGraph<'a> {
     /// the chain: an unconditional verdict, RETURN, goto, or jump to a chain
     /// that always decides. The rules after it never see a packet.
     pub fn exit_rule(&self, node: NodeIndex) -> Option<usize> {
-        self.exit[node.index()]
+        let r = self.exit[node.index()];
+        (r != NO_RULE).then_some(r as usize)
     }
 
     /// True when the rule (0-based index) leaves the chain for every packet
@@ -569,7 +692,11 @@ impl<'a> JumpGraph<'a> {
         self.exit = self
             .graph
             .node_indices()
-            .map(|node| (0..self.chain(node).rules.len()).find(|r| self.always_leaves(node, *r)))
+            .map(|node| {
+                (0..self.chain(node).rules.len())
+                    .find(|r| self.always_leaves(node, *r))
+                    .map_or(NO_RULE, index_u32)
+            })
             .collect();
     }
 
@@ -579,9 +706,60 @@ impl<'a> JumpGraph<'a> {
 
     /// Every set of chains that jump to each other in a circle (strongly
     /// connected components with a cycle), each sorted by node.
+    ///
+    /// Only the chains left after taking away, again and again, those no
+    /// jump leads to (no loop goes through them) are split into components:
+    /// most graphs have no loop, and a list per chain of a kube dump is a
+    /// megabyte.
     pub fn cycles(&self) -> Vec<Vec<NodeIndex>> {
-        let mut out: Vec<Vec<NodeIndex>> = kosaraju_scc(&self.graph)
+        let n = self.graph.node_count();
+        let mut indegree = vec![0u32; n];
+        for e in self.graph.raw_edges() {
+            indegree[e.target().index()] += 1;
+        }
+        let mut work: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|v| indegree[v.index()] == 0)
+            .collect();
+        while let Some(v) = work.pop() {
+            for e in self.graph.edges(v) {
+                let t = e.target();
+                indegree[t.index()] -= 1;
+                if indegree[t.index()] == 0 {
+                    work.push(t);
+                }
+            }
+        }
+        // What is left: the chains on a loop, and those a loop leads to.
+        let left: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|v| indegree[v.index()] > 0)
+            .collect();
+        if left.is_empty() {
+            return Vec::new();
+        }
+        drop(indegree);
+        let inside: HashMap<NodeIndex, u32> = left
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (*v, i as u32))
+            .collect();
+        let mut sub: DiGraph<(), ()> = DiGraph::with_capacity(left.len(), 0);
+        for _ in &left {
+            sub.add_node(());
+        }
+        for (i, v) in left.iter().enumerate() {
+            for e in self.graph.edges(*v) {
+                if let Some(&t) = inside.get(&e.target()) {
+                    sub.add_edge(NodeIndex::new(i), NodeIndex::new(t as usize), ());
+                }
+            }
+        }
+        let mut out: Vec<Vec<NodeIndex>> = kosaraju_scc(&sub)
             .into_iter()
+            .map(|scc| scc.into_iter().map(|v| left[v.index()]).collect::<Vec<_>>())
             .filter(|scc| scc.len() > 1 || self.graph.edges(scc[0]).any(|e| e.target() == scc[0]))
             .map(|mut scc| {
                 scc.sort();
@@ -726,7 +904,7 @@ impl<'a> JumpGraph<'a> {
     // -----------------------------------------------------------------------------------------
 
     fn table_selected(&self, node: NodeIndex, only: Option<TableName>) -> bool {
-        only.is_none_or(|t| self.graph[node].table == t)
+        only.is_none_or(|t| self.graph[node].table() == t)
     }
 
     /// Graphviz DOT: builtin chains are entry points (boxes, top rank), goto
@@ -748,7 +926,7 @@ impl<'a> JumpGraph<'a> {
                 let id = dot_id(table.name, &chain.name);
                 let mut label = dot_escape(&chain.name);
                 let mut attrs = Vec::new();
-                if self.graph[node].hook.is_some() {
+                if self.graph[node].hook().is_some() {
                     attrs.push("shape=box".to_string());
                     attrs.push("style=bold".to_string());
                     if let Some(p) = chain.policy {
@@ -761,7 +939,7 @@ impl<'a> JumpGraph<'a> {
                     attrs.push("fontcolor=grey50".to_string());
                     label.push_str("\\n(unreachable)");
                 }
-                if chain.rules.is_empty() && self.graph[node].hook.is_none() {
+                if chain.rules.is_empty() && self.graph[node].hook().is_none() {
                     label.push_str("\\n(empty)");
                 }
                 attrs.insert(0, format!("label=\"{label}\""));
@@ -776,17 +954,17 @@ impl<'a> JumpGraph<'a> {
             if !self.table_selected(e.source(), only) {
                 continue;
             }
-            let table = self.graph[e.source()].table;
+            let table = self.graph[e.source()].table();
             let from = dot_id(table, &self.chain(e.source()).name);
             let to = dot_id(table, &self.chain(e.target()).name);
-            let style = match e.weight().kind {
+            let style = match self.edge_kind(e.id()) {
                 JumpKind::Jump => "",
                 JumpKind::Goto => ", style=dashed",
             };
             let _ = writeln!(
                 out,
                 "    {from} -> {to} [label=\"#{}\"{style}];",
-                e.weight().rule + 1
+                e.weight().rule() + 1
             );
         }
         out.push_str("}\n");
@@ -837,7 +1015,7 @@ impl<'a> JumpGraph<'a> {
                 let node = self.node(ti, ci);
                 chains.push(ChainOut {
                     name: &chain.name,
-                    builtin: self.graph[node].hook.is_some(),
+                    builtin: self.graph[node].hook().is_some(),
                     line: chain.span.line,
                     rules: chain.rules.len(),
                     reachable: self.is_reachable(node),
@@ -846,16 +1024,16 @@ impl<'a> JumpGraph<'a> {
                     always_decides: self.always_decides(node),
                 });
                 let mut out_edges: Vec<_> = self.graph.edges(node).collect();
-                out_edges.sort_by_key(|e| e.weight().rule);
+                out_edges.sort_by_key(|e| e.weight().rule());
                 for e in out_edges {
                     edges.push(EdgeOut {
                         from: &chain.name,
                         to: &self.chain(e.target()).name,
-                        kind: match e.weight().kind {
+                        kind: match self.edge_kind(e.id()) {
                             JumpKind::Jump => "jump",
                             JumpKind::Goto => "goto",
                         },
-                        rule: e.weight().rule + 1,
+                        rule: e.weight().rule() + 1,
                         line: e.weight().line(),
                     });
                 }
@@ -923,6 +1101,12 @@ fn cycle_through(
     }
     path.reverse();
     path
+}
+
+/// A count or position that fits in 32 bits: spans are 32-bit byte offsets,
+/// so a ruleset has fewer than 2^32 chains, rules and jumps.
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 chains, rules and jumps")
 }
 
 fn dot_id(table: TableName, chain: &str) -> String {

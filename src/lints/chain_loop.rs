@@ -71,7 +71,7 @@ fn reachable_loop(cx: &LintContext<'_>, line: u32, cycle: &[EdgeIndex]) -> Findi
     };
     let finding = Finding::new(
         &codes::CHAIN_LOOP,
-        g.graph[blamed].target_span,
+        g.edge_target_span(blamed),
         format!(
             "{what}: {}, reached from {}; the kernel refuses a loop a builtin chain can reach",
             loop_text(g, cycle),
@@ -81,7 +81,7 @@ fn reachable_loop(cx: &LintContext<'_>, line: u32, cycle: &[EdgeIndex]) -> Findi
     .help("break the loop: one of these chains must not jump back (use RETURN to go back to the caller)");
     let mut finding = cx.with_path(finding, &path);
     finding = cx.with_path(finding, cycle);
-    cx.at_rule(finding, from, g.graph[blamed].rule)
+    cx.at_rule(finding, from, g.graph[blamed].rule())
 }
 
 fn unreachable_loop(cx: &LintContext<'_>, cycle: &[EdgeIndex]) -> Option<Finding> {
@@ -90,7 +90,7 @@ fn unreachable_loop(cx: &LintContext<'_>, cycle: &[EdgeIndex]) -> Option<Finding
     let (from, _) = g.graph.edge_endpoints(last).expect("edge");
     let mut finding = Finding::new(
         &codes::CHAIN_LOOP,
-        g.graph[last].target_span,
+        g.edge_target_span(last),
         format!(
             "this jump closes a loop: {}; no builtin chain reaches it, so it loads, but the first jump into it will be refused",
             loop_text(g, cycle)
@@ -99,5 +99,5 @@ fn unreachable_loop(cx: &LintContext<'_>, cycle: &[EdgeIndex]) -> Option<Finding
     .help("break the loop, or delete the chains if nothing uses them");
     finding.severity = Severity::Warning;
     finding = cx.with_path(finding, cycle);
-    Some(cx.at_rule(finding, from, g.graph[last].rule))
+    Some(cx.at_rule(finding, from, g.graph[last].rule()))
 }

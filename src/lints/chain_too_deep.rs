@@ -69,7 +69,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
         .unwrap_or("?");
     let finding = Finding::new(
         &codes::CHAIN_TOO_DEEP,
-        g.graph[blamed].target_span,
+        g.edge_target_span(blamed),
         format!(
             "with this jump, chains nest {} deep from `{root}`: the nft backend refuses jumps nested {MAX_DEPTH} deep (\"Too many links\")",
             path.len()
@@ -77,7 +77,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     )
     .help("flatten the chain structure: fewer than 16 jumps from any builtin chain");
     let finding = cx.with_path(finding, shown);
-    out.push(cx.at_rule(finding, from, g.graph[blamed].rule));
+    out.push(cx.at_rule(finding, from, g.graph[blamed].rule()));
 }
 
 /// The longest path into `node`, first jump first (iterative).

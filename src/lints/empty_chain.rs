@@ -25,7 +25,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             }
             let gotos = jumps
                 .iter()
-                .filter(|e| g.graph[**e].kind == JumpKind::Goto)
+                .filter(|e| g.edge_kind(**e) == JumpKind::Goto)
                 .count();
             let plain = jumps.len() - gotos;
             let mut parts = Vec::new();

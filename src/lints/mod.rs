@@ -23,7 +23,6 @@ mod unreachable_rule;
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use foldhash::HashMap;
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use rayon::prelude::*;
 
@@ -41,17 +40,16 @@ pub const MAX_PATH: usize = 16;
 pub struct LintContext<'a> {
     pub ruleset: &'a Ruleset,
     pub graph: JumpGraph<'a>,
-    /// Per rule ([`JumpGraph::rule_index`]): the first earlier rule of its
-    /// chain that says the same thing, or [`NO_COPY`].
-    copies: Vec<u32>,
+    /// The rules that repeat an earlier rule of their chain, by
+    /// [`JumpGraph::rule_index`], with the first rule they repeat: few in
+    /// a real dump, so a list of them, not a slot per rule.
+    copies: Vec<(u32, u32)>,
 }
-
-const NO_COPY: u32 = u32::MAX;
 
 impl<'a> LintContext<'a> {
     pub fn new(ruleset: &'a Ruleset) -> LintContext<'a> {
         let graph = JumpGraph::build(ruleset);
-        let copies = first_copies(ruleset);
+        let copies = first_copies(&graph);
         LintContext {
             ruleset,
             graph,
@@ -63,8 +61,12 @@ impl<'a> LintContext<'a> {
     /// repeats (counters aside), if any: what `duplicate-rule` reports, and
     /// the other dead-code lints leave to it.
     pub fn first_copy(&self, node: NodeIndex, rule: usize) -> Option<usize> {
-        let c = self.copies[self.graph.rule_index(node, rule)];
-        (c != NO_COPY).then_some(c as usize)
+        let at = self.graph.rule_index(node, rule);
+        let i = self
+            .copies
+            .binary_search_by_key(&at, |&(r, _)| r as usize)
+            .ok()?;
+        Some(self.copies[i].1 as usize)
     }
 
     /// A finding located at a rule: table, chain and 1-based rule number set.
@@ -116,7 +118,7 @@ impl<'a> LintContext<'a> {
     pub fn describe_jump(&self, edge: EdgeIndex) -> String {
         let g = &self.graph.graph;
         let (from, to) = g.edge_endpoints(edge).expect("edge exists");
-        let verb = match g[edge].kind {
+        let verb = match self.graph.edge_kind(edge) {
             crate::model::JumpKind::Jump => "jumps",
             crate::model::JumpKind::Goto => "goes (-g)",
         };
@@ -124,7 +126,7 @@ impl<'a> LintContext<'a> {
             "`{}` {verb} to `{}` here (rule {})",
             self.graph.chain(from).name,
             self.graph.chain(to).name,
-            g[edge].rule + 1
+            g[edge].rule() + 1
         )
     }
 }
@@ -206,51 +208,58 @@ impl Hash for RuleKey<'_> {
     }
 }
 
-/// [`LintContext::copies`]: every rule hashed once (in parallel: a long
-/// chain is a long list of rules to hash), then each chain read once with the
-/// hashes.
-fn first_copies(ruleset: &Ruleset) -> Vec<u32> {
-    let chains: Vec<&[Rule]> = ruleset
-        .tables
-        .iter()
-        .flat_map(|t| &t.chains)
-        .map(|c| c.rules.as_slice())
-        .collect();
-    let rules: Vec<&Rule> = chains.iter().flat_map(|c| c.iter()).collect();
+/// [`LintContext::copies`]: every rule hashed once, chains in parallel.
+/// The rules of a chain are sorted by hash (16 bytes a rule, half of a
+/// hash map's: a flat chain is one long list of rules), and only rules
+/// with the same hash are compared.
+fn first_copies(graph: &JumpGraph<'_>) -> Vec<(u32, u32)> {
     let state = foldhash::fast::FixedState::default();
-    let hashes: Vec<u64> = rules
-        .par_iter()
-        .map(|r| state.hash_one(RuleKey(r)))
-        .collect();
-    let mut copies = Vec::with_capacity(rules.len());
-    let mut start = 0;
-    for chain in chains {
-        let hashes = &hashes[start..start + chain.len()];
-        start += chain.len();
-        let mut first: HashMap<Hashed<'_>, u32> =
-            HashMap::with_capacity_and_hasher(chain.len(), Default::default());
-        for (ri, (rule, &hash)) in chain.iter().zip(hashes).enumerate() {
-            let earlier = *first
-                .entry(Hashed(hash, RuleKey(rule)))
-                .or_insert(ri as u32);
-            copies.push(if earlier as usize == ri {
-                NO_COPY
+    (0..graph.graph.node_count())
+        .into_par_iter()
+        .flat_map_iter(|n| {
+            let node = NodeIndex::new(n);
+            let chain = &graph.chain(node).rules;
+            let keyed = |(ri, r): (usize, &Rule)| (state.hash_one(RuleKey(r)), ri as u32);
+            // In parallel for a long chain.
+            let by_hash: Vec<(u64, u32)> = if chain.len() >= dead_code::PAR_RULES {
+                let mut v: Vec<(u64, u32)> = chain.par_iter().enumerate().map(keyed).collect();
+                v.par_sort_unstable();
+                v
             } else {
-                earlier
-            });
-        }
-    }
-    copies
-}
-
-/// A [`RuleKey`] with its hash computed beforehand.
-#[derive(PartialEq, Eq)]
-struct Hashed<'a>(u64, RuleKey<'a>);
-
-impl Hash for Hashed<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
-    }
+                let mut v: Vec<(u64, u32)> = chain.iter().enumerate().map(keyed).collect();
+                v.sort_unstable();
+                v
+            };
+            let mut copies = Vec::new();
+            // The rules of a run of one hash in rule order; each is a copy
+            // of the first earlier one that says the same thing, if any.
+            // Unequal rules with one hash are rare: the list of the first
+            // of each kind stays short.
+            let mut firsts: Vec<u32> = Vec::new();
+            for run in by_hash.chunk_by(|a, b| a.0 == b.0) {
+                if run.len() == 1 {
+                    continue;
+                }
+                firsts.clear();
+                for &(_, ri) in run {
+                    let rule = &chain[ri as usize];
+                    match firsts
+                        .iter()
+                        .find(|&&f| same_rule(&chain[f as usize], rule))
+                    {
+                        Some(&earlier) => {
+                            let at = u32::try_from(graph.rule_index(node, ri as usize))
+                                .expect("fewer than 2^32 rules");
+                            copies.push((at, earlier));
+                        }
+                        None => firsts.push(ri),
+                    }
+                }
+            }
+            copies.sort_unstable();
+            copies
+        })
+        .collect()
 }
 
 /// True when two rules say the same thing (counters aside).

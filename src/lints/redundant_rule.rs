@@ -26,7 +26,7 @@
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::lints::LintContext;
-use crate::lints::dead_code::index::{Index, Keyed};
+use crate::lints::dead_code::index::{Index, Keyed, rule_no};
 use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule};
 use crate::lints::shadowed_rule::{MAX_CANDIDATES, MAX_PIECES};
 use crate::model::{Policy, TargetKind};
@@ -87,7 +87,7 @@ impl Keyed for Reach<'_, '_> {
 
 pub fn check_chain(cx: &LintContext<'_>, cs: &ChainSpaces<'_>, out: &mut Vec<Finding>) {
     let n = cs.chain.rules.len();
-    let all: Vec<usize> = (0..n).filter(|&ri| cs.reaches(ri)).collect();
+    let all: Vec<u32> = (0..n).filter(|&ri| cs.reaches(ri)).map(rule_no).collect();
     let index = Index::build(&all, &Reach(cs), |d: Dim| {
         cs.base.bounds(d).map_or(0, |(_, hi)| hi)
     });

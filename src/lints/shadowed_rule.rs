@@ -28,7 +28,7 @@ use crate::codes;
 use crate::diagnostic::Finding;
 use crate::graph::Flow;
 use crate::lints::LintContext;
-use crate::lints::dead_code::index::{Index, Keyed};
+use crate::lints::dead_code::index::{Index, Keyed, rule_no};
 use crate::lints::dead_code::{ChainSpaces, Step, found_per_rule, verdict_name};
 use crate::space::{Dim, PacketSet};
 
@@ -47,8 +47,9 @@ pub fn check_chain(
 ) -> Vec<usize> {
     let mut dead = Vec::new();
     let n = cs.chain.rules.len();
-    let deciders: Vec<usize> = (0..n)
+    let deciders: Vec<u32> = (0..n)
         .filter(|&ri| cs.steps[ri] == Step::Decides && !cs.spaces[ri].must().is_empty())
+        .map(rule_no)
         .collect();
     if deciders.is_empty() {
         return dead;

@@ -305,7 +305,7 @@ pub(super) fn refused_at_hook(
         let (from, _) = g.graph.edge_endpoints(blamed).expect("edge");
         let f = Finding::new(
             code,
-            g.graph[blamed].target_span,
+            g.edge_target_span(blamed),
             format!(
                 "this jump lets {} reach {} in `{}` (line {}), but it is only allowed in {allowed_names}: the kernel refuses it ({})",
                 HOOK_NAMES[hook],
@@ -317,7 +317,7 @@ pub(super) fn refused_at_hook(
         )
         .help(help)
         .related(span, format!("the {label} rule"));
-        cx.at_rule(cx.with_path(f, &path), from, g.graph[blamed].rule)
+        cx.at_rule(cx.with_path(f, &path), from, g.graph[blamed].rule())
     } else {
         let f = Finding::new(code, span, message).help(help);
         cx.at_rule(cx.with_path(f, &path), node, ri)

@@ -17,7 +17,7 @@ use crate::model::Span;
 pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let g = &cx.graph;
     for stray in &g.undefined {
-        let table_index = g.graph[stray.from].table_index;
+        let table_index = g.graph[stray.from].table_index();
         let table = &cx.ruleset.tables[table_index];
         let rule = g.rule(stray.from, stray.rule);
         let Some((name, _)) = rule.jump_chain() else {
@@ -97,11 +97,10 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             if let Some(edge) = first_jump {
                 // The jump comes first: iptables-legacy names it (the nft
                 // backend names the table's COMMIT line).
-                let jump = g.graph[edge];
                 let (from, _) = g.graph.edge_endpoints(edge).expect("edge");
                 let mut finding = Finding::new(
                     &codes::UNDEFINED_CHAIN,
-                    jump.target_span,
+                    g.edge_target_span(edge),
                     format!(
                         "`{}` is not a chain of table `{}` when this rule jumps to it: iptables-restore refuses the jump",
                         chain.name, table.name
@@ -114,7 +113,11 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                         format!("rules are added to `{}` here", chain.name),
                     );
                 }
-                out.push(cx.at_rule(cx.with_sites(finding, &jumps[1..]), from, jump.rule));
+                out.push(cx.at_rule(
+                    cx.with_sites(finding, &jumps[1..]),
+                    from,
+                    g.graph[edge].rule(),
+                ));
             } else if let Some((ri, rule)) = first_rule {
                 let finding = Finding::new(
                     &codes::UNDEFINED_CHAIN,

@@ -55,7 +55,8 @@ const SMALL: usize = 16;
 // A small index never stops a visit that a keyed one would finish.
 const _: () = assert!(SMALL < crate::lints::shadowed_rule::MAX_CANDIDATES);
 
-fn rule_no(ri: usize) -> u32 {
+/// A rule number as the index keeps it.
+pub fn rule_no(ri: usize) -> u32 {
     u32::try_from(ri).expect("a chain has fewer than 2^32 rules")
 }
 
@@ -66,14 +67,14 @@ fn class(lo: u128, hi: u128) -> u32 {
 
 /// How many distinct values `f` gives over `rules`.
 fn distinct<T: Ord + Copy + Send>(
-    rules: &[usize],
+    rules: &[u32],
     parallel: bool,
     f: impl Fn(usize) -> Option<T> + Sync + Send,
 ) -> usize {
     let mut v: Vec<T> = if parallel {
-        rules.par_iter().filter_map(|&ri| f(ri)).collect()
+        rules.par_iter().filter_map(|&ri| f(ri as usize)).collect()
     } else {
-        rules.iter().filter_map(|&ri| f(ri)).collect()
+        rules.iter().filter_map(|&ri| f(ri as usize)).collect()
     };
     if parallel {
         v.par_sort_unstable();
@@ -88,7 +89,7 @@ fn distinct<T: Ord + Copy + Send>(
 /// and the rules whose interval is all of `0..=max`.
 #[allow(clippy::type_complexity)]
 fn entries<T: Copy + Ord + Send + Sync + Into<u128>>(
-    rules: &[usize],
+    rules: &[u32],
     parallel: bool,
     bounds: impl Fn(usize) -> Option<(u128, u128)> + Sync + Send,
     max: u128,
@@ -97,12 +98,12 @@ fn entries<T: Copy + Ord + Send + Sync + Into<u128>>(
     // An empty set (no bounds) becomes `hi < lo`, dropped below: one entry
     // per rule lets a parallel collect write its result in place instead
     // of joining pieces.
-    let entry = |&ri: &usize| match bounds(ri) {
+    let entry = |&ri: &u32| match bounds(ri as usize) {
         Some((lo, hi)) => {
             debug_assert!(hi <= max, "bounds within the dimension");
-            (narrow(lo), narrow(hi), rule_no(ri))
+            (narrow(lo), narrow(hi), ri)
         }
-        None => (narrow(1), narrow(0), rule_no(ri)),
+        None => (narrow(1), narrow(0), ri),
     };
     let mut entries: Vec<(T, T, u32)> = if parallel {
         rules.par_iter().map(entry).collect()
@@ -132,11 +133,13 @@ fn entries<T: Copy + Ord + Send + Sync + Into<u128>>(
 }
 
 impl Index {
-    /// Indexes `rules` (rule numbers, each key read through `keyed`) on the
+    /// Indexes `rules` (rule numbers, in order, each key read through
+    /// `keyed`; `u32`, as a long chain's list of them is alive while the
+    /// index is built) on the
     /// dimension whose narrower than full intervals start at the most
     /// distinct values: the one that tells the rules apart best.
     pub fn build(
-        rules: &[usize],
+        rules: &[u32],
         keyed: &(impl Keyed + ?Sized),
         max_of: impl Fn(Dim) -> u128,
     ) -> Index {
@@ -146,7 +149,7 @@ impl Index {
                 dim: KEYS[0],
                 entries: Entries::Narrow(Vec::new()),
                 classes: Vec::new(),
-                full: rules.iter().map(|&ri| rule_no(ri)).collect(),
+                full: rules.to_vec(),
             };
         }
         // A dimension no set restricts has no narrower than full interval:
@@ -154,7 +157,7 @@ impl Index {
         let mut restricted = [false; KEYS.len()];
         for &ri in rules {
             for (r, d) in restricted.iter_mut().zip(KEYS) {
-                *r = *r || keyed.restricts(ri, d);
+                *r = *r || keyed.restricts(ri as usize, d);
             }
         }
         // One long chain is one index: sort it on every core.
@@ -329,7 +332,7 @@ mod tests {
             let mut seed = 7u64;
             for n in [3usize, 40, 300] {
                 let sets = Sets((0..n).map(|_| random_set(&ctx, &mut seed)).collect());
-                let rules: Vec<usize> = (0..n).filter(|&ri| ri % 7 != 3).collect();
+                let rules: Vec<u32> = (0..n as u32).filter(|&ri| ri % 7 != 3).collect();
                 let max_of = |d: Dim| ctx.universe().bounds(d).expect("not empty").1;
                 let index = Index::build(&rules, &sets, max_of);
                 for q in 0..50 {
@@ -345,9 +348,10 @@ mod tests {
                     seen.dedup();
                     assert_eq!(seen.len(), before, "a rule visited twice");
                     for &ri in &seen {
-                        assert!(rules.contains(&ri) && from <= ri && ri < to);
+                        assert!(rules.contains(&rule_no(ri)) && from <= ri && ri < to);
                     }
                     for &ri in &rules {
+                        let ri = ri as usize;
                         if from <= ri && ri < to && sets.0[ri].overlaps(&query) {
                             assert!(seen.contains(&ri), "{family:?} n={n}: rule {ri} missed");
                         }

@@ -31,9 +31,13 @@
 pub mod index;
 pub mod witness;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
+use crate::diagnostic::Finding;
 use crate::graph::{Flow, HookSet, INPUT, OUTPUT, PREROUTING};
 use crate::lints::LintContext;
 use crate::model::{Chain, Interface, Negatable, Rule, TargetKind};
@@ -79,7 +83,7 @@ pub struct ChainSpaces<'c> {
 
 /// Runs `unmatchable-rule`, `shadowed-rule` and `redundant-rule` over every
 /// reachable chain.
-pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
+pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
     let ctx = SpaceContext::for_ruleset(cx.ruleset);
     let universes = HookUniverses::new(&ctx);
     let pure = pure_chains(cx);
@@ -95,48 +99,31 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<crate::diagnostic::Finding>) {
         let first = g.rule_index(node, 0);
         &all_steps[first..first + g.chain(node).rules.len()]
     };
-    let entries = entry_sets(cx, &ctx, &universes, &steps);
-    // Chains are independent: analyse them in parallel, report in file order.
-    let chains: Vec<(NodeIndex, &Chain)> = cx
-        .ruleset
-        .tables
-        .iter()
-        .enumerate()
-        .flat_map(|(ti, table)| {
-            table
-                .chains
-                .iter()
-                .enumerate()
-                .map(move |(ci, chain)| (g.node(ti, ci), chain))
-        })
-        .filter(|(node, chain)| !g.hooks(*node).is_empty() && !chain.rules.is_empty())
-        .collect();
-    let found: Vec<Vec<crate::diagnostic::Finding>> = chains
-        .par_iter()
-        .map(|&(node, chain)| {
-            let mut out = Vec::new();
-            let hooks = g.hooks(node);
-            let entry = &entries[node.index()];
-            let mut cs = ChainSpaces::build(
-                cx,
-                &ctx,
-                universes.get(hooks),
-                steps(node),
-                node,
-                chain,
-                entry,
-            );
-            for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
-                cs.claimed[ri] = true;
-            }
-            for ri in super::shadowed_rule::check_chain(cx, &cs, &mut out) {
-                cs.claimed[ri] = true;
-            }
-            super::redundant_rule::check_chain(cx, &cs, &mut out);
-            out
-        })
-        .collect();
-    out.extend(found.into_iter().flatten());
+    // Chains are independent once their entry is known: analyse them in
+    // parallel, in batches, as the walk that finds the entries reaches them.
+    let analyse = |node: NodeIndex, entry: Option<&PacketSet>| {
+        let mut out = Vec::new();
+        let chain = g.chain(node);
+        let hooks = g.hooks(node);
+        let mut cs = ChainSpaces::build(
+            cx,
+            &ctx,
+            universes.get(hooks),
+            steps(node),
+            node,
+            chain,
+            entry,
+        );
+        for ri in super::unmatchable_rule::check_chain(cx, &cs, &mut out) {
+            cs.claimed[ri] = true;
+        }
+        for ri in super::shadowed_rule::check_chain(cx, &cs, &mut out) {
+            cs.claimed[ri] = true;
+        }
+        super::redundant_rule::check_chain(cx, &cs, &mut out);
+        out
+    };
+    out.extend(walk_entries(cx, &ctx, &universes, &steps, &analyse));
 }
 
 impl<'c> ChainSpaces<'c> {
@@ -147,12 +134,12 @@ impl<'c> ChainSpaces<'c> {
         steps: &'c [Step],
         node: NodeIndex,
         chain: &'c Chain,
-        entry: &'c Entry,
+        entry: Option<&'c PacketSet>,
     ) -> ChainSpaces<'c> {
         let hooks = cx.graph.hooks(node);
         let (universe, refined) = match entry {
-            Entry::Refined(set) => (set, true),
-            Entry::Hooks => (base, false),
+            Some(set) => (set, true),
+            None => (base, false),
         };
         let spaces: Vec<MatchSpace> = per_rule(chain.rules.len(), |ri| {
             rule_match_space(&chain.rules[ri], ctx)
@@ -232,12 +219,52 @@ pub(crate) fn found_per_rule<T: Send>(
     }
 }
 
-/// What is known about the packets that enter a chain.
-pub enum Entry {
-    /// Only the hooks: every packet that can traverse them.
-    Hooks,
-    /// At most these packets (a subset of the hooks' packets).
-    Refined(PacketSet),
+/// What is known about the packets that enter each chain: only the hooks
+/// (every packet that can traverse them), or a refined set, a subset of the
+/// hooks' packets. A refined set is kept only from when its chain is
+/// reached until its chain is analysed and the entries of the chains it
+/// jumps to are built: a kube dump has 10^4 of them, each a union of
+/// several pieces, and they would otherwise all live until the end.
+struct Entries {
+    /// Per node: its set in `sets`, or [`HOOKS_ONLY`].
+    of_node: Vec<u32>,
+    sets: Vec<PacketSet>,
+    /// Slots of `sets` whose set was dropped, to be used again.
+    free: Vec<u32>,
+}
+
+const HOOKS_ONLY: u32 = u32::MAX;
+
+impl Entries {
+    /// The refined entry of a chain; `None` when only its hooks are known.
+    fn get(&self, node: NodeIndex) -> Option<&PacketSet> {
+        let i = self.of_node[node.index()];
+        (i != HOOKS_ONLY).then(|| &self.sets[i as usize])
+    }
+
+    fn set(&mut self, node: NodeIndex, set: PacketSet) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.sets[slot as usize] = set;
+                slot
+            }
+            None => {
+                self.sets.push(set);
+                u32::try_from(self.sets.len() - 1).expect("fewer than 2^32 chains")
+            }
+        };
+        self.of_node[node.index()] = slot;
+    }
+
+    /// Drops a chain's refined set: nothing reads it any more.
+    fn drop_set(&mut self, node: NodeIndex) {
+        let slot = std::mem::replace(&mut self.of_node[node.index()], HOOKS_ONLY);
+        if slot != HOOKS_ONLY {
+            let empty = self.sets[slot as usize].empty_like();
+            self.sets[slot as usize] = empty;
+            self.free.push(slot);
+        }
+    }
 }
 
 /// Jump sites looked at, at most, to refine a chain's entry.
@@ -270,45 +297,121 @@ impl HookUniverses {
     }
 }
 
-/// The packets that can enter each chain, in jump order (Kahn's algorithm;
-/// chains on a loop keep `Hooks`). A user chain `X` is entered by the
-/// packets that a jump or goto `J` in chain `C` may match, as they are at
-/// `J`: when no rule of `C` before `J` can rewrite the packet (a barrier),
-/// that is `may(J) ∩ entry(C)`, else `may(J) ∩ hooks(C)`. Rules before `J`
-/// that decide are ignored, so the set only ever grows: sound.
-fn entry_sets<'s>(
+/// Chains with a refined entry analysed together: a batch is large enough
+/// that the threads rarely wait for the walk (each batch wakes them), and
+/// holds a small part of the refined entries of a large dump.
+const BATCH: usize = 512;
+
+/// Finds the packets that can enter each chain, in jump order (Kahn's
+/// algorithm; chains on a loop, and after one, keep `Hooks`), and calls
+/// `analyse` for every reachable chain with rules. Returns the findings in
+/// file order.
+///
+/// Chains with a refined entry are analysed in parallel batches as the walk
+/// builds their entries, so that only a batch of entries is alive at a
+/// time; the others (most chains of a kube dump: the endpoints' chains are
+/// entered after a MARK) afterwards, all together. Both go in file order as
+/// far as they can: the walk takes the first chain in the file whose entry
+/// can be built, and analysing chains in the order of the model's memory
+/// costs a quarter less time than in the order of the jumps.
+///
+/// A user chain `X` is entered by the packets that a jump or goto `J` in
+/// chain `C` may match, as they are at `J`: when no rule of `C` before `J`
+/// can rewrite the packet (a barrier), that is `may(J) ∩ entry(C)`, else
+/// `may(J) ∩ hooks(C)`. Rules before `J` that decide are ignored, so the set
+/// only ever grows: sound.
+fn walk_entries<'s>(
     cx: &LintContext<'_>,
     ctx: &SpaceContext,
     universes: &HookUniverses,
     steps: &dyn Fn(NodeIndex) -> &'s [Step],
-) -> Vec<Entry> {
+    analyse: &(dyn Fn(NodeIndex, Option<&PacketSet>) -> Vec<Finding> + Sync),
+) -> Vec<Finding> {
     use petgraph::visit::EdgeRef;
     let g = &cx.graph;
     let n = g.graph.node_count();
-    let mut entries: Vec<Entry> = (0..n).map(|_| Entry::Hooks).collect();
+    let mut entries = Entries {
+        of_node: vec![HOOKS_ONLY; n],
+        sets: Vec::new(),
+        free: Vec::new(),
+    };
     // Chains whose entry is known: reachable, and not on a loop. What
-    // enters them is their `Entry`, no copy kept.
+    // enters them is their entry, no copy kept.
     let mut known: Vec<bool> = vec![false; n];
-    let mut indegree: Vec<usize> = vec![0; n];
+    let mut indegree: Vec<u32> = vec![0; n];
     for e in g.graph.edge_references() {
         indegree[e.target().index()] += 1;
     }
-    let first_barrier: Vec<Option<usize>> = g
+    // Per node: true when building its entry reads the entries of the
+    // chains that jump to it.
+    let reads: Vec<bool> = g
         .graph
         .node_indices()
-        .map(|node| steps(node).iter().position(|s| *s == Step::Barrier))
+        .map(|node| {
+            !g.hooks(node).is_empty()
+                && !g.chain(node).builtin
+                && indegree[node.index()] as usize <= MAX_SITES
+        })
         .collect();
-    let mut work: Vec<NodeIndex> = Vec::new();
-    for node in g.graph.node_indices() {
-        if indegree[node.index()] == 0 {
-            work.push(node);
+    let reads_sites = |node: NodeIndex| reads[node.index()];
+    // Per node: the jumps out of it to chains whose entry will read its
+    // entry and is not built yet; at 0 nothing reads it but its own
+    // analysis (KUBE-MARK-MASQ, which every service jumps to, reads none).
+    let mut uses_left: Vec<u32> = vec![0; n];
+    for e in g.graph.edge_references() {
+        if reads_sites(e.target()) {
+            uses_left[e.source().index()] += 1;
         }
     }
-    while let Some(node) = work.pop() {
+    // Per node: true once analysed, or when there is nothing to analyse.
+    // Chains left undone by the walk are analysed after it.
+    let mut done: Vec<bool> = g
+        .graph
+        .node_indices()
+        .map(|node| g.hooks(node).is_empty() || g.chain(node).rules.is_empty())
+        .collect();
+    // Per node: its first barrier, or `u32::MAX`.
+    let first_barrier: Vec<u32> = g
+        .graph
+        .node_indices()
+        .map(|node| {
+            steps(node)
+                .iter()
+                .position(|s| *s == Step::Barrier)
+                .map_or(u32::MAX, |b| b as u32)
+        })
+        .collect();
+    let mut found: Vec<(NodeIndex, Vec<Finding>)> = Vec::new();
+    let mut batch: Vec<NodeIndex> = Vec::new();
+    let mut run_batch = |batch: &mut Vec<NodeIndex>,
+                         entries: &mut Entries,
+                         done: &mut [bool],
+                         uses_left: &[u32]| {
+        let results: Vec<(NodeIndex, Vec<Finding>)> = batch
+            .par_iter()
+            .map(|&node| (node, analyse(node, entries.get(node))))
+            .filter(|(_, f)| !f.is_empty())
+            .collect();
+        found.extend(results);
+        for node in batch.drain(..) {
+            done[node.index()] = true;
+            if uses_left[node.index()] == 0 {
+                entries.drop_set(node);
+            }
+        }
+    };
+    // The chains whose entry can be built, first in the file first.
+    let mut work: BinaryHeap<Reverse<NodeIndex>> = BinaryHeap::new();
+    for node in g.graph.node_indices() {
+        if indegree[node.index()] == 0 {
+            work.push(Reverse(node));
+        }
+    }
+    while let Some(Reverse(node)) = work.pop() {
         let hooks = g.hooks(node);
         let chain = g.chain(node);
+        let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
         if !hooks.is_empty() && !chain.builtin {
-            let sites = || g.graph.edges_directed(node, petgraph::Direction::Incoming);
             // Counted, not collected: a chain every service jumps to
             // (KUBE-MARK-MASQ) has as many sites as the dump has services.
             let count = sites().take(MAX_SITES + 1).count();
@@ -316,15 +419,13 @@ fn entry_sets<'s>(
             for e in sites() {
                 let Some(a) = acc.as_mut() else { break };
                 let from = e.source();
-                let ri = e.weight().rule;
+                let ri = e.weight().rule();
                 if !known[from.index()] {
                     acc = None;
                     break;
                 }
-                let at_jump = match &entries[from.index()] {
-                    Entry::Refined(set) if first_barrier[from.index()].is_none_or(|b| b >= ri) => {
-                        set
-                    }
+                let at_jump = match entries.get(from) {
+                    Some(set) if first_barrier[from.index()] as usize >= ri => set,
                     _ => universes.get(g.hooks(from)),
                 };
                 let may = rule_match_space(g.rule(from, ri), ctx).may;
@@ -345,20 +446,53 @@ fn entry_sets<'s>(
                 // every chain keeping its own copy would cost the memory of
                 // the largest chain count.
                 if !refined.same_pieces(base) {
-                    entries[node.index()] = Entry::Refined(refined);
+                    entries.set(node, refined);
                 }
             }
         }
         known[node.index()] = !hooks.is_empty();
+        // The entries of the chains that jump here have been read.
+        if reads_sites(node) {
+            for e in sites() {
+                let from = e.source();
+                uses_left[from.index()] -= 1;
+                if uses_left[from.index()] == 0 && done[from.index()] {
+                    entries.drop_set(from);
+                }
+            }
+        }
+        if done[node.index()] || entries.get(node).is_none() {
+            if uses_left[node.index()] == 0 {
+                entries.drop_set(node);
+            }
+        } else {
+            batch.push(node);
+            if batch.len() == BATCH {
+                run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+            }
+        }
         for e in g.graph.edges_directed(node, petgraph::Direction::Outgoing) {
             let t = e.target();
             indegree[t.index()] -= 1;
             if indegree[t.index()] == 0 {
-                work.push(t);
+                work.push(Reverse(t));
             }
         }
     }
-    entries
+    run_batch(&mut batch, &mut entries, &mut done, &uses_left);
+    // The chains entered by all of their hooks' packets, those on a loop
+    // and those after one (never walked: only their hooks are known).
+    let rest: Vec<(NodeIndex, Vec<Finding>)> = (0..n)
+        .into_par_iter()
+        .map(NodeIndex::new)
+        .filter(|node| !done[node.index()])
+        .map(|node| (node, analyse(node, None)))
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    found.extend(rest);
+    // Node order is file order.
+    found.sort_unstable_by_key(|(node, _)| *node);
+    found.into_iter().flat_map(|(_, f)| f).collect()
 }
 
 /// What rule `ri` of `node` does when it matches.
