@@ -505,23 +505,38 @@ struct Builder<'s> {
     open: Option<OpenTable>,
     /// After `-h`, iptables-restore has exited: the rest is never applied.
     stopped: bool,
-    /// How many `-A` lines name each (table, chain): see [`count_appends`].
-    appends: HashMap<(&'s str, &'s str), u32>,
+    /// How many `-A` and `:` lines each table has: see [`count_lines`].
+    counts: LineCounts<'s>,
 }
 
-/// Counts the `-A CHAIN` lines of each `*table` block, by a quick scan of the
+/// What [`count_lines`] counts.
+struct LineCounts<'s> {
+    /// `-A CHAIN` lines per (table, chain).
+    appends: HashMap<(&'s str, &'s str), u32>,
+    /// `:CHAIN` lines per table, so that a table's chain list is allocated
+    /// once too: a kube-proxy nat table declares 40,000 chains, and doubling
+    /// left up to a third of the list unused at the parse's peak.
+    declarations: HashMap<&'s str, u32>,
+}
+
+/// Counts the `-A CHAIN` and `:CHAIN` lines of each `*table` block, by a quick scan of the
 /// text before parsing, so that a long chain's rule vector is allocated once
 /// at its final length. Growing it by doubling holds the old and the new
 /// vector at once: for a 100,000-rule INPUT chain that was three times the
 /// chain's size at the moment of the last copy, the peak of the whole parse.
 /// The count is a hint: a line it misreads only costs a reallocation.
-fn count_appends(text: &str) -> HashMap<(&str, &str), u32> {
+fn count_lines(text: &str) -> LineCounts<'_> {
     let mut counts: HashMap<(&str, &str), u32> = HashMap::default();
+    let mut declarations: HashMap<&str, u32> = HashMap::default();
     let mut table = "";
     for line in text.lines() {
         let mut line = line.trim_start();
         if let Some(name) = line.strip_prefix('*') {
             table = name.trim_end();
+            continue;
+        }
+        if line.starts_with(':') {
+            *declarations.entry(table).or_default() += 1;
             continue;
         }
         if line.starts_with('[')
@@ -535,14 +550,17 @@ fn count_appends(text: &str) -> HashMap<(&str, &str), u32> {
             *counts.entry((table, chain)).or_default() += 1;
         }
     }
-    counts
+    LineCounts {
+        appends: counts,
+        declarations,
+    }
 }
 
 impl<'s> Builder<'s> {
     fn new(source: &'s str) -> Builder<'s> {
         Builder {
             source,
-            appends: count_appends(source),
+            counts: count_lines(source),
             tables: Vec::new(),
             replaced: Vec::new(),
             comments: Vec::new(),
@@ -709,7 +727,13 @@ impl Builder<'_> {
             self.open = Some(OpenTable::new(TableName::Filter, whole));
             return;
         };
-        self.open = Some(OpenTable::new(name, whole));
+        let mut open = OpenTable::new(name, whole);
+        let declared = self.counts.declarations.get(name_text).copied();
+        let more = declared
+            .map_or(0, |n| n as usize)
+            .saturating_sub(open.table.chains.len());
+        open.table.chains.reserve_exact(more);
+        self.open = Some(open);
     }
 
     fn require_table(&mut self, whole: Span, what: &str) -> bool {
@@ -788,15 +812,19 @@ impl Builder<'_> {
         // chains only ever used: the order iptables-save prints, whatever
         // order the file used, so that printing and parsing again is stable.
         let builtins = table.name.builtin_chains();
-        table
-            .chains
-            .sort_by_key(|c| match builtins.iter().position(|b| *b == c.name) {
-                Some(i) => i,
-                None if c.declared => builtins.len(),
-                None => builtins.len() + 1,
-            });
-        // A kube-proxy table has tens of thousands of chains, pushed one by
-        // one: give back what the doubling left over.
+        let place = |c: &Chain| match builtins.iter().position(|b| *b == c.name) {
+            Some(i) => i,
+            None if c.declared => builtins.len(),
+            None => builtins.len() + 1,
+        };
+        // A dump is nearly always in that order already; a stable sort would
+        // copy half the chain list (3 MB for a kube-proxy nat table) at the
+        // parse's peak for nothing.
+        if !table.chains.is_sorted_by_key(place) {
+            table.chains.sort_by_key(place);
+        }
+        // Give back what a table's growth left over (the prescan's count of
+        // `:CHAIN` lines is a hint).
         table.chains.shrink_to_fit();
         if let Some(i) = self.tables.iter().position(|t| t.name == table.name) {
             self.replaced.push(self.tables.remove(i));
@@ -894,6 +922,7 @@ impl Builder<'_> {
                         let len = chain.rules.len();
                         if len >= 8 && len == chain.rules.capacity() {
                             let expected = self
+                                .counts
                                 .appends
                                 .get(&(table_name.as_str(), chain_name.as_str()))
                                 .map_or(0, |&n| n as usize);
@@ -1847,7 +1876,10 @@ mod tests {
     #[test]
     fn appends_are_counted_per_table_and_chain() {
         let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n[3:4] -A INPUT -j DROP\n-A FOO -j RETURN\nCOMMIT\n*mangle\n  -A INPUT -j MARK --set-mark 1\n-I INPUT -j ACCEPT\nCOMMIT\n";
-        let counts = count_appends(text);
+        let all = count_lines(text);
+        let counts = &all.appends;
+        assert_eq!(all.declarations.get("filter"), Some(&1));
+        assert_eq!(all.declarations.get("mangle"), None);
         assert_eq!(counts.get(&("filter", "INPUT")), Some(&2));
         assert_eq!(counts.get(&("filter", "FOO")), Some(&1));
         assert_eq!(counts.get(&("mangle", "INPUT")), Some(&1));
