@@ -377,7 +377,7 @@ impl<'a> JumpGraph<'a> {
     /// The `-j NAME` / `-g NAME` part of the rule that makes the jump.
     pub fn edge_target_span(&self, edge: EdgeIndex) -> Span {
         let rule = self.edge_rule(edge).1;
-        rule.target.as_ref().expect("a jump has a target").span
+        rule.target_span()
     }
 
     /// Whether the edge is a jump (`-j`) or a goto (`-g`).

@@ -17,20 +17,20 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             }
             let node = cx.graph.node(ti, ci);
             for (ri, rule) in chain.rules.iter().enumerate() {
-                let Some(target) = rule
+                if rule
                     .target
                     .as_ref()
-                    .filter(|t| t.kind == TargetKind::Return)
-                else {
+                    .is_none_or(|t| t.kind != TargetKind::Return)
+                {
                     continue;
-                };
+                }
                 let policy = chain.policy.map_or_else(
                     || "its policy".to_string(),
                     |p| format!("its policy, {}", p.as_str()),
                 );
                 let finding = Finding::new(
                     &codes::RETURN_FROM_BUILTIN,
-                    target.span,
+                    rule.target_span(),
                     format!(
                         "RETURN in builtin chain `{}` does not go back anywhere: it ends the chain and {policy} decides the packet",
                         chain.name

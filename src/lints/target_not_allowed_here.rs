@@ -184,7 +184,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
         let Some(target) = &rule.target else { continue };
         let finding = Finding::new(
             &codes::TARGET_NOT_ALLOWED_HERE,
-            target.span,
+            rule.target_span(),
             format!(
                 "`{}` is a builtin chain: rules can only jump to user-defined chains, and the kernel refuses this one",
                 target.name
@@ -200,7 +200,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                 let Some((p, name)) = placement(rule) else {
                     continue;
                 };
-                let span = rule.target.as_ref().map_or(rule.span, |t| t.span);
+                let span = rule.target_span();
                 if let Some(tables) = p.tables
                     && !tables.contains(&table.name)
                 {

@@ -27,7 +27,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
         if crate::syntax::invalid_target_name(name).is_some() {
             continue;
         }
-        let span = rule.target.as_ref().map_or(rule.span, |t| t.span);
+        let span = rule.target_span();
         let mut finding = Finding::new(
             &codes::UNDEFINED_CHAIN,
             span,

@@ -294,13 +294,11 @@ impl Generic {
 /// [`Rule::set_generic_span`].
 ///
 /// A generic option stands on its rule's line, so each keeps only its
-/// distance from the rule's first byte and its length, 4 bytes instead of
-/// a 20-byte `Option<Span>`, for every rule of a dump; the line comes from
-/// the rule, and the column is the rule's plus that distance. That last
-/// step holds when the text before the option is ASCII (a column counts
-/// characters), which the setter checks. A span this cannot hold (another
-/// line, non-ASCII text before it, more than 65,535 bytes away or long) is
-/// not kept, and readers fall back to the rule's span.
+/// distance from the rule's first byte, its length and its column, 6 bytes
+/// instead of a 20-byte `Option<Span>`, for every rule of a dump; the line
+/// comes from the rule. A span this cannot hold (another line, more than
+/// 65,535 bytes away, long, or at a later column) is not kept, and readers
+/// fall back to the rule's span.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GenericSpans([OnRuleLine; 5]);
 
@@ -310,19 +308,20 @@ pub struct GenericSpans([OnRuleLine; 5]);
 pub(crate) struct OnRuleLine {
     offset: u16,
     len: u16,
+    column: u16,
 }
 
 impl OnRuleLine {
     /// `s` relative to the rule's span, if it can be read back exactly.
     fn of(s: Span, rule: Span) -> OnRuleLine {
         (|| {
-            let offset = s.start.checked_sub(rule.start)?;
-            if s.line != rule.line || s.column != rule.column.checked_add(offset)? {
+            if s.line != rule.line {
                 return None;
             }
             Some(OnRuleLine {
-                offset: u16::try_from(offset).ok()?,
+                offset: u16::try_from(s.start.checked_sub(rule.start)?).ok()?,
                 len: u16::try_from(s.end.checked_sub(s.start)?).ok()?,
+                column: u16::try_from(s.column).ok()?,
             })
         })()
         .unwrap_or_default()
@@ -335,7 +334,7 @@ impl OnRuleLine {
                 start,
                 end: start + u32::from(self.len),
                 line: rule.line,
-                column: rule.column + u32::from(self.offset),
+                column: u32::from(self.column),
             }
         })
     }
@@ -367,6 +366,23 @@ impl Rule {
     /// Records where the chain argument stands. Set the rule's own span first.
     pub fn set_chain_span(&mut self, span: Span) {
         self.chain_at = OnRuleLine::of(span, self.span);
+    }
+
+    /// Where `-j NAME`/`-g NAME` stands; the rule's span when it has no
+    /// target or the span is not on the rule's line (see [`GenericSpans`]).
+    pub fn target_span(&self) -> Span {
+        self.target
+            .as_ref()
+            .and_then(|t| t.at.in_rule(self.span))
+            .unwrap_or(self.span)
+    }
+
+    /// Records where the target stands. Set the rule's own span first.
+    pub fn set_target_span(&mut self, span: Span) {
+        let at = OnRuleLine::of(span, self.span);
+        if let Some(t) = self.target.as_mut() {
+            t.at = at;
+        }
     }
 
     /// Records (or, with `None`, forgets) where the generic option stands.
@@ -472,7 +488,8 @@ pub enum JumpKind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     pub name: Text,
-    pub span: Span,
+    /// Where `-j NAME` stands: read it through [`Rule::target_span`].
+    pub(crate) at: OnRuleLine,
     pub jump: JumpKind,
     pub kind: TargetKind,
     pub options: List<MatchOption>,
@@ -543,7 +560,7 @@ mod tests {
     }
 
     #[test]
-    fn generic_spans_read_back_with_the_rules_line() {
+    fn generic_spans_read_back_with_the_rules_line_and_their_column() {
         let mut rule = rule_on_line(7);
         rule.span = Span {
             start: 100_000,
@@ -568,6 +585,14 @@ mod tests {
                 (100_008, 100_021, 7, 9)
             );
         }
+        // A multi-byte character before it: the column counts characters,
+        // and is kept as it was.
+        let after_utf8 = Span { column: 7, ..s };
+        rule.set_generic_span(Generic::Source, Some(after_utf8));
+        assert_eq!(
+            rule.generic_span(Generic::Source).map(|b| b.column),
+            Some(7)
+        );
         rule.set_generic_span(Generic::Source, None);
         assert!(rule.generic_span(Generic::Source).is_none());
     }
@@ -590,9 +615,8 @@ mod tests {
         for s in [
             // another line
             at(1_010, 8, 11, 4),
-            // a column that is not the rule's plus the distance: a
-            // multi-byte character stands before it
-            at(1_010, 7, 10, 4),
+            // a column past 65,535
+            at(1_010, 7, 70_000, 4),
             // before the rule
             at(990, 7, 1, 4),
             // too far from the rule's start, too long

@@ -350,8 +350,12 @@ fn remap_table(t: &mut Table, f: &impl Fn(Span) -> Span) {
 fn remap_rule(r: &mut Rule, f: &impl Fn(Span) -> Span) {
     let generic = Generic::ALL.map(|g| r.generic_span(g));
     let chain = f(r.chain_span());
+    let target = r.target.is_some().then(|| f(r.target_span()));
     r.span = f(r.span);
     r.set_chain_span(chain);
+    if let Some(target) = target {
+        r.set_target_span(target);
+    }
     for (g, span) in Generic::ALL.into_iter().zip(generic) {
         r.set_generic_span(g, span.map(f));
     }
@@ -365,7 +369,6 @@ fn remap_rule(r: &mut Rule, f: &impl Fn(Span) -> Span) {
         }
     }
     if let Some(t) = &mut r.target {
-        t.span = f(t.span);
         for o in &mut t.options {
             o.span = f(o.span);
             for w in &mut o.words {

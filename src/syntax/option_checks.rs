@@ -267,15 +267,15 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
         ("MARK", TargetKind::Extension) => exclusion_error(&MARK, &target.options, "target"),
         ("CONNMARK", TargetKind::Extension) => {
             exclusion_error(&CONNMARK, &target.options, "target")
-                .or_else(|| connmark_operation_error(target.span, &target.options))
+                .or_else(|| connmark_operation_error(rule.target_span(), &target.options))
         }
-        ("CHECKSUM", TargetKind::Other) => checksum_error(rule, target.span),
+        ("CHECKSUM", TargetKind::Other) => checksum_error(rule, rule.target_span()),
         ("REDIRECT", TargetKind::Extension) => redirect_shift_error(&target.options),
         ("DSCP", TargetKind::Other) => dscp_error(
             "DSCP",
             &target.options,
             ("--set-dscp", "--set-dscp-class"),
-            target.span,
+            rule.target_span(),
         ),
         _ => None,
     };

@@ -280,6 +280,9 @@ pub struct RuleParser<'a> {
     pos: usize,
     rule: Rule,
     owner: Option<Owner>,
+    /// How many matches were loaded when the target was: which extension
+    /// was loaded last decides who takes an option both know.
+    matches_before_target: usize,
     /// Target names that are user chains of the table (see `LineCtx`).
     chain_targets: &'a [crate::model::Text],
     findings: &'a mut Vec<Finding>,
@@ -342,6 +345,7 @@ pub fn parse_rule(
         pos: 0,
         rule,
         owner: None,
+        matches_before_target: 0,
         chain_targets,
         findings,
     };
@@ -468,7 +472,7 @@ impl RuleParser<'_> {
             .matches
             .iter()
             .map(|m| (m.module.as_str(), m.span, &m.options))
-            .chain(target.map(|t| (t.name.as_str(), t.span, &t.options)));
+            .chain(target.map(|t| (t.name.as_str(), self.rule.target_span(), &t.options)));
         for (name, span, options) in used {
             let given = |o: &&str| options.iter().any(|given| given.name == *o);
             for each in also_required_options(name) {
@@ -542,7 +546,7 @@ impl RuleParser<'_> {
                     })
             });
             let what = match (t.name.as_str(), reset) {
-                ("TCPMSS", _) => Some(("`-j TCPMSS`", t.span)),
+                ("TCPMSS", _) => Some(("`-j TCPMSS`", self.rule.target_span())),
                 ("REJECT", Some(o)) => Some(("`--reject-with tcp-reset`", o.span)),
                 _ => None,
             };
@@ -566,11 +570,17 @@ impl RuleParser<'_> {
             .protocol
             .as_ref()
             .is_some_and(|p| !p.negated && matches!(p.value.number, Some(6 | 17)));
-        if !tcp_or_udp && let Some(t) = self.rule.target.as_ref().filter(|t| t.name == "TPROXY") {
+        if !tcp_or_udp
+            && self
+                .rule
+                .target
+                .as_ref()
+                .is_some_and(|t| t.name == "TPROXY")
+        {
             missing.push(
                 Finding::new(
                     &codes::OPTION_NEEDS_PROTOCOL,
-                    t.span,
+                    self.rule.target_span(),
                     "`-j TPROXY` needs `-p tcp` or `-p udp`: the kernel refuses the rule for other protocols",
                 )
                 .help("add `-p tcp` or `-p udp`"),
@@ -978,11 +988,13 @@ impl RuleParser<'_> {
         }
         self.rule.target = Some(Target {
             name,
-            span: span.to(word.span),
+            at: Default::default(),
             jump: if goto { JumpKind::Goto } else { JumpKind::Jump },
             kind,
             options: crate::model::List::new(),
         });
+        self.rule.set_target_span(span.to(word.span));
+        self.matches_before_target = self.rule.matches.len();
         self.owner = Some(Owner::Target);
     }
 
@@ -993,27 +1005,31 @@ impl RuleParser<'_> {
     /// gives the second `--helper` to the helper match. When the newest that
     /// knows it is an unmodelled extension, `resolve_owner` gives it.
     fn resolve_exact(&self, name: &str) -> Option<(Owner, &'static OptionSpec)> {
+        // Load order: match `i` at 2i, the target between the matches
+        // loaded before it and those after.
+        let target_at = 2 * self.matches_before_target as isize - 1;
         let target = self
             .rule
             .target
             .as_ref()
             .filter(|t| t.kind == TargetKind::Extension)
-            .and_then(|t| Some((t.span.start, target_spec(&t.name)?.option(name)?)));
+            .and_then(|t| Some((target_at, target_spec(&t.name)?.option(name)?)));
         let newest_match = self
             .rule
             .matches
             .iter()
             .enumerate()
             .rev()
-            .find_map(|(i, m)| Some((i, m.span.start, match_spec(&m.module)?.option(name)?)));
+            .find_map(|(i, m)| Some((i, 2 * i as isize, match_spec(&m.module)?.option(name)?)));
         let newest_unmodelled = self
             .rule
             .matches
             .iter()
-            .filter(|m| {
+            .enumerate()
+            .filter(|(_, m)| {
                 !m.modelled && super::option_checks::unmodelled_arity(&m.module, name).is_some()
             })
-            .map(|m| m.span.start)
+            .map(|(i, _)| 2 * i as isize)
             .max();
         let (loaded_at, found) = match (target, newest_match) {
             (Some((t_at, spec)), Some((_, m_at, _))) if t_at > m_at => {
