@@ -541,6 +541,7 @@ pub fn required_options(name: &str) -> Option<&'static [&'static str]> {
             "--xor-mark",
         ],
         "TCPMSS" => &["--set-mss", "--clamp-mss-to-pmtu"],
+        "DSCP" => &["--set-dscp", "--set-dscp-class"],
         "string" => &["--string", "--hex-string"],
         _ => return None,
     })

@@ -80,6 +80,15 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family of an address.
+    pub fn of(addr: std::net::IpAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Ipv4 => "ipv4",

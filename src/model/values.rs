@@ -34,10 +34,7 @@ impl Net {
     }
 
     pub fn family(&self) -> Family {
-        match self.addr {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
+        Family::of(self.addr)
     }
 
     pub fn bits(&self) -> u32 {

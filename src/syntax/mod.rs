@@ -353,24 +353,17 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
 /// (`Bad IP address`, getaddrinfo's "Address family for hostname not
 /// supported").
 fn target_addresses(rule: &Rule) -> impl Iterator<Item = (String, Family, Span)> + '_ {
-    let family = |a: IpAddr| {
-        if a.is_ipv4() {
-            Family::Ipv4
-        } else {
-            Family::Ipv6
-        }
-    };
     rule.target
         .iter()
         .flat_map(|t| &t.options)
         .filter_map(move |o| {
             let (text, of) = match &o.value {
                 // A range's ends are of one family (`AddrRange` checks).
-                Value::Nat(nat) if let Some(r) = &nat.addrs => (r.lo.to_string(), family(r.lo)),
+                Value::Nat(nat) if let Some(r) = &nat.addrs => (r.lo.to_string(), Family::of(r.lo)),
                 Value::Net(n) => (n.to_string(), n.family()),
                 _ if o.name == "--on-ip" => {
                     let addr: IpAddr = o.words.first()?.text.parse().ok()?;
-                    (addr.to_string(), family(addr))
+                    (addr.to_string(), Family::of(addr))
                 }
                 _ => return None,
             };

@@ -251,10 +251,8 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
             "policy" => policy_error(rule, m),
             "recent" => exclusion_error(&RECENT, &m.options, "match").or_else(|| recent_error(m)),
             "owner" => owner_error(m),
-            // Without options, `required_options` reports it.
-            "dscp" if !m.options.is_empty() => {
-                dscp_error("dscp", &m.options, ("--dscp", "--dscp-class"), m.span)
-            }
+            "dscp" => dscp_value_error(&m.options, ("--dscp", "--dscp-class"))
+                .or_else(|| exclusion_error(&DSCP_MATCH, &m.options, "match")),
             _ => None,
         };
         findings.extend(found);
@@ -271,12 +269,11 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
         }
         ("CHECKSUM", TargetKind::Other) => checksum_error(rule, rule.target_span()),
         ("REDIRECT", TargetKind::Extension) => redirect_shift_error(&target.options),
-        ("DSCP", TargetKind::Other) => dscp_error(
-            "DSCP",
-            &target.options,
-            ("--set-dscp", "--set-dscp-class"),
-            rule.target_span(),
-        ),
+        ("DSCP", TargetKind::Other) => {
+            dscp_value_error(&target.options, ("--set-dscp", "--set-dscp-class"))
+                .or_else(|| repeated_option_error(&target.options, DSCP_TARGET_OPTIONS))
+                .or_else(|| exclusion_error(&DSCP_TARGET, &target.options, "target"))
+        }
         _ => None,
     };
     findings.extend(found);
@@ -307,46 +304,38 @@ fn owner_error(m: &Match) -> Option<Finding> {
     })
 }
 
-/// The `dscp` match (`--dscp`, `--dscp-class`) and the `DSCP` target
-/// (`--set-dscp`, `--set-dscp-class`) as iptables reads them: a value from
-/// 0 to 63 (C's `strtoul`, so `077` is 63 and `08` is refused) or a class
-/// name, each option once, exactly one of the two.
-fn dscp_error(
-    extension: &str,
-    options: &[MatchOption],
-    (value, class): (&str, &str),
-    span: Span,
-) -> Option<Finding> {
-    let mut seen: Vec<&str> = Vec::new();
-    for o in options
-        .iter()
-        .filter(|o| o.name == value || o.name == class)
-    {
+/// The values of the `dscp` match (`--dscp`, `--dscp-class`) and the
+/// `DSCP` target (`--set-dscp`, `--set-dscp-class`) as iptables reads them:
+/// a number from 0 to 63 (C's `strtoul`, so `077` is 63 and `08` is
+/// refused) or a class name, in any case. That the two exclude each other
+/// is [`DSCP_MATCH`]/[`DSCP_TARGET`]'s, that one is needed
+/// `required_options`'.
+fn dscp_value_error(options: &[MatchOption], (value, class): (&str, &str)) -> Option<Finding> {
+    options.iter().find_map(|o| {
         let word = o.words.first().map_or("", |w| w.text.as_str());
-        if o.name == value && whole_number(word, 63).is_none() {
-            return finding(
-                &codes::INVALID_VALUE,
-                o.span,
-                format!(
-                    "{} {:?}: not a DSCP value from 0 to 63: iptables refuses it (bad value for option \"{value}\", or out of range (0-63))",
-                    as_written(o),
-                    shown(word)
-                ),
-            );
-        }
-        if o.name == class && !DSCP_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(word)) {
-            return finding(
-                &codes::INVALID_VALUE,
-                o.span,
-                format!(
-                    "{} {:?}: not a DSCP class (CS0-CS7, BE, AF11-AF43, EF): iptables refuses it (Invalid DSCP value)",
-                    as_written(o),
-                    shown(word)
-                ),
-            );
-        }
-        if seen.contains(&o.name.as_str()) {
-            return finding(
+        let why = if o.name == value && whole_number(word, 63).is_none() {
+            format!("not a DSCP value from 0 to 63: iptables refuses it (bad value for option \"{value}\", or out of range (0-63))")
+        } else if o.name == class && !DSCP_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(word)) {
+            "not a DSCP class (CS0-CS7, BE, AF11-AF43, EF): iptables refuses it (Invalid DSCP value)".to_string()
+        } else {
+            return None;
+        };
+        finding(
+            &codes::INVALID_VALUE,
+            o.span,
+            format!("{} {:?}: {why}", as_written(o), shown(word)),
+        )
+    })
+}
+
+/// An option of an unmodelled extension given twice where iptables takes it
+/// once (a modelled extension's are checked as they are read).
+fn repeated_option_error(options: &[MatchOption], once: &[&str]) -> Option<Finding> {
+    options.iter().enumerate().find_map(|(i, o)| {
+        let again = once.contains(&o.name.as_str())
+            && options[..i].iter().any(|before| before.name == o.name);
+        again.then(|| {
+            Finding::new(
                 &codes::SYNTAX_ERROR,
                 o.span,
                 format!(
@@ -354,27 +343,9 @@ fn dscp_error(
                     as_written(o),
                     o.name
                 ),
-            );
-        }
-        seen.push(o.name.as_str());
-    }
-    match seen.as_slice() {
-        [] => finding(
-            &codes::SYNTAX_ERROR,
-            span,
-            format!(
-                "`{extension}` needs `{value}` or `{class}`: iptables refuses the rule without one"
-            ),
-        ),
-        [_] => None,
-        _ => finding(
-            &codes::SYNTAX_ERROR,
-            span,
-            format!(
-                "`{value}` and `{class}` exclude each other: iptables refuses the rule ({extension}: option \"{value}\" cannot be used together with \"{class}\")"
-            ),
-        ),
-    }
+            )
+        })
+    })
 }
 
 /// A shifted port map (`--to-ports 1000-2000/3000`): DNAT, SNAT and
@@ -789,6 +760,21 @@ const MULTIPORT: Exclusions = Exclusions {
         ("--ports", "--ports"),
     ],
     sets: &[&["--sports", "--dports", "--ports"]],
+};
+
+const DSCP_MATCH: Exclusions = Exclusions {
+    extension: "dscp",
+    options: &[("--dscp", "--dscp"), ("--dscp-class", "--dscp-class")],
+    sets: &[&["--dscp", "--dscp-class"]],
+};
+
+const DSCP_TARGET: Exclusions = Exclusions {
+    extension: "DSCP",
+    options: &[
+        ("--set-dscp", "--set-dscp"),
+        ("--set-dscp-class", "--set-dscp-class"),
+    ],
+    sets: &[&["--set-dscp", "--set-dscp-class"]],
 };
 
 const MARK: Exclusions = Exclusions {

@@ -466,7 +466,8 @@ impl RuleParser<'_> {
             .rule
             .target
             .as_ref()
-            .filter(|t| t.kind == TargetKind::Extension);
+            // An unmodelled target may be listed too (DSCP).
+            .filter(|t| matches!(t.kind, TargetKind::Extension | TargetKind::Other));
         let used = self
             .rule
             .matches
