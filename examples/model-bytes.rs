@@ -64,9 +64,18 @@ fn main() {
                 }
                 // A protocol allocates only when not written as a known name
                 // (`-p 6`, `-p TCP`): rare, not counted.
-                for i in [&r.in_interface, &r.out_interface].into_iter().flatten() {
-                    t.add("interface heap", i.value.name.len());
-                }
+                // The box of interfaces, `-f` and counters most rules lack.
+                let rare = r.in_interface().is_some()
+                    || r.out_interface().is_some()
+                    || r.fragment().is_some()
+                    || r.counters().is_some();
+                t.add(
+                    "rule rare box",
+                    usize::from(rare)
+                        * (size_of::<Option<Counters>>()
+                            + 2 * size_of::<Option<Negatable<Interface>>>()
+                            + size_of::<Option<Negatable<()>>>()),
+                );
                 t.add(
                     "rule.matches vec",
                     r.matches.capacity() * size_of::<Match>(),
@@ -129,7 +138,7 @@ fn main() {
 #[allow(dead_code)]
 fn sizes() {
     println!(
-        "Span {} OptSpan {} Counters {} src {} proto {} iface {} frag {} target {} optTarget {} generic {} Net {} AddrSpec {} TargetKind {} Interface {} Protocol {}",
+        "Span {} OptSpan {} Counters {} src {} proto {} iface {} frag {} target {} optTarget {} Net {} AddrSpec {} TargetKind {} Interface {} Protocol {}",
         size_of::<Span>(),
         size_of::<Option<Span>>(),
         size_of::<Option<Counters>>(),
@@ -139,7 +148,6 @@ fn sizes() {
         size_of::<Option<Negatable<()>>>(),
         size_of::<Target>(),
         size_of::<Option<Target>>(),
-        size_of::<GenericSpans>(),
         size_of::<Net>(),
         size_of::<AddrSpec>(),
         size_of::<TargetKind>(),

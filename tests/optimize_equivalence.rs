@@ -156,7 +156,7 @@ fn rule_matches(rule: &Rule, (si, di): (usize, usize), p: &Pkt, sets: &Sets) -> 
             return false;
         }
     }
-    assert!(rule.in_interface.is_none() && rule.out_interface.is_none());
+    assert!(rule.in_interface().is_none() && rule.out_interface().is_none());
     for m in &rule.matches {
         let ok = match m.module.as_str() {
             "comment" => true,

@@ -65,8 +65,8 @@ fn eval_rule(rule: &Rule, p: &Packet, fam: Family) -> Tri {
         });
     }
     for (slot, dev) in [
-        (&rule.in_interface, &p.in_interface),
-        (&rule.out_interface, &p.out_interface),
+        (rule.in_interface(), &p.in_interface),
+        (rule.out_interface(), &p.out_interface),
     ] {
         if let Some(i) = slot {
             let dev = dev.as_deref().unwrap_or("");
@@ -78,7 +78,7 @@ fn eval_rule(rule: &Rule, p: &Packet, fam: Family) -> Tri {
             base = base.min(tri(hit != i.negated));
         }
     }
-    if let Some(f) = &rule.fragment {
+    if let Some(f) = rule.fragment() {
         base = base.min(if fam == Family::Ipv6 {
             Tri::U
         } else {

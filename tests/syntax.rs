@@ -289,10 +289,7 @@ fn goto_rules_without_target_counter_prefix_and_inline_values() {
         .unwrap()
         .chain("INPUT")
         .unwrap();
-    assert_eq!(
-        input.rules[0].counters.as_deref().map(|c| c.packets),
-        Some(5)
-    );
+    assert_eq!(input.rules[0].counters().map(|c| c.packets), Some(5));
     let target = input.rules[0].target.as_ref().unwrap();
     assert_eq!(
         (target.jump, &target.kind, target.name.as_str()),
@@ -326,10 +323,7 @@ fn crlf_files_are_read_and_reported_once() {
     let p = parse4("*filter\r\n-A INPUT -i lo -j ACCEPT\r\nCOMMIT\r\n");
     assert_eq!(codes_of(&p), vec![codes::CRLF_LINE.code]);
     assert_eq!(p.ruleset.rule_count(), 1);
-    assert_eq!(
-        only_rule(&p).in_interface.as_ref().unwrap().value.name,
-        "lo"
-    );
+    assert_eq!(only_rule(&p).in_interface().unwrap().value.name, "lo");
 }
 
 #[test]
@@ -449,7 +443,7 @@ fn commands_are_read_as_getopt_reads_them() {
     let rules = rules_by_chain(&p);
     let chains: Vec<&str> = rules.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(chains, ["INPUT", "STAGE", "STAGE"]);
-    assert!(rules[1].1.fragment.is_some(), "-4ISTAGE 1 -fj DROP is -I");
+    assert!(rules[1].1.fragment().is_some(), "-4ISTAGE 1 -fj DROP is -I");
     assert!(matches!(
         rules[1].1.target.as_ref().unwrap().kind,
         TargetKind::Drop
@@ -485,7 +479,7 @@ fn attached_arguments_of_rule_options_are_read_as_iptables_1_8_9_reads_them() {
     assert!(help.contains("`-p tcp`"), "{help}");
     let p = parse4(&wrap(":INPUT ACCEPT [0:0]\n-A INPUT -ilo -j ACCEPT"));
     assert!(p.findings.is_empty(), "{:?}", p.findings);
-    let in_interface = &only_rule(&p).in_interface.as_ref().unwrap().value;
+    let in_interface = &only_rule(&p).in_interface().unwrap().value;
     assert_eq!(in_interface.name, "-ilo");
 
     // `-v` prints the rule and changes nothing.

@@ -130,7 +130,7 @@ pub fn run(args: &TraceArgs) -> ExitCode {
         .iter()
         .flat_map(|t| &t.chains)
         .flat_map(|c| &c.rules)
-        .flat_map(|r| [&r.in_interface, &r.out_interface])
+        .flat_map(|r| [r.in_interface(), r.out_interface()])
         .flatten()
         .map(|i| i.value.name.as_str())
         .collect();

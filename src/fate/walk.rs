@@ -1531,17 +1531,18 @@ fn target_text(rule: &Rule) -> String {
 
 /// The rule with its conditions and target taken away.
 fn bare(rule: &Rule) -> Rule {
-    Rule {
+    let mut bare = Rule {
         source: None,
         destination: None,
         protocol: None,
-        in_interface: None,
-        out_interface: None,
-        fragment: None,
         matches: crate::model::List::new(),
         target: None,
         ..rule.clone()
-    }
+    };
+    bare.set_in_interface(None);
+    bare.set_out_interface(None);
+    bare.set_fragment(None);
+    bare
 }
 
 /// Each condition of a rule on its own, with its text: the generic ones, and
@@ -1571,23 +1572,20 @@ pub(crate) fn conditions(rule: &Rule) -> Vec<(String, Rule)> {
             ..base.clone()
         });
     }
-    if let Some(i) = &rule.in_interface {
-        add(Rule {
-            in_interface: Some(i.clone()),
-            ..base.clone()
-        });
+    if let Some(i) = rule.in_interface() {
+        let mut r = base.clone();
+        r.set_in_interface(Some(i.clone()));
+        add(r);
     }
-    if let Some(o) = &rule.out_interface {
-        add(Rule {
-            out_interface: Some(o.clone()),
-            ..base.clone()
-        });
+    if let Some(o) = rule.out_interface() {
+        let mut r = base.clone();
+        r.set_out_interface(Some(o.clone()));
+        add(r);
     }
-    if let Some(f) = &rule.fragment {
-        add(Rule {
-            fragment: Some(f.clone()),
-            ..base.clone()
-        });
+    if let Some(f) = rule.fragment() {
+        let mut r = base.clone();
+        r.set_fragment(Some(f.clone()));
+        add(r);
     }
     for m in rule.matches.iter().filter(|m| !m.is_always_true()) {
         add(Rule {

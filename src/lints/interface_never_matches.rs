@@ -24,19 +24,18 @@ use crate::model::{Interface, Negatable, Rule, Span};
 /// iptables-restore refuses these by the chain's name alone.
 fn refused_in_builtin(chain: &str, rule: &Rule) -> Option<(&'static str, Option<Span>)> {
     match chain {
-        "PREROUTING" | "INPUT" if rule.out_interface.is_some() => {
+        "PREROUTING" | "INPUT" if rule.out_interface().is_some() => {
             Some(("-o", rule.generic_span(Generic::OutInterface)))
         }
-        "OUTPUT" | "POSTROUTING" if rule.in_interface.is_some() => {
+        "OUTPUT" | "POSTROUTING" if rule.in_interface().is_some() => {
             Some(("-i", rule.generic_span(Generic::InInterface)))
         }
         _ => None,
     }
 }
 
-fn named(iface: &Option<Negatable<Interface>>) -> Option<&str> {
+fn named(iface: Option<&Negatable<Interface>>) -> Option<&str> {
     iface
-        .as_ref()
         .filter(|i| !i.negated && i.value.name != "+")
         .map(|i| i.value.name.as_str())
 }
@@ -93,7 +92,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
             };
             for (ri, rule) in chain.rules.iter().enumerate().take(live) {
                 let found = if check_out {
-                    named(&rule.out_interface).map(|n| {
+                    named(rule.out_interface()).map(|n| {
                         (
                             format!("-o {n}"),
                             rule.generic_span(Generic::OutInterface),
@@ -101,7 +100,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                         )
                     })
                 } else {
-                    named(&rule.in_interface).map(|n| {
+                    named(rule.in_interface()).map(|n| {
                         (
                             format!("-i {n}"),
                             rule.generic_span(Generic::InInterface),

@@ -166,24 +166,27 @@ impl RuleKey<'_> {
     ) {
         // Destructured so that a new field of `Rule` fails to compile here
         // until someone decides whether it takes part.
+        // The rare parts take part except the counters (see `RareParts`).
         let Rule {
             span: _,
             chain_at: _,
-            counters: _,
+            rare: _,
             only_family,
             source,
             destination,
             protocol,
-            in_interface,
-            out_interface,
-            fragment,
             matches,
             target,
-            generic_spans: _,
         } = self.0;
+        let rule = self.0;
         (
             (only_family, source, destination),
-            (protocol, in_interface, out_interface, fragment),
+            (
+                protocol,
+                rule.in_interface(),
+                rule.out_interface(),
+                rule.fragment(),
+            ),
             (matches, target),
         )
     }

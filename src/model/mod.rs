@@ -246,36 +246,71 @@ pub struct Word {
     pub span: Span,
 }
 
-/// A value that may carry `!`.
+/// A value that may carry `!`, and, for a generic option of a rule, where
+/// it stands on the rule's line (read it through [`Rule::generic_span`]).
+/// The 6-byte place fits in the padding the flag leaves beside the value,
+/// so it costs nothing for addresses and protocols.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Negatable<T> {
     pub negated: bool,
+    pub(crate) at: OnRuleLine,
     pub value: T,
+}
+
+impl<T> Negatable<T> {
+    pub fn new(negated: bool, value: T) -> Negatable<T> {
+        Negatable {
+            negated,
+            at: OnRuleLine::default(),
+            value,
+        }
+    }
 }
 
 /// One rule: the generic matches iptables itself knows (`-s -d -p -i -o -f`),
 /// the extension matches loaded with `-m` (or implied by `-p`), and the target.
+///
+/// A dump holds up to a million rules, so the layout is kept tight (128
+/// bytes): the spans of the parts on the rule's line are 6-byte offsets
+/// into it, and what few rules have (`-i`, `-o`, `-f`, counters) is in one
+/// box, read and set through methods ([`Rule::in_interface`], ...).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rule {
     /// The whole line.
     pub span: Span,
-    /// `-A`'s chain argument: read it through [`Rule::chain_span`].
-    pub(crate) chain_at: OnRuleLine,
-    /// `[packets:bytes]` or `-c`; boxed because most dumps have none.
-    pub counters: Option<Box<Counters>>,
-    /// `-4`/`-6`: the rule only applies to that family.
-    pub only_family: Option<Family>,
     pub source: Option<Negatable<List<AddrSpec>>>,
     pub destination: Option<Negatable<List<AddrSpec>>>,
     pub protocol: Option<Negatable<Protocol>>,
-    pub in_interface: Option<Negatable<Interface>>,
-    pub out_interface: Option<Negatable<Interface>>,
-    /// `-f`: only second and later fragments.
-    pub fragment: Option<Negatable<()>>,
     pub matches: List<Match>,
     pub target: Option<Target>,
-    /// Options (with the spans of the generic ones) in source order, for printing.
-    pub generic_spans: GenericSpans,
+    /// Interfaces, `-f` and counters; `None` when the rule has none of
+    /// them (never a box of nothing, so that equal rules compare equal).
+    pub(crate) rare: Option<Box<RareParts>>,
+    /// `-A`'s chain argument: read it through [`Rule::chain_span`].
+    pub(crate) chain_at: OnRuleLine,
+    /// `-4`/`-6`: the rule only applies to that family.
+    pub only_family: Option<Family>,
+}
+
+/// The parts of a rule that most rules lack. A new field here must also be
+/// decided on in `lints::RuleKey` (which rules are the same rule).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct RareParts {
+    /// `[packets:bytes]` or `-c`.
+    counters: Option<Counters>,
+    in_interface: Option<Negatable<Interface>>,
+    out_interface: Option<Negatable<Interface>>,
+    /// `-f`: only second and later fragments.
+    fragment: Option<Negatable<()>>,
+}
+
+impl RareParts {
+    fn is_empty(&self) -> bool {
+        self.counters.is_none()
+            && self.in_interface.is_none()
+            && self.out_interface.is_none()
+            && self.fragment.is_none()
+    }
 }
 
 /// The generic options a rule may carry once each.
@@ -297,19 +332,6 @@ impl Generic {
         Generic::OutInterface,
     ];
 }
-
-/// Spans of the generic options, so lints can point at `-o eth0` itself.
-/// Read and set them through [`Rule::generic_span`] and
-/// [`Rule::set_generic_span`].
-///
-/// A generic option stands on its rule's line, so each keeps only its
-/// distance from the rule's first byte, its length and its column, 6 bytes
-/// instead of a 20-byte `Option<Span>`, for every rule of a dump; the line
-/// comes from the rule. A span this cannot hold (another line, more than
-/// 65,535 bytes away, long, or at a later column) is not kept, and readers
-/// fall back to the rule's span.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct GenericSpans([OnRuleLine; 5]);
 
 /// A span inside its rule's line, relative to the rule's span. Zero length
 /// means absent: every element it records is at least two bytes.
@@ -361,13 +383,97 @@ impl std::hash::Hash for OnRuleLine {
 }
 
 impl Rule {
+    /// A rule with nothing but its line; the parser fills in the rest.
+    pub fn new(span: Span) -> Rule {
+        Rule {
+            span,
+            source: None,
+            destination: None,
+            protocol: None,
+            matches: List::new(),
+            target: None,
+            rare: None,
+            chain_at: OnRuleLine::default(),
+            only_family: None,
+        }
+    }
+
+    pub fn in_interface(&self) -> Option<&Negatable<Interface>> {
+        self.rare.as_ref()?.in_interface.as_ref()
+    }
+
+    pub fn out_interface(&self) -> Option<&Negatable<Interface>> {
+        self.rare.as_ref()?.out_interface.as_ref()
+    }
+
+    /// `-f`: only second and later fragments (`! -f`: only unfragmented
+    /// packets and first fragments).
+    pub fn fragment(&self) -> Option<&Negatable<()>> {
+        self.rare.as_ref()?.fragment.as_ref()
+    }
+
+    pub fn counters(&self) -> Option<&Counters> {
+        self.rare.as_ref()?.counters.as_ref()
+    }
+
+    pub fn set_in_interface(&mut self, value: Option<Negatable<Interface>>) {
+        self.change_rare(|r| r.in_interface = value);
+    }
+
+    pub fn set_out_interface(&mut self, value: Option<Negatable<Interface>>) {
+        self.change_rare(|r| r.out_interface = value);
+    }
+
+    pub fn set_fragment(&mut self, value: Option<Negatable<()>>) {
+        self.change_rare(|r| r.fragment = value);
+    }
+
+    pub fn set_counters(&mut self, value: Option<Counters>) {
+        self.change_rare(|r| r.counters = value);
+    }
+
+    fn change_rare(&mut self, change: impl FnOnce(&mut RareParts)) {
+        let mut rare = self.rare.take().unwrap_or_default();
+        change(&mut rare);
+        self.rare = (!rare.is_empty()).then_some(rare);
+    }
+
     /// Where the generic option stands, if the rule has it.
     pub fn generic_span(&self, which: Generic) -> Option<Span> {
-        self.generic_spans.0[which as usize].in_rule(self.span)
+        let at = match which {
+            Generic::Source => self.source.as_ref()?.at,
+            Generic::Destination => self.destination.as_ref()?.at,
+            Generic::Protocol => self.protocol.as_ref()?.at,
+            Generic::InInterface => self.in_interface()?.at,
+            Generic::OutInterface => self.out_interface()?.at,
+        };
+        at.in_rule(self.span)
+    }
+
+    /// Records (or, with `None`, forgets) where the generic option stands.
+    /// Set the option and the rule's own span first: the place is kept
+    /// with the option, and the line is taken from the rule.
+    pub fn set_generic_span(&mut self, which: Generic, span: Option<Span>) {
+        let at = span.map_or_else(OnRuleLine::default, |s| OnRuleLine::of(s, self.span));
+        let rare = self.rare.as_deref_mut();
+        let slot = match which {
+            Generic::Source => self.source.as_mut().map(|n| &mut n.at),
+            Generic::Destination => self.destination.as_mut().map(|n| &mut n.at),
+            Generic::Protocol => self.protocol.as_mut().map(|n| &mut n.at),
+            Generic::InInterface => rare
+                .and_then(|r| r.in_interface.as_mut())
+                .map(|n| &mut n.at),
+            Generic::OutInterface => rare
+                .and_then(|r| r.out_interface.as_mut())
+                .map(|n| &mut n.at),
+        };
+        if let Some(slot) = slot {
+            *slot = at;
+        }
     }
 
     /// Where the chain argument of `-A`/`-I` stands; the rule's span when
-    /// it is not on the rule's line (see [`GenericSpans`]).
+    /// it is not on the rule's line (see [`OnRuleLine`]).
     pub fn chain_span(&self) -> Span {
         self.chain_at.in_rule(self.span).unwrap_or(self.span)
     }
@@ -378,7 +484,7 @@ impl Rule {
     }
 
     /// Where `-j NAME`/`-g NAME` stands; the rule's span when it has no
-    /// target or the span is not on the rule's line (see [`GenericSpans`]).
+    /// target or the span is not on the rule's line (see [`OnRuleLine`]).
     pub fn target_span(&self) -> Span {
         self.target
             .as_ref()
@@ -392,13 +498,6 @@ impl Rule {
         if let Some(t) = self.target.as_mut() {
             t.at = at;
         }
-    }
-
-    /// Records (or, with `None`, forgets) where the generic option stands.
-    /// Set the rule's own span first: the line is taken from it.
-    pub fn set_generic_span(&mut self, which: Generic, span: Option<Span>) {
-        let at = span.map_or_else(OnRuleLine::default, |s| OnRuleLine::of(s, self.span));
-        self.generic_spans.0[which as usize] = at;
     }
 
     /// The first match loaded under this module name.
@@ -433,9 +532,9 @@ impl Rule {
         self.source.is_none()
             && self.destination.is_none()
             && self.protocol.is_none()
-            && self.in_interface.is_none()
-            && self.out_interface.is_none()
-            && self.fragment.is_none()
+            && self.rare.as_ref().is_none_or(|r| {
+                r.in_interface.is_none() && r.out_interface.is_none() && r.fragment.is_none()
+            })
             && self.matches.iter().all(|m| m.is_always_true())
     }
 }

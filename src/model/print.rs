@@ -78,11 +78,11 @@ impl Rule {
             neg(&mut out, d);
             let _ = write!(out, "-d {} ", addrs(&d.value));
         }
-        if let Some(i) = &self.in_interface {
+        if let Some(i) = self.in_interface() {
             neg(&mut out, i);
             let _ = write!(out, "-i {} ", quote(&i.value.name));
         }
-        if let Some(o) = &self.out_interface {
+        if let Some(o) = self.out_interface() {
             neg(&mut out, o);
             let _ = write!(out, "-o {} ", quote(&o.value.name));
         }
@@ -90,7 +90,7 @@ impl Rule {
             neg(&mut out, p);
             let _ = write!(out, "-p {} ", quote(p.value.written()));
         }
-        if let Some(f) = &self.fragment {
+        if let Some(f) = self.fragment() {
             neg(&mut out, f);
             out.push_str("-f ");
         }
@@ -141,7 +141,7 @@ fn write_table(f: &mut fmt::Formatter<'_>, table: &Table) -> fmt::Result {
     }
     for chain in &table.chains {
         for rule in &chain.rules {
-            if let Some(c) = &rule.counters {
+            if let Some(c) = rule.counters() {
                 write!(f, "[{}:{}] ", c.packets, c.bytes)?;
             }
             let spec = rule.spec_text();

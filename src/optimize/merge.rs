@@ -296,7 +296,7 @@ fn fuse_set(
     let mut rule = g.key_rule.clone();
     rule.matches.push(set_match(&set.name, &dirs));
     let positions: Vec<usize> = g.members.iter().map(|(p, _)| *p).collect();
-    rule.counters = summed_counters(rules, &positions).map(Box::new);
+    rule.set_counters(summed_counters(rules, &positions));
     let name = set.name.clone();
     if !sets.iter().any(|s| s.name == set.name) {
         sets.push(set);
@@ -341,7 +341,7 @@ fn fuse_ports(
         let mut rule = g.key_rule.clone();
         rule.matches.push(set_match(&set.name, dir.word()));
         let positions: Vec<usize> = g.members.iter().map(|(p, _)| *p).collect();
-        rule.counters = summed_counters(rules, &positions).map(Box::new);
+        rule.set_counters(summed_counters(rules, &positions));
         let name = set.name.clone();
         if !sets.iter().any(|s| s.name == set.name) {
             sets.push(set);
@@ -375,7 +375,7 @@ fn fuse_ports(
         let ports: Vec<PortRange> = chunk.iter().map(|(_, p)| *p).collect();
         rule.matches.push(multiport_match(dir, &ports));
         let positions: Vec<usize> = chunk.iter().map(|(p, _)| *p).collect();
-        rule.counters = summed_counters(rules, &positions).map(Box::new);
+        rule.set_counters(summed_counters(rules, &positions));
         let lines = positions
             .iter()
             .flat_map(|&p| rules[p].lines.iter().copied())
@@ -391,7 +391,7 @@ fn summed_counters(rules: &[WorkRule], positions: &[usize]) -> Option<crate::mod
         bytes: 0,
     };
     for &p in positions {
-        let c = rules[p].rule.counters.as_deref()?;
+        let c = rules[p].rule.counters()?;
         sum.packets = sum.packets.saturating_add(c.packets);
         sum.bytes = sum.bytes.saturating_add(c.bytes);
     }
@@ -492,6 +492,7 @@ fn take_addr(rule: &mut Rule, dir: Dir, family: Family) -> Option<Vec<Member>> {
         Negatable {
             negated: false,
             value,
+            ..
         } if !value.is_empty() && (value.len() == 1 || once) => value
             .iter()
             .map(|a| match a {

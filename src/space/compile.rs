@@ -293,9 +293,9 @@ impl<'a> Acc<'a> {
             }
         }
         for (slot, d, span) in [
-            (&rule.in_interface, Dim::InInterface, Generic::InInterface),
+            (rule.in_interface(), Dim::InInterface, Generic::InInterface),
             (
-                &rule.out_interface,
+                rule.out_interface(),
                 Dim::OutInterface,
                 Generic::OutInterface,
             ),
@@ -309,7 +309,7 @@ impl<'a> Acc<'a> {
                 ),
             }
         }
-        if let Some(f) = &rule.fragment {
+        if let Some(f) = rule.fragment() {
             if self.ctx.family() == Family::Ipv6 {
                 self.unknown(rule.span, "ip6tables has no `-f`");
             } else {

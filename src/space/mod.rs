@@ -274,7 +274,7 @@ impl SpaceContext {
     ) -> SpaceContext {
         let names: Vec<&str> = rules
             .into_iter()
-            .flat_map(|r| [&r.in_interface, &r.out_interface])
+            .flat_map(|r| [r.in_interface(), r.out_interface()])
             .flatten()
             .map(|i| i.value.name.as_str())
             .collect();

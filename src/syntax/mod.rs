@@ -411,7 +411,7 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
     let v6 = family == Family::Ipv6;
     let tool = if v6 { "ip6tables" } else { "iptables" };
     let mut out = Vec::new();
-    if v6 && rule.fragment.is_some() {
+    if v6 && rule.fragment().is_some() {
         let span = rule.span;
         out.push((
             "`-f` is not supported in IPv6: ip6tables refuses it (use `-m frag`)".to_string(),
@@ -893,8 +893,8 @@ impl Builder<'_> {
                     self.delete_rule(&chain_name, chain_span, number, None);
                     return;
                 };
-                if rule.counters.is_none() {
-                    rule.counters = plan.counters.map(Box::new);
+                if rule.counters().is_none() {
+                    rule.set_counters(plan.counters);
                 }
                 let mut rule_findings = plan.rule_findings;
                 for f in &mut rule_findings {

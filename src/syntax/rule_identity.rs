@@ -14,9 +14,9 @@ pub(super) fn same_rule(a: &Rule, b: &Rule) -> bool {
     same_addresses(&a.source, &b.source)
         && same_addresses(&a.destination, &b.destination)
         && same_negatable(&a.protocol, &b.protocol, same_protocol)
-        && a.in_interface == b.in_interface
-        && a.out_interface == b.out_interface
-        && a.fragment == b.fragment
+        && a.in_interface() == b.in_interface()
+        && a.out_interface() == b.out_interface()
+        && a.fragment() == b.fragment()
         && a.matches.len() == b.matches.len()
         && a.matches
             .iter()

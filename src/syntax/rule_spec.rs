@@ -324,21 +324,7 @@ pub fn parse_rule(
     chain_targets: &[crate::model::Text],
     findings: &mut Vec<Finding>,
 ) -> Rule {
-    let mut rule = Rule {
-        span: line_span,
-        counters: None,
-        only_family: None,
-        source: None,
-        destination: None,
-        protocol: None,
-        in_interface: None,
-        out_interface: None,
-        fragment: None,
-        matches: crate::model::List::new(),
-        target: None,
-        generic_spans: Default::default(),
-        chain_at: Default::default(),
-    };
+    let mut rule = Rule::new(line_span);
     rule.set_chain_span(chain_span);
     let mut parser = RuleParser {
         tokens,
@@ -764,9 +750,9 @@ impl RuleParser<'_> {
             "-s" => self.rule.source.is_some(),
             "-d" => self.rule.destination.is_some(),
             "-p" => self.rule.protocol.is_some(),
-            "-i" => self.rule.in_interface.is_some(),
-            "-o" => self.rule.out_interface.is_some(),
-            "-f" => self.rule.fragment.is_some(),
+            "-i" => self.rule.in_interface().is_some(),
+            "-o" => self.rule.out_interface().is_some(),
+            "-f" => self.rule.fragment().is_some(),
             _ => false,
         };
         if seen {
@@ -779,14 +765,15 @@ impl RuleParser<'_> {
         match generic {
             "-s" | "-d" => {
                 let value = self.addresses(&words[0]);
-                let slot = Negatable { negated, value };
-                if generic == "-s" {
-                    self.rule.set_generic_span(Generic::Source, Some(span));
-                    self.rule.source = Some(slot);
+                let slot = Some(Negatable::new(negated, value));
+                let which = if generic == "-s" {
+                    self.rule.source = slot;
+                    Generic::Source
                 } else {
-                    self.rule.set_generic_span(Generic::Destination, Some(span));
-                    self.rule.destination = Some(slot);
-                }
+                    self.rule.destination = slot;
+                    Generic::Destination
+                };
+                self.rule.set_generic_span(which, Some(span));
             }
             "-p" => match Protocol::parse(&words[0].text) {
                 Ok(p) if negated && p.number == Some(0) => self.error(
@@ -798,8 +785,8 @@ impl RuleParser<'_> {
                     ),
                 ),
                 Ok(p) => {
+                    self.rule.protocol = Some(Negatable::new(negated, p));
                     self.rule.set_generic_span(Generic::Protocol, Some(span));
-                    self.rule.protocol = Some(Negatable { negated, value: p });
                 }
                 Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
             },
@@ -812,19 +799,19 @@ impl RuleParser<'_> {
             ),
             "-i" | "-o" => match Interface::parse(&words[0].text) {
                 Ok(i) => {
-                    let slot = Some(Negatable { negated, value: i });
-                    if generic == "-i" {
-                        self.rule.set_generic_span(Generic::InInterface, Some(span));
-                        self.rule.in_interface = slot;
+                    let slot = Some(Negatable::new(negated, i));
+                    let which = if generic == "-i" {
+                        self.rule.set_in_interface(slot);
+                        Generic::InInterface
                     } else {
-                        self.rule
-                            .set_generic_span(Generic::OutInterface, Some(span));
-                        self.rule.out_interface = slot;
-                    }
+                        self.rule.set_out_interface(slot);
+                        Generic::OutInterface
+                    };
+                    self.rule.set_generic_span(which, Some(span));
                 }
                 Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
             },
-            "-f" => self.rule.fragment = Some(Negatable { negated, value: () }),
+            "-f" => self.rule.set_fragment(Some(Negatable::new(negated, ()))),
             "-4" => self.rule.only_family = Some(Family::Ipv4),
             "-6" => self.rule.only_family = Some(Family::Ipv6),
             "-v" => {}
@@ -863,9 +850,9 @@ impl RuleParser<'_> {
             );
         };
         match (scan_counter(text), scan_counter(&bytes)) {
-            (Some(packets), Some(bytes)) => {
-                self.rule.counters = Some(Box::new(crate::model::Counters { packets, bytes }))
-            }
+            (Some(packets), Some(bytes)) => self
+                .rule
+                .set_counters(Some(crate::model::Counters { packets, bytes })),
             (None, _) => self.error(
                 &codes::INVALID_VALUE,
                 packets.span,

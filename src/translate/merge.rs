@@ -142,9 +142,9 @@ fn never_returns(table: &Table, c: usize, facts: &ChainFacts) -> bool {
 fn covers_entry(r: &Rule, proto: Option<u8>) -> bool {
     if r.source.is_some()
         || r.destination.is_some()
-        || r.in_interface.is_some()
-        || r.out_interface.is_some()
-        || r.fragment.is_some()
+        || r.in_interface().is_some()
+        || r.out_interface().is_some()
+        || r.fragment().is_some()
     {
         return false;
     }
@@ -185,9 +185,9 @@ fn statistic_only(r: &Rule) -> Option<Option<u64>> {
     if r.source.is_some()
         || r.destination.is_some()
         || r.protocol.is_some()
-        || r.in_interface.is_some()
-        || r.out_interface.is_some()
-        || r.fragment.is_some()
+        || r.in_interface().is_some()
+        || r.out_interface().is_some()
+        || r.fragment().is_some()
         || r.only_family.is_some()
     {
         return None;

@@ -165,17 +165,17 @@ pub fn translate_rule(
         return Ok(Vec::new());
     }
     let mut head: Vec<Expr> = Vec::new();
-    if let Some(i) = &rule.in_interface
+    if let Some(i) = rule.in_interface()
         && let Some(e) = iface("iifname", &i.value.name, i.negated)?
     {
         head.push(e);
     }
-    if let Some(o) = &rule.out_interface
+    if let Some(o) = rule.out_interface()
         && let Some(e) = iface("oifname", &o.value.name, o.negated)?
     {
         head.push(e);
     }
-    if let Some(f) = &rule.fragment {
+    if let Some(f) = rule.fragment() {
         if fam == Family::Ipv6 {
             return Err("`-f` has no IPv6 meaning".into());
         }
@@ -261,7 +261,7 @@ pub fn translate_rule(
     };
     let counter = scope
         .counters
-        .then(|| rule.counters.as_deref().map(|c| (c.packets, c.bytes)));
+        .then(|| rule.counters().map(|c| (c.packets, c.bytes)));
     let mut out = Vec::new();
     for s in &srcs {
         for d in &dsts {

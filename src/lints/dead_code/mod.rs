@@ -561,10 +561,8 @@ fn pure_chains(cx: &LintContext<'_>) -> Vec<bool> {
     pure
 }
 
-fn named(iface: &Option<Negatable<Interface>>) -> bool {
-    iface
-        .as_ref()
-        .is_some_and(|i| !i.negated && i.value.name != "+")
+fn named(iface: Option<&Negatable<Interface>>) -> bool {
+    iface.is_some_and(|i| !i.negated && i.value.name != "+")
 }
 
 /// Rules that `unreachable-rule`, `duplicate-rule` or
@@ -585,8 +583,8 @@ fn claimed_elsewhere(
         .map(|(ri, rule): (usize, &Rule)| {
             let after_exit = exit.is_some_and(|e| ri > e);
             let dup = cx.first_copy(node, ri).is_some();
-            let iface = (no_out && named(&rule.out_interface))
-                || (no_in && named(&rule.in_interface))
+            let iface = (no_out && named(rule.out_interface()))
+                || (no_in && named(rule.in_interface()))
                 || refused_in_builtin(chain, rule);
             after_exit || dup || iface
         })
@@ -599,8 +597,8 @@ fn claimed_elsewhere(
 fn refused_in_builtin(chain: &Chain, rule: &Rule) -> bool {
     chain.builtin
         && match chain.name.as_str() {
-            "PREROUTING" | "INPUT" => rule.out_interface.is_some(),
-            "OUTPUT" | "POSTROUTING" => rule.in_interface.is_some(),
+            "PREROUTING" | "INPUT" => rule.out_interface().is_some(),
+            "OUTPUT" | "POSTROUTING" => rule.in_interface().is_some(),
             _ => false,
         }
 }
