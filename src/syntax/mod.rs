@@ -16,6 +16,7 @@ mod tokens;
 
 use crate::model::Generic;
 use foldhash::HashMap;
+use std::hash::BuildHasher;
 
 use pest::Parser;
 use pest::iterators::Pair;
@@ -502,6 +503,10 @@ struct Builder<'s> {
     counts: LineCounts<'s>,
 }
 
+/// A chain's rule list consults the counts once it holds this many rules;
+/// the first few it grows as any list does.
+const MIN_ASKED_CAPACITY: usize = 8;
+
 /// What [`count_lines`] counts.
 struct LineCounts<'s> {
     /// `-A CHAIN` lines per (table, chain).
@@ -543,6 +548,11 @@ fn count_lines(text: &str) -> LineCounts<'_> {
             *counts.entry((table, chain)).or_default() += 1;
         }
     }
+    // Only a chain that reaches the capacity of 8 rules asks (see the
+    // `-A` case of `Builder::command`); the others would only hold the
+    // map's 40,000 kube-proxy entries through the whole parse.
+    counts.retain(|_, n| *n as usize > MIN_ASKED_CAPACITY);
+    counts.shrink_to_fit();
     LineCounts {
         appends: counts,
         declarations,
@@ -566,7 +576,52 @@ impl<'s> Builder<'s> {
 
 struct OpenTable {
     table: Table,
-    index: HashMap<crate::model::Text, usize>,
+    index: ChainIndex,
+}
+
+/// Chain name → position in the table's chain list. It keeps positions
+/// only, and hashes the names where they already are, in the list: a
+/// kube-proxy nat table has 40,000 chains, and a map keyed by copies of
+/// their names held every name twice at the parse's peak.
+#[derive(Default)]
+struct ChainIndex {
+    positions: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl ChainIndex {
+    fn get(&self, chains: &[Chain], name: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(name);
+        self.positions
+            .find(hash, |&i| chains[i as usize].name == name)
+            .map(|&i| i as usize)
+    }
+
+    /// Indexes the chain at `i` under its name.
+    fn insert(&mut self, chains: &[Chain], i: usize) {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(chains[i].name.as_str());
+        self.positions.insert_unique(hash, i as u32, |&j| {
+            hasher.hash_one(chains[j as usize].name.as_str())
+        });
+    }
+
+    fn remove(&mut self, chains: &[Chain], name: &str) {
+        let hash = self.hasher.hash_one(name);
+        if let Ok(entry) = self
+            .positions
+            .find_entry(hash, |&i| chains[i as usize].name == name)
+        {
+            entry.remove();
+        }
+    }
+
+    fn rebuild(&mut self, chains: &[Chain]) {
+        self.positions.clear();
+        for i in 0..chains.len() {
+            self.insert(chains, i);
+        }
+    }
 }
 
 impl OpenTable {
@@ -579,7 +634,7 @@ impl OpenTable {
                 chains: Vec::new(),
                 commit: None,
             },
-            index: HashMap::default(),
+            index: ChainIndex::default(),
         };
         for builtin in name.builtin_chains() {
             open.chain_mut(builtin, span, true);
@@ -588,8 +643,8 @@ impl OpenTable {
     }
 
     fn chain_mut(&mut self, name: &str, span: Span, declare: bool) -> &mut Chain {
-        let idx = match self.index.get(name) {
-            Some(&i) => i,
+        let idx = match self.find(name) {
+            Some(i) => i,
             None => {
                 let builtin = self.table.name.builtin_chains().contains(&name);
                 self.table.chains.push(Chain {
@@ -601,8 +656,9 @@ impl OpenTable {
                     counters: None,
                     rules: crate::model::List::new(),
                 });
-                self.index.insert(name.into(), self.table.chains.len() - 1);
-                self.table.chains.len() - 1
+                let i = self.table.chains.len() - 1;
+                self.index.insert(&self.table.chains, i);
+                i
             }
         };
         let chain = &mut self.table.chains[idx];
@@ -613,14 +669,22 @@ impl OpenTable {
         chain
     }
 
+    /// The position of the chain with this name.
+    fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(&self.table.chains, name)
+    }
+
+    /// Takes back the chain `chain_mut` just added.
+    fn pop_chain(&mut self) {
+        if let Some(last) = self.table.chains.last() {
+            let name = last.name.clone();
+            self.index.remove(&self.table.chains, &name);
+            self.table.chains.pop();
+        }
+    }
+
     fn reindex(&mut self) {
-        self.index = self
-            .table
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
+        self.index.rebuild(&self.table.chains);
     }
 }
 
@@ -871,7 +935,7 @@ impl Builder<'_> {
             "-C" => {
                 let open = self.open.as_ref().expect("checked");
                 let found = plan.rule.is_some_and(|spec| {
-                    open.index.get(chain_name.as_str()).is_some_and(|&i| {
+                    open.find(chain_name.as_str()).is_some_and(|i| {
                         open.table.chains[i]
                             .rules
                             .iter()
@@ -908,12 +972,12 @@ impl Builder<'_> {
                     return;
                 }
                 let open = self.open.as_mut().expect("checked");
-                let existed = open.index.contains_key(chain_name.as_str());
+                let existed = open.find(chain_name.as_str()).is_some();
                 let chain = open.chain_mut(&chain_name, chain_span, false);
                 let placed = match cmd {
                     "-A" => {
                         let len = chain.rules.len();
-                        if len >= 8 && len == chain.rules.capacity() {
+                        if len >= MIN_ASKED_CAPACITY && len == chain.rules.capacity() {
                             let expected = self
                                 .counts
                                 .appends
@@ -962,8 +1026,7 @@ impl Builder<'_> {
                     Err((span, message)) => {
                         // A failed `-I`/`-R` leaves no trace, not even the chain it named.
                         if !existed {
-                            open.table.chains.pop();
-                            open.index.remove(chain_name.as_str());
+                            open.pop_chain();
                         }
                         self.findings
                             .push(Finding::new(&codes::RULE_POSITION, span, message));
@@ -987,9 +1050,8 @@ impl Builder<'_> {
                     .builtin_chains()
                     .contains(&chain_name.as_str())
                     || open
-                        .index
-                        .get(chain_name.as_str())
-                        .is_some_and(|&i| open.table.chains[i].declared);
+                        .find(chain_name.as_str())
+                        .is_some_and(|i| open.table.chains[i].declared);
                 if exists {
                     self.error(
                         chain_span,
@@ -1034,7 +1096,7 @@ impl Builder<'_> {
             }
             "-F" | "-Z" | "-X" => {
                 let open = self.open.as_mut().expect("checked");
-                match open.index.get(chain_name.as_str()).copied() {
+                match open.find(chain_name.as_str()) {
                     Some(i) if cmd == "-F" => open.table.chains[i].rules.clear(),
                     Some(i) if cmd == "-X" => {
                         open.table.chains.remove(i);
@@ -1046,7 +1108,7 @@ impl Builder<'_> {
             }
             "-E" => {
                 let open = self.open.as_mut().expect("checked");
-                match (open.index.get(chain_name.as_str()).copied(), plan.argument) {
+                match (open.find(chain_name.as_str()), plan.argument) {
                     (Some(i), Some((new_name, _))) => {
                         open.table.chains[i].name = new_name.into();
                         open.reindex();
@@ -1077,9 +1139,8 @@ impl Builder<'_> {
         }
         let open = self.open.as_ref().expect("checked");
         let is_user_chain = open
-            .index
-            .get(&target.name)
-            .is_some_and(|&i| !open.table.chains[i].builtin);
+            .find(&target.name)
+            .is_some_and(|i| !open.table.chains[i].builtin);
         if !is_user_chain {
             return plan;
         }
@@ -1119,7 +1180,7 @@ impl Builder<'_> {
         spec: Option<Rule>,
     ) {
         let open = self.open.as_mut().expect("checked");
-        let Some(&i) = open.index.get(chain_name) else {
+        let Some(i) = open.find(chain_name) else {
             self.findings.push(Finding::new(
                 &codes::SYNTAX_ERROR,
                 span,
@@ -1868,15 +1929,22 @@ mod tests {
 
     #[test]
     fn appends_are_counted_per_table_and_chain() {
-        let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n[3:4] -A INPUT -j DROP\n-A FOO -j RETURN\nCOMMIT\n*mangle\n  -A INPUT -j MARK --set-mark 1\n-I INPUT -j ACCEPT\nCOMMIT\n";
-        let all = count_lines(text);
+        // Nine appends to filter INPUT (one with counters before `-A`),
+        // nine to mangle INPUT (indented), one to FOO, and an insert.
+        let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n[3:4] -A INPUT -j DROP\n");
+        text += &"-A INPUT -j ACCEPT\n".repeat(8);
+        text += "-A FOO -j RETURN\nCOMMIT\n*mangle\n";
+        text += &"  -A INPUT -j MARK --set-mark 1\n".repeat(9);
+        text += "-I INPUT -j ACCEPT\nCOMMIT\n";
+        let all = count_lines(&text);
         let counts = &all.appends;
         assert_eq!(all.declarations.get("filter"), Some(&1));
         assert_eq!(all.declarations.get("mangle"), None);
-        assert_eq!(counts.get(&("filter", "INPUT")), Some(&2));
-        assert_eq!(counts.get(&("filter", "FOO")), Some(&1));
-        assert_eq!(counts.get(&("mangle", "INPUT")), Some(&1));
-        assert_eq!(counts.len(), 3);
+        assert_eq!(counts.get(&("filter", "INPUT")), Some(&9));
+        assert_eq!(counts.get(&("mangle", "INPUT")), Some(&9));
+        // A chain too short to ever ask is not kept.
+        assert_eq!(counts.get(&("filter", "FOO")), None);
+        assert_eq!(counts.len(), 2);
     }
 
     #[test]
