@@ -1,5 +1,11 @@
 #!/usr/bin/env python3
-"""Summarize a massif.out peak snapshot: bytes by the first iptlint frame (innermost)."""
+"""Summarize a massif.out peak snapshot: bytes by the first iptlint frame (innermost).
+
+Usage: massif-peak.py MASSIF_OUT [TOP_N] [FRAME]
+With FRAME (e.g. `lints::run`), summarize instead the largest detailed
+snapshot taken while FRAME was allocating (run massif with
+--detailed-freq=1 so that there are enough of them): the peak of a phase
+that is not the peak of the run."""
 import re, sys, collections
 lines = open(sys.argv[1]).read().splitlines()
 snaps = []; cur = None
@@ -7,7 +13,18 @@ for i, l in enumerate(lines):
     if l.startswith('snapshot='): cur = {'start': i}; snaps.append(cur)
     elif cur is not None and l.startswith('heap_tree='): cur['kind'] = l.split('=')[1]; cur['tree'] = i + 1
     elif cur is not None and l.startswith('mem_heap_B='): cur['heap'] = int(l.split('=')[1])
-peak = [s for s in snaps if s.get('kind') == 'peak'][0]
+def tree_mentions(s, frame):
+    j = s['tree']
+    while j < len(lines) and lines[j].lstrip().startswith('n'):
+        if frame in lines[j]:
+            return True
+        j += 1
+    return False
+if len(sys.argv) > 3:
+    peak = max((s for s in snaps if s.get('kind') in ('detailed', 'peak') and tree_mentions(s, sys.argv[3])),
+               key=lambda s: s['heap'])
+else:
+    peak = [s for s in snaps if s.get('kind') == 'peak'][0]
 # parse tree
 i = peak['tree']; stack = []; agg = collections.Counter()
 node_re = re.compile(r'^(\s*)n(\d+): (\d+) (.*)$')

@@ -122,7 +122,7 @@ fn in_prefix(addr: u32, net: u32, prefix: u32) -> bool {
 }
 
 fn addr_matches(spec: &AddrSpec, addr: u32) -> bool {
-    let AddrSpec::Net(n) = spec else {
+    let Some(n) = spec.as_net() else {
         panic!("host names are not generated")
     };
     let mask = n.mask() as u32;

@@ -98,8 +98,8 @@ fn eval_rule(rule: &Rule, p: &Packet, fam: Family) -> Tri {
         }
         n.value
             .iter()
-            .map(|a| match a {
-                AddrSpec::Net(net) if net.family() == fam => {
+            .map(|a| match a.as_net() {
+                Some(net) if net.family() == fam => {
                     tri((value & net.mask() == net.addr_u128() & net.mask()) != n.negated)
                 }
                 _ => Tri::U,

@@ -1,7 +1,7 @@
 //! The parser on the constructs real dumps and hand-written files use.
 
 use iptlint::codes;
-use iptlint::model::{AddrSpec, Family, JumpKind, Policy, Rule, TableName, TargetKind, Value};
+use iptlint::model::{Family, JumpKind, Policy, Rule, TableName, TargetKind, Value};
 use iptlint::syntax::{Parsed, parse};
 
 fn parse4(text: &str) -> Parsed {
@@ -199,12 +199,12 @@ fn addresses_masks_ipv6_and_nat_ranges() {
     ));
     assert!(p.findings.is_empty());
     let rule = only_rule(&p);
-    let AddrSpec::Net(src) = &rule.source.as_ref().unwrap().value[0] else {
+    let Some(src) = rule.source.as_ref().unwrap().value[0].as_net() else {
         panic!()
     };
     assert!(src.has_host_bits());
     assert_eq!(src.prefix_len(), Some(8));
-    let AddrSpec::Net(dst) = &rule.destination.as_ref().unwrap().value[0] else {
+    let Some(dst) = rule.destination.as_ref().unwrap().value[0].as_net() else {
         panic!()
     };
     assert_eq!(dst.prefix_len(), None, "a non-contiguous mask");

@@ -41,8 +41,8 @@ use crate::model::Generic;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{
-    AddrSpec, Family, Match, MatchOption, Negatable, PortRange, Rule, Span, TargetKind, Value,
-    Word, protocol_match,
+    Family, Match, MatchOption, Negatable, PortRange, Rule, Span, TargetKind, Value, Word,
+    protocol_match,
 };
 use crate::space::{Dim, PacketSet, SpaceContext, rule_match_space};
 
@@ -495,8 +495,8 @@ fn take_addr(rule: &mut Rule, dir: Dir, family: Family) -> Option<Vec<Member>> {
             ..
         } if !value.is_empty() && (value.len() == 1 || once) => value
             .iter()
-            .map(|a| match a {
-                AddrSpec::Net(n) if n.family() == family => Member::net(n),
+            .map(|a| match a.as_net() {
+                Some(n) if n.family() == family => Member::net(&n),
                 _ => None,
             })
             .collect::<Option<Vec<Member>>>()?,

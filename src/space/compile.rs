@@ -9,6 +9,7 @@
 //! matches every ICMP packet; `--mark 1/0` never matches (the value has a bit
 //! outside the mask).
 
+use crate::model::AddrKind;
 use crate::model::Generic;
 use crate::model::{
     AddrSpec, CtState, Family, Match, MatchOption, Negatable, PortRange, Rule, Span, Value,
@@ -320,16 +321,16 @@ impl<'a> Acc<'a> {
 
     fn address(&mut self, d: Dim, test: Option<(bool, Option<&AddrSpec>)>, span: Span) {
         let Some((negated, spec)) = test else { return };
-        match spec {
-            Some(AddrSpec::Net(n)) if n.family() == self.ctx.family() => {
+        match spec.map(AddrSpec::kind) {
+            Some(AddrKind::Net(n)) if n.family() == self.ctx.family() => {
                 let f = Field::pattern(n.addr_u128(), n.mask(), self.max(d));
                 self.field(d, Some(f), negated);
             }
-            Some(AddrSpec::Net(n)) => self.unknown(
+            Some(AddrKind::Net(n)) => self.unknown(
                 span,
                 format!("`{n}` is not a {} address", self.ctx.family().as_str()),
             ),
-            Some(AddrSpec::Host(h)) => self.unknown(
+            Some(AddrKind::Host(h)) => self.unknown(
                 span,
                 format!("host name `{h}` is resolved only when the rules are loaded"),
             ),

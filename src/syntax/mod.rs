@@ -25,8 +25,8 @@ use rayon::prelude::*;
 use crate::codes;
 use crate::diagnostic::Finding;
 use crate::model::{
-    AddrSpec, Chain, CommentLine, Counters, Family, JumpKind, MatchOption, Policy, Rule, Ruleset,
-    Span, Table, TableName, TargetKind, Value,
+    Chain, CommentLine, Counters, Family, JumpKind, MatchOption, Policy, Rule, Ruleset, Span,
+    Table, TableName, TargetKind, Value,
 };
 use std::net::IpAddr;
 use tokens::{Token, TokenKind};
@@ -251,7 +251,7 @@ fn guess_family(ruleset: &Ruleset) -> Family {
             .chain(rule.destination.iter())
             .flat_map(|n| &n.value)
         {
-            if let AddrSpec::Net(net) = a {
+            if let Some(net) = a.as_net() {
                 match net.family() {
                     Family::Ipv4 => v4 += 1,
                     Family::Ipv6 => v6 += 1,
@@ -300,10 +300,11 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                     (&rule.destination, rule.generic_span(Generic::Destination)),
                 ] {
                     if let Some(slot) = slot {
-                        nets.extend(slot.value.iter().filter_map(|a| match a {
-                            AddrSpec::Net(n) => Some((*n, span.unwrap_or(rule.span))),
-                            AddrSpec::Host(_) => None,
-                        }));
+                        nets.extend(
+                            slot.value
+                                .iter()
+                                .filter_map(|a| Some((a.as_net()?, span.unwrap_or(rule.span)))),
+                        );
                     }
                 }
                 for m in &rule.matches {

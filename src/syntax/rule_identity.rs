@@ -7,7 +7,9 @@
 //! the matches, the address bits under the mask, the order of multiport's
 //! ports (an array). Counters never count.
 
-use crate::model::{AddrSpec, Match, MatchOption, Negatable, Protocol, Rule, Target, Value};
+use crate::model::{
+    AddrKind, AddrSpec, Match, MatchOption, Negatable, Protocol, Rule, Target, Value,
+};
 
 /// Whether `a` and `b` are one rule to the kernel.
 pub(super) fn same_rule(a: &Rule, b: &Rule) -> bool {
@@ -48,15 +50,17 @@ fn same_addresses(
 ) -> bool {
     same_negatable(a, b, |x, y| {
         x.len() == y.len()
-            && x.iter().zip(y.iter()).all(|pair| match pair {
-                (AddrSpec::Net(m), AddrSpec::Net(n)) => {
-                    m.family() == n.family()
-                        && m.mask() == n.mask()
-                        && m.addr_u128() & m.mask() == n.addr_u128() & n.mask()
-                }
-                (AddrSpec::Host(m), AddrSpec::Host(n)) => m == n,
-                _ => false,
-            })
+            && x.iter()
+                .zip(y.iter())
+                .all(|(x, y)| match (x.kind(), y.kind()) {
+                    (AddrKind::Net(m), AddrKind::Net(n)) => {
+                        m.family() == n.family()
+                            && m.mask() == n.mask()
+                            && m.addr_u128() & m.mask() == n.addr_u128() & n.mask()
+                    }
+                    (AddrKind::Host(m), AddrKind::Host(n)) => m == n,
+                    _ => false,
+                })
     })
 }
 

@@ -874,7 +874,7 @@ impl RuleParser<'_> {
         let mut out = crate::model::List::new();
         for part in word.text.split(',') {
             match Net::parse(part) {
-                Ok(net) => push_small(&mut out, AddrSpec::Net(net)),
+                Ok(net) => push_small(&mut out, AddrSpec::net(net)),
                 Err(e) => {
                     // A host name's labels start with a letter or digit
                     // (`-s1.2.3.4` is the address "-s1.2.3.4", which the
@@ -888,7 +888,7 @@ impl RuleParser<'_> {
                             b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'
                         });
                     if hostname {
-                        push_small(&mut out, AddrSpec::Host(part.into()));
+                        push_small(&mut out, AddrSpec::host(part.into()));
                     } else {
                         self.error(&codes::INVALID_VALUE, word.span, e);
                     }

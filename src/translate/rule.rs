@@ -10,6 +10,7 @@
 
 use std::net::IpAddr;
 
+use crate::model::AddrKind;
 use crate::model::{
     AddrRange, AddrSpec, CtState, Family, JumpKind, MarkMask, Match, MatchOption, Net, PortRange,
     Rule, TableName, Target, TargetKind, Value,
@@ -401,9 +402,9 @@ fn addr_list(
         return Ok(vec![Vec::new()]);
     };
     list.iter()
-        .map(|a| match a {
-            AddrSpec::Net(n) => Ok(addr_expr(fam, dir, n, negated)?.into_iter().collect()),
-            AddrSpec::Host(h) => Err(format!(
+        .map(|a| match a.kind() {
+            AddrKind::Net(n) => Ok(addr_expr(fam, dir, &n, negated)?.into_iter().collect()),
+            AddrKind::Host(h) => Err(format!(
                 "host name `{h}`: iptables resolves it when loading; iptlint does not guess"
             )),
         })
