@@ -9,7 +9,7 @@ use crate::model::Generic;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
     MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
-    Target, TargetKind, Value, ValueKind, Word, Words, also_required_options, match_spec,
+    Target, TargetKind, Text, Value, ValueKind, Word, Words, also_required_options, match_spec,
     parse_nat_ports, parse_u32, protocol_match, required_options, target_spec,
 };
 
@@ -273,7 +273,7 @@ enum Abbreviation {
 /// than 65,535 bytes into the line cannot be; what the parser reports about
 /// an argument points at it exactly all the same.
 struct Arg {
-    text: crate::model::Text,
+    text: Text,
     span: Span,
 }
 
@@ -938,7 +938,7 @@ impl RuleParser<'_> {
         }
         let span = if implicit { span } else { span.to(word.span) };
         let mut loaded = Match {
-            module: module.into(),
+            module: match_spec(module).map_or_else(|| module.into(), |s| Text::from_static(s.name)),
             at: Default::default(),
             implicit,
             modelled,
@@ -1323,6 +1323,18 @@ impl RuleParser<'_> {
         }
     }
 
+    /// The option names iptlint knows of an unmodelled extension (none
+    /// when it knows none).
+    fn unmodelled_names(&self, owner: Owner) -> &'static [&'static str] {
+        let extension = match owner {
+            Owner::Match(i) => Some(self.rule.matches[i].module.as_str()),
+            Owner::Target => self.rule.target.as_ref().map(|t| t.name.as_str()),
+        };
+        extension
+            .and_then(super::option_checks::unmodelled_options)
+            .map_or(&[], |(_, names)| names)
+    }
+
     /// The arity of an unmodelled extension's option, where iptlint knows it.
     fn unmodelled_arity(&self, owner: Owner, option: &str) -> Option<usize> {
         let extension = match owner {
@@ -1422,10 +1434,17 @@ impl RuleParser<'_> {
             .last()
             .map_or(start.to(token.span), |w| start.to(w.span));
         let name = spec.map_or(name, |s| s.canonical());
+        // Names from iptlint's tables are borrowed, not copied: a name
+        // longer than 15 bytes (`--to-destination`) would otherwise be
+        // allocated for every rule that has it.
+        let known = match spec {
+            Some(spec) => spec.names,
+            None => self.unmodelled_names(owner),
+        };
         let rule_span = self.rule.span;
         let mut option = MatchOption {
-            alias: (token.text != name).then(|| Box::new(token.text.as_str().into())),
-            name: name.into(),
+            alias: (token.text != name).then(|| Box::new(known_or_copied(&token.text, known))),
+            name: known_or_copied(name, known),
             negated: bang.is_some() || old_neg,
             at: Default::default(),
             words: words
@@ -1516,6 +1535,15 @@ impl RuleParser<'_> {
             );
         }
     }
+}
+
+/// `text` borrowed from `known` (names from iptlint's own tables) when it
+/// is one of them, else copied.
+fn known_or_copied(text: &str, known: &'static [&'static str]) -> Text {
+    known
+        .iter()
+        .find(|k| **k == text)
+        .map_or_else(|| text.into(), |k| Text::from_static(k))
 }
 
 /// `-m NAME` without the `-p PROTOCOL` its kernel match requires.
