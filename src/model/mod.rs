@@ -6,6 +6,8 @@
 //! content, and never take part in `==` (see [`Span`]). That is what the round
 //! trip test and duplicate detection want.
 
+#[cfg(test)]
+mod element_spans;
 mod extensions;
 mod print;
 mod text;
