@@ -928,7 +928,8 @@ impl RuleParser<'_> {
 
     fn load_match(&mut self, word: &Arg, span: Span, implicit: bool) {
         let module = word.text.as_str();
-        let modelled = match_spec(module).is_some();
+        let spec = match_spec(module);
+        let modelled = spec.is_some();
         if !modelled && !OTHER_MATCHES.contains(&module) {
             self.error(
                 &codes::UNKNOWN_EXTENSION,
@@ -938,7 +939,8 @@ impl RuleParser<'_> {
         }
         let span = if implicit { span } else { span.to(word.span) };
         let mut loaded = Match {
-            module: match_spec(module).map_or_else(|| module.into(), |s| Text::from_static(s.name)),
+            // A known name is borrowed from the table, not copied.
+            module: spec.map_or_else(|| module.into(), |s| Text::from_static(s.name)),
             at: Default::default(),
             implicit,
             modelled,
