@@ -19,20 +19,31 @@ impl Tally {
 }
 
 fn words(t: &mut Tally, o: &MatchOption) {
-    t.add("option.name heap", o.name.len());
-    t.add("option.alias heap", o.alias.as_ref().map_or(0, |a| a.len()));
-    t.add("option.words vec", o.words.capacity() * size_of::<Word>());
-    for w in &o.words {
-        t.add("word text heap", w.text.len());
+    t.add("option.name heap", o.name.heap_bytes());
+    t.add(
+        "option.alias heap",
+        o.alias
+            .as_ref()
+            .map_or(0, |a| size_of::<Text>() + a.heap_bytes()),
+    );
+    // One word is kept inline; more spill to the heap.
+    if o.words.spilled() {
+        t.add("option.words vec", o.words.capacity() * size_of::<Word>());
     }
+    for w in &o.words {
+        t.add("word text heap", w.text.heap_bytes());
+    }
+    // An interface name is kept inline.
     let v = match &o.value {
         Value::Ports(p) => p.capacity() * size_of::<PortRange>(),
         Value::States(p) => p.capacity(),
-        Value::Interface(i) => i.name.len(),
+        Value::Net(_) => size_of::<Net>(),
+        Value::AddrRange(_) => size_of::<AddrRange>(),
+        Value::Nat(_) => size_of::<NatRange>(),
         Value::Words(w) => {
-            w.capacity() * size_of::<Text>() + w.iter().map(|s| s.len()).sum::<usize>()
+            w.capacity() * size_of::<Text>() + w.iter().map(|s| s.heap_bytes()).sum::<usize>()
         }
-        Value::Text(s) => s.len(),
+        Value::Text(s) => s.heap_bytes(),
         _ => 0,
     };
     t.add("value heap", v);
@@ -53,7 +64,7 @@ fn main() {
                 "chain.rules vec",
                 chain.rules.capacity() * size_of::<Rule>(),
             );
-            t.add("chain.name heap", chain.name.len());
+            t.add("chain.name heap", chain.name.heap_bytes());
             for r in &chain.rules {
                 rules += 1;
                 if let Some(s) = &r.source {
@@ -81,7 +92,7 @@ fn main() {
                     r.matches.capacity() * size_of::<Match>(),
                 );
                 for m in &r.matches {
-                    t.add("match.module heap", m.module.len());
+                    t.add("match.module heap", m.module.heap_bytes());
                     t.add(
                         "match.options vec",
                         m.options.capacity() * size_of::<MatchOption>(),
@@ -91,7 +102,7 @@ fn main() {
                     }
                 }
                 if let Some(tg) = &r.target {
-                    t.add("target.name heap", tg.name.len());
+                    t.add("target.name heap", tg.name.heap_bytes());
                     t.add(
                         "target.options vec",
                         tg.options.capacity() * size_of::<MatchOption>(),

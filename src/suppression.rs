@@ -442,7 +442,8 @@ pub fn apply(ruleset: &Ruleset, source: &str, findings: Vec<Finding>) -> Applied
                 .filter(|o| o.name == "--comment")
                 .filter_map(move |o| {
                     let word = o.words.first()?;
-                    mentions_marker(&word.text).then_some((t, c, i, rule.span.line, word))
+                    mentions_marker(&word.text)
+                        .then(|| (t, c, i, rule.span.line, word, word.span_in(rule)))
                 })
         })
         .collect();
@@ -516,24 +517,24 @@ pub fn apply(ruleset: &Ruleset, source: &str, findings: Vec<Finding>) -> Applied
             }
         }
     }
-    for (table, chain, rule, line, word) in rule_comments {
+    for (table, chain, rule, line, word, word_span) in rule_comments {
         // Point into the comment when the source holds its text verbatim
         // (quoted or not); else at the whole argument.
-        let written = source.get(word.span.range()).unwrap_or("");
+        let written = source.get(word_span.range()).unwrap_or("");
         let base = if written == word.text {
-            Some(word.span.start as usize)
+            Some(word_span.start as usize)
         } else if written
             .strip_prefix('"')
             .and_then(|w| w.strip_suffix('"'))
             .is_some_and(|w| w == word.text)
         {
-            Some(word.span.start as usize + 1)
+            Some(word_span.start as usize + 1)
         } else {
             None
         };
         let locate = |r: &Range<usize>| match base {
             Some(b) => span_at(b + r.start, b + r.end),
-            None => word.span,
+            None => word_span,
         };
         match lex(&word.text) {
             Ok(None) => {}
@@ -558,7 +559,7 @@ pub fn apply(ruleset: &Ruleset, source: &str, findings: Vec<Finding>) -> Applied
                 found.push(Found {
                     scope,
                     entries,
-                    span: word.span,
+                    span: word_span,
                     in_rule: true,
                 });
             }

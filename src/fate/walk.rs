@@ -1101,11 +1101,9 @@ impl<'a> Walker<'a> {
         let mut parts: Vec<String> = Vec::new();
         for u in ms.unknown() {
             let same = |s: &Span| s.start == u.span.start && s.end == u.span.end;
-            let text = match rule
-                .matches
-                .iter()
-                .find(|m| same(&m.span) || m.options.iter().any(|o| same(&o.span)))
-            {
+            let text = match rule.matches.iter().find(|m| {
+                same(&m.span_in(rule)) || m.options.iter().any(|o| same(&o.span_in(rule)))
+            }) {
                 Some(m) => {
                     let sub = Rule {
                         matches: crate::model::list![m.clone()],

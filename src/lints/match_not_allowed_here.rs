@@ -143,7 +143,7 @@ pub fn check(cx: &LintContext<'_>, out: &mut Vec<Finding>) {
                         (node, ri),
                         HookSet::of(p.hooks),
                         &label(p),
-                        m.span,
+                        m.span_in(rule),
                     )?;
                     if p.checked_on_add && !chain.builtin {
                         f.severity = Severity::Warning;

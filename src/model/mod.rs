@@ -6,6 +6,8 @@
 //! content, and never take part in `==` (see [`Span`]). That is what the round
 //! trip test and duplicate detection want.
 
+#[cfg(test)]
+mod element_spans;
 mod extensions;
 mod print;
 mod text;
@@ -243,7 +245,29 @@ pub struct Counters {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Word {
     pub text: Text,
-    pub span: Span,
+    /// Where it stands in its rule's line: read it through [`Word::span_in`].
+    pub(crate) at: OnRuleLine,
+}
+
+impl Word {
+    /// A word standing at `span` in the rule whose span is `rule`.
+    pub fn new(text: Text, span: Span, rule: Span) -> Word {
+        Word {
+            text,
+            at: OnRuleLine::of(span, rule),
+        }
+    }
+
+    /// Where the word stands in `rule`; the rule's span when it could not
+    /// be kept relative to the rule's line (as [`Rule::target_span`]).
+    pub fn span_in(&self, rule: &Rule) -> Span {
+        self.at.in_rule(rule.span).unwrap_or(rule.span)
+    }
+
+    /// Records where the word stands in the rule whose span is `rule`.
+    pub fn set_span_in(&mut self, span: Span, rule: Span) {
+        self.at = OnRuleLine::of(span, rule);
+    }
 }
 
 /// A value that may carry `!`, and, for a generic option of a rule, where
@@ -543,8 +567,9 @@ impl Rule {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Match {
     pub module: Text,
-    /// `-m name`, or the first option when the match was implied by `-p`.
-    pub span: Span,
+    /// `-m name`, or the first option when the match was implied by `-p`:
+    /// read it through [`Match::span_in`].
+    pub(crate) at: OnRuleLine,
     /// Loaded by `-p` rather than `-m` (iptables-save always writes `-m`).
     pub implicit: bool,
     /// `false` when iptlint does not know this module: its options are kept
@@ -560,6 +585,18 @@ impl Match {
     pub fn is_always_true(&self) -> bool {
         self.module == "comment"
     }
+
+    /// Where `-m name` stands in `rule` (for a match implied by `-p`, its
+    /// first option); the rule's span when it could not be kept relative to
+    /// the rule's line (as [`Rule::target_span`]).
+    pub fn span_in(&self, rule: &Rule) -> Span {
+        self.at.in_rule(rule.span).unwrap_or(rule.span)
+    }
+
+    /// Records where the match stands in the rule whose span is `rule`.
+    pub fn set_span_in(&mut self, span: Span, rule: Span) {
+        self.at = OnRuleLine::of(span, rule);
+    }
 }
 
 /// One option of a match or target, with its typed value.
@@ -573,7 +610,9 @@ pub struct MatchOption {
     /// is rare, and the box is half the size of a `Text`.
     pub alias: Option<Box<Text>>,
     pub negated: bool,
-    pub span: Span,
+    /// From the option (or its `!`) to its last word: read it through
+    /// [`MatchOption::span_in`].
+    pub(crate) at: OnRuleLine,
     pub words: Words,
     pub value: Value,
 }
@@ -582,6 +621,18 @@ impl MatchOption {
     /// The name as written.
     pub fn written(&self) -> &str {
         self.alias.as_deref().map_or(&self.name, |a| a)
+    }
+
+    /// Where the option stands in `rule`, from its `!` or name to its last
+    /// word; the rule's span when it could not be kept relative to the
+    /// rule's line (as [`Rule::target_span`]).
+    pub fn span_in(&self, rule: &Rule) -> Span {
+        self.at.in_rule(rule.span).unwrap_or(rule.span)
+    }
+
+    /// Records where the option stands in the rule whose span is `rule`.
+    pub fn set_span_in(&mut self, span: Span, rule: Span) {
+        self.at = OnRuleLine::of(span, rule);
     }
 }
 

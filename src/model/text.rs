@@ -26,6 +26,16 @@ impl Text {
     pub const fn from_static(s: &'static str) -> Text {
         Text(Yarn::from_static(s))
     }
+
+    /// The bytes this text allocated: none when it is kept inline (up to
+    /// 15 bytes) or borrowed from a table.
+    pub fn heap_bytes(&self) -> usize {
+        if self.0.to_ref().is_some() {
+            0
+        } else {
+            self.len()
+        }
+    }
 }
 
 impl Deref for Text {

@@ -8,7 +8,7 @@ use foldhash::HashMap;
 
 use crate::codes;
 use crate::diagnostic::Finding;
-use crate::model::{Family, Policy, Rule, Ruleset, Span, Table, TableName};
+use crate::model::{Family, List, MatchOption, Policy, Rule, Ruleset, Span, Table, TableName};
 
 use super::rule::{Ctx, Gw, lower};
 use super::{NTable, error};
@@ -348,32 +348,39 @@ fn remap_table(t: &mut Table, f: &impl Fn(Span) -> Span) {
 }
 
 fn remap_rule(r: &mut Rule, f: &impl Fn(Span) -> Span) {
+    // Matches, options and words keep their spans relative to the rule's:
+    // each is read against the rule as it stands, and set again against
+    // the rule's moved span.
+    let moved = f(r.span);
+    let remap_options = |options: &mut List<MatchOption>, r: &Rule| {
+        for o in options {
+            o.set_span_in(f(o.span_in(r)), moved);
+            for w in &mut o.words {
+                w.set_span_in(f(w.span_in(r)), moved);
+            }
+        }
+    };
+    let mut matches = std::mem::take(&mut r.matches);
+    for m in &mut matches {
+        m.set_span_in(f(m.span_in(r)), moved);
+        remap_options(&mut m.options, r);
+    }
+    r.matches = matches;
+    if let Some(mut options) = r.target.as_mut().map(|t| std::mem::take(&mut t.options)) {
+        remap_options(&mut options, r);
+        if let Some(t) = r.target.as_mut() {
+            t.options = options;
+        }
+    }
     let generic = Generic::ALL.map(|g| r.generic_span(g));
     let chain = f(r.chain_span());
     let target = r.target.is_some().then(|| f(r.target_span()));
-    r.span = f(r.span);
+    r.span = moved;
     r.set_chain_span(chain);
     if let Some(target) = target {
         r.set_target_span(target);
     }
     for (g, span) in Generic::ALL.into_iter().zip(generic) {
         r.set_generic_span(g, span.map(f));
-    }
-    for m in &mut r.matches {
-        m.span = f(m.span);
-        for o in &mut m.options {
-            o.span = f(o.span);
-            for w in &mut o.words {
-                w.span = f(w.span);
-            }
-        }
-    }
-    if let Some(t) = &mut r.target {
-        for o in &mut t.options {
-            o.span = f(o.span);
-            for w in &mut o.words {
-                w.span = f(w.span);
-            }
-        }
     }
 }

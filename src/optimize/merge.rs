@@ -41,7 +41,7 @@ use crate::model::Generic;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{
-    Family, Match, MatchOption, Negatable, PortRange, Rule, Span, TargetKind, Value, Word,
+    Family, Match, MatchOption, Negatable, PortRange, Rule, TargetKind, Value, Word,
     protocol_match,
 };
 use crate::space::{Dim, PacketSet, SpaceContext, rule_match_space};
@@ -398,24 +398,26 @@ fn summed_counters(rules: &[WorkRule], positions: &[usize]) -> Option<crate::mod
     Some(sum)
 }
 
+// The matches made here stand nowhere in the source: their spans are left
+// unset, and read back as their rule's.
 fn word(text: &str) -> Word {
     Word {
         text: text.into(),
-        span: Span::default(),
+        at: Default::default(),
     }
 }
 
 fn set_match(name: &str, dirs: &str) -> Match {
     Match {
         module: "set".into(),
-        span: Span::default(),
+        at: Default::default(),
         implicit: false,
         modelled: true,
         options: crate::model::list![MatchOption {
             name: "--match-set".into(),
             alias: None,
             negated: false,
-            span: Span::default(),
+            at: Default::default(),
             words: smallvec::smallvec![word(name), word(dirs)],
             value: Value::Words(crate::model::list![name.into(), dirs.into()]),
         }],
@@ -434,14 +436,14 @@ fn multiport_match(dir: Dir, ports: &[PortRange]) -> Match {
         .join(",");
     Match {
         module: "multiport".into(),
-        span: Span::default(),
+        at: Default::default(),
         implicit: false,
         modelled: true,
         options: crate::model::list![MatchOption {
             name: name.into(),
             alias: None,
             negated: false,
-            span: Span::default(),
+            at: Default::default(),
             words: smallvec::smallvec![word(&text)],
             value: Value::Ports(ports.iter().copied().collect()),
         }],

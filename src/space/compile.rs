@@ -343,10 +343,16 @@ impl<'a> Acc<'a> {
             return;
         }
         if !m.modelled {
-            return self.unknown(m.span, format!("`-m {}` is not modelled", m.module));
+            return self.unknown(
+                m.span_in(rule),
+                format!("`-m {}` is not modelled", m.module),
+            );
         }
         if let Some(o) = m.options.iter().find(|o| o.value == Value::Raw) {
-            return self.unknown(o.span, format!("`{}` has no valid value", o.written()));
+            return self.unknown(
+                o.span_in(rule),
+                format!("`{}` has no valid value", o.written()),
+            );
         }
         let proto = rule
             .protocol
@@ -363,20 +369,20 @@ impl<'a> Acc<'a> {
                     _ => 33,
                 };
                 if proto != Some(needs) {
-                    return self.needs_protocol(m);
+                    return self.needs_protocol(rule, m);
                 }
                 self.first_fragment();
                 for o in &m.options {
                     match (m.module.as_str(), o.name.as_str()) {
-                        (_, "--sport") => self.ports(Dim::SrcPort, o),
-                        (_, "--dport") => self.ports(Dim::DstPort, o),
-                        ("tcp", "--tcp-flags") => self.tcp_flags(o),
+                        (_, "--sport") => self.ports(rule, Dim::SrcPort, o),
+                        (_, "--dport") => self.ports(rule, Dim::DstPort, o),
+                        ("tcp", "--tcp-flags") => self.tcp_flags(rule, o),
                         ("tcp", "--syn") => {
                             // FIN,SYN,RST,ACK SYN
                             let f = Field::pattern(0x02, 0x17, 255);
                             self.field(Dim::TcpFlags, Some(f), o.negated);
                         }
-                        _ => self.option_unknown(m, o),
+                        _ => self.option_unknown(rule, m, o),
                     }
                 }
             }
@@ -387,37 +393,40 @@ impl<'a> Acc<'a> {
                     (58, Family::Ipv6)
                 };
                 if proto != Some(needs) || family != fam {
-                    return self.needs_protocol(m);
+                    return self.needs_protocol(rule, m);
                 }
                 self.first_fragment();
                 if m.options.is_empty() && fam == Family::Ipv6 {
                     // ip6tables' default is type 0, not "any".
-                    return self.unknown(m.span, "`-m icmp6` without `--icmpv6-type`");
+                    return self.unknown(m.span_in(rule), "`-m icmp6` without `--icmpv6-type`");
                 }
                 for o in &m.options {
                     match (&o.value, o.name.as_str()) {
                         (Value::Text(t), "--icmp-type" | "--icmpv6-type") => {
                             match icmp_field(t, fam) {
                                 Some(f) => self.field(Dim::Icmp, f, o.negated),
-                                None => self.unknown(o.span, format!("ICMP type `{t}` is unknown")),
+                                None => self.unknown(
+                                    o.span_in(rule),
+                                    format!("ICMP type `{t}` is unknown"),
+                                ),
                             }
                         }
-                        _ => self.option_unknown(m, o),
+                        _ => self.option_unknown(rule, m, o),
                     }
                 }
             }
             "multiport" => {
                 if !matches!(proto, Some(6 | 17 | 33 | 132 | 136)) {
-                    return self.needs_protocol(m);
+                    return self.needs_protocol(rule, m);
                 }
                 self.first_fragment();
                 for o in &m.options {
                     match o.name.as_str() {
-                        "--sports" => self.ports(Dim::SrcPort, o),
-                        "--dports" => self.ports(Dim::DstPort, o),
+                        "--sports" => self.ports(rule, Dim::SrcPort, o),
+                        "--dports" => self.ports(rule, Dim::DstPort, o),
                         "--ports" => {
                             let Value::Ports(p) = &o.value else {
-                                return self.option_unknown(m, o);
+                                return self.option_unknown(rule, m, o);
                             };
                             // Either port in the list: a union, not a product.
                             let f = port_field(p);
@@ -432,13 +441,16 @@ impl<'a> Acc<'a> {
                             };
                             self.and(s);
                         }
-                        _ => self.option_unknown(m, o),
+                        _ => self.option_unknown(rule, m, o),
                     }
                 }
             }
             "conntrack" | "state" => {
                 if m.options.is_empty() {
-                    return self.unknown(m.span, format!("`-m {}` without options", m.module));
+                    return self.unknown(
+                        m.span_in(rule),
+                        format!("`-m {}` without options", m.module),
+                    );
                 }
                 for o in &m.options {
                     match (&o.value, o.name.as_str()) {
@@ -446,12 +458,12 @@ impl<'a> Acc<'a> {
                             if m.module == "state"
                                 && s.iter().any(|s| matches!(s, CtState::Snat | CtState::Dnat))
                             {
-                                self.unknown(o.span, "`--state` takes no SNAT/DNAT");
+                                self.unknown(o.span_in(rule), "`--state` takes no SNAT/DNAT");
                                 continue;
                             }
                             self.field(Dim::Conntrack, ct_field(s), o.negated);
                         }
-                        _ => self.option_unknown(m, o),
+                        _ => self.option_unknown(rule, m, o),
                     }
                 }
             }
@@ -471,26 +483,29 @@ impl<'a> Acc<'a> {
                             let f = (v & !k == 0).then(|| Field::pattern(v, k, u32::MAX as u128));
                             self.field(d, f, o.negated);
                         }
-                        _ => self.option_unknown(m, o),
+                        _ => self.option_unknown(rule, m, o),
                     }
                 }
             }
             "addrtype" => {
                 if family == Family::Ipv6 {
                     // ip6t's addrtype ANDs the listed types; not modelled.
-                    return self.unknown(m.span, "`-m addrtype` in ip6tables is not modelled");
+                    return self.unknown(
+                        m.span_in(rule),
+                        "`-m addrtype` in ip6tables is not modelled",
+                    );
                 }
                 for o in &m.options {
                     let d = match o.name.as_str() {
                         "--src-type" => Dim::SrcType,
                         "--dst-type" => Dim::DstType,
                         _ => {
-                            self.option_unknown(m, o);
+                            self.option_unknown(rule, m, o);
                             continue;
                         }
                     };
                     let Value::Words(w) = &o.value else {
-                        self.option_unknown(m, o);
+                        self.option_unknown(rule, m, o);
                         continue;
                     };
                     let types: Option<Vec<AddrType>> =
@@ -502,7 +517,7 @@ impl<'a> Acc<'a> {
                             );
                             self.field(d, f, o.negated);
                         }
-                        None => self.option_unknown(m, o),
+                        None => self.option_unknown(rule, m, o),
                     }
                 }
             }
@@ -512,7 +527,7 @@ impl<'a> Acc<'a> {
                         "--src-range" => Dim::Src,
                         "--dst-range" => Dim::Dst,
                         _ => {
-                            self.option_unknown(m, o);
+                            self.option_unknown(rule, m, o);
                             continue;
                         }
                     };
@@ -522,17 +537,20 @@ impl<'a> Acc<'a> {
                             let hi = addr_u128(r.hi);
                             self.field(d, Field::range(lo, hi), o.negated);
                         }
-                        _ => self.option_unknown(m, o),
+                        _ => self.option_unknown(rule, m, o),
                     }
                 }
             }
-            _ => self.unknown(m.span, format!("`-m {}` is not modelled", m.module)),
+            _ => self.unknown(
+                m.span_in(rule),
+                format!("`-m {}` is not modelled", m.module),
+            ),
         }
     }
 
-    fn needs_protocol(&mut self, m: &Match) {
+    fn needs_protocol(&mut self, rule: &Rule, m: &Match) {
         self.unknown(
-            m.span,
+            m.span_in(rule),
             format!(
                 "`-m {}` without its protocol: iptables refuses to load it",
                 m.module
@@ -540,9 +558,9 @@ impl<'a> Acc<'a> {
         );
     }
 
-    fn option_unknown(&mut self, m: &Match, o: &MatchOption) {
+    fn option_unknown(&mut self, rule: &Rule, m: &Match, o: &MatchOption) {
         self.unknown(
-            o.span,
+            o.span_in(rule),
             format!("`-m {} {}` is not modelled", m.module, o.written()),
         );
     }
@@ -552,14 +570,17 @@ impl<'a> Acc<'a> {
         self.field(Dim::Fragment, Field::range(0, 0), false);
     }
 
-    fn ports(&mut self, d: Dim, o: &MatchOption) {
+    fn ports(&mut self, rule: &Rule, d: Dim, o: &MatchOption) {
         match &o.value {
             Value::Ports(p) => self.field(d, port_field(p), o.negated),
-            _ => self.unknown(o.span, format!("`{}` has no port value", o.written())),
+            _ => self.unknown(
+                o.span_in(rule),
+                format!("`{}` has no port value", o.written()),
+            ),
         }
     }
 
-    fn tcp_flags(&mut self, o: &MatchOption) {
+    fn tcp_flags(&mut self, rule: &Rule, o: &MatchOption) {
         let parsed = match &o.value {
             Value::Words(w) if w.len() == 2 => tcp_flag_list(&w[0]).zip(tcp_flag_list(&w[1])),
             _ => None,
@@ -570,7 +591,7 @@ impl<'a> Acc<'a> {
                 let f = (comp & !mask == 0).then(|| Field::pattern(comp, mask, 255));
                 self.field(Dim::TcpFlags, f, o.negated);
             }
-            None => self.unknown(o.span, "`--tcp-flags` with unknown flags"),
+            None => self.unknown(o.span_in(rule), "`--tcp-flags` with unknown flags"),
         }
     }
 }

@@ -310,7 +310,7 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
                 for m in &rule.matches {
                     for o in &m.options {
                         if let Value::Net(n) = &o.value {
-                            nets.push((**n, o.span));
+                            nets.push((**n, o.span_in(rule)));
                         }
                     }
                 }
@@ -369,7 +369,7 @@ fn target_addresses(rule: &Rule) -> impl Iterator<Item = (String, Family, Span)>
                 }
                 _ => return None,
             };
-            Some((text, of, o.span))
+            Some((text, of, o.span_in(rule)))
         })
 }
 
@@ -432,7 +432,7 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
                     "{tool} has no `{}` match: it belongs to the other family",
                     m.module
                 ),
-                m.span,
+                m.span_in(rule),
             ));
         }
         for o in &m.options {
@@ -444,7 +444,7 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
                         "`{}-{}` is not an address range of this {tool} dump",
                         r.lo, r.hi
                     ),
-                    o.span,
+                    o.span_in(rule),
                 ));
             }
         }
@@ -464,7 +464,7 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
                 "`{}`: iptables takes no address in brackets (Invalid address format); brackets are for ip6tables' IPv6 addresses",
                 o.words.first().map_or("", |w| w.text.as_str())
             ),
-            o.span,
+            o.span_in(rule),
         ));
     }
     if let Some(target) = rule.target.as_ref().filter(|t| t.name == "REJECT")
@@ -482,7 +482,7 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
                     word.text,
                     known.join(", ")
                 ),
-                word.span,
+                word.span_in(rule),
             ));
         }
     }

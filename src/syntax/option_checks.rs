@@ -208,7 +208,7 @@ const EMPTY_REFUSED: &[(&str, &[&str], &str)] = &[
 
 /// The first option of `m` given an empty argument that [`EMPTY_REFUSED`]
 /// lists.
-fn empty_value_error(m: &Match) -> Option<Finding> {
+fn empty_value_error(rule: &Rule, m: &Match) -> Option<Finding> {
     m.options.iter().find_map(|o| {
         let empty = o.words.len() == 1 && o.words[0].text.is_empty();
         let (_, _, why) = EMPTY_REFUSED
@@ -217,7 +217,7 @@ fn empty_value_error(m: &Match) -> Option<Finding> {
         empty.then(|| {
             Finding::new(
                 &codes::INVALID_VALUE,
-                o.span,
+                o.span_in(rule),
                 format!("{} \"\": an empty value is refused ({why})", as_written(o)),
             )
         })
@@ -227,32 +227,33 @@ fn empty_value_error(m: &Match) -> Option<Finding> {
 /// The findings of one rule.
 pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
     for m in &rule.matches {
-        if let Some(f) = empty_value_error(m) {
+        if let Some(f) = empty_value_error(rule, m) {
             findings.push(f);
             continue;
         }
         let found = match m.module.as_str() {
-            "tcp" => service_error(m, ServiceProtocol::Tcp)
-                .or_else(|| option_number_zero_error(m, "--tcp-option")),
-            "dccp" => option_number_zero_error(m, "--dccp-option"),
-            "esp" | "ah" => spi_error(m),
-            "sctp" => service_error(m, ServiceProtocol::Sctp),
-            "multiport" => exclusion_error(&MULTIPORT, &m.options, "match").or_else(|| {
+            "tcp" => service_error(rule, m, ServiceProtocol::Tcp)
+                .or_else(|| option_number_zero_error(rule, m, "--tcp-option")),
+            "dccp" => option_number_zero_error(rule, m, "--dccp-option"),
+            "esp" | "ah" => spi_error(rule, m),
+            "sctp" => service_error(rule, m, ServiceProtocol::Sctp),
+            "multiport" => exclusion_error(rule, &MULTIPORT, &m.options, "match").or_else(|| {
                 let protocol = rule
                     .protocol
                     .as_ref()
                     .filter(|p| !p.negated)
                     .and_then(|p| p.value.number)
                     .and_then(ServiceProtocol::of_number)?;
-                service_error(m, protocol)
+                service_error(rule, m, protocol)
             }),
-            "icmp" | "icmp6" => icmp_type_error(m),
-            "statistic" => probability_error(&m.options),
+            "icmp" | "icmp6" => icmp_type_error(rule, m),
+            "statistic" => probability_error(rule, &m.options),
             "policy" => policy_error(rule, m),
-            "recent" => exclusion_error(&RECENT, &m.options, "match").or_else(|| recent_error(m)),
-            "owner" => owner_error(m),
-            "dscp" => dscp_value_error(&m.options, ("--dscp", "--dscp-class"))
-                .or_else(|| exclusion_error(&DSCP_MATCH, &m.options, "match")),
+            "recent" => exclusion_error(rule, &RECENT, &m.options, "match")
+                .or_else(|| recent_error(rule, m)),
+            "owner" => owner_error(rule, m),
+            "dscp" => dscp_value_error(rule, &m.options, ("--dscp", "--dscp-class"))
+                .or_else(|| exclusion_error(rule, &DSCP_MATCH, &m.options, "match")),
             _ => None,
         };
         findings.extend(found);
@@ -261,18 +262,18 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
         return;
     };
     let found = match (target.name.as_str(), &target.kind) {
-        ("LOG", TargetKind::Extension) => log_level_error(&target.options),
-        ("MARK", TargetKind::Extension) => exclusion_error(&MARK, &target.options, "target"),
+        ("LOG", TargetKind::Extension) => log_level_error(rule, &target.options),
+        ("MARK", TargetKind::Extension) => exclusion_error(rule, &MARK, &target.options, "target"),
         ("CONNMARK", TargetKind::Extension) => {
-            exclusion_error(&CONNMARK, &target.options, "target")
+            exclusion_error(rule, &CONNMARK, &target.options, "target")
                 .or_else(|| connmark_operation_error(rule.target_span(), &target.options))
         }
         ("CHECKSUM", TargetKind::Other) => checksum_error(rule, rule.target_span()),
-        ("REDIRECT", TargetKind::Extension) => redirect_shift_error(&target.options),
+        ("REDIRECT", TargetKind::Extension) => redirect_shift_error(rule, &target.options),
         ("DSCP", TargetKind::Other) => {
-            dscp_value_error(&target.options, ("--set-dscp", "--set-dscp-class"))
-                .or_else(|| repeated_option_error(&target.options, DSCP_TARGET_OPTIONS))
-                .or_else(|| exclusion_error(&DSCP_TARGET, &target.options, "target"))
+            dscp_value_error(rule, &target.options, ("--set-dscp", "--set-dscp-class"))
+                .or_else(|| repeated_option_error(rule, &target.options, DSCP_TARGET_OPTIONS))
+                .or_else(|| exclusion_error(rule, &DSCP_TARGET, &target.options, "target"))
         }
         _ => None,
     };
@@ -284,7 +285,7 @@ pub(super) fn check_rule(rule: &Rule, findings: &mut Vec<Finding>) {
 /// the rule, so only what can be neither is refused: an empty word, or one
 /// that starts with `-` (no user or group name may, and no number does).
 /// iptables: "Bad value for --uid-owner option".
-fn owner_error(m: &Match) -> Option<Finding> {
+fn owner_error(rule: &Rule, m: &Match) -> Option<Finding> {
     m.options.iter().find_map(|o| {
         if !matches!(o.name.as_str(), "--uid-owner" | "--gid-owner") {
             return None;
@@ -293,7 +294,7 @@ fn owner_error(m: &Match) -> Option<Finding> {
         (value.is_empty() || value.starts_with('-')).then(|| {
             Finding::new(
                 &codes::INVALID_VALUE,
-                o.span,
+                o.span_in(rule),
                 format!(
                     "{} {:?}: not a name, a number or a range: iptables refuses it (Bad value)",
                     as_written(o),
@@ -310,7 +311,11 @@ fn owner_error(m: &Match) -> Option<Finding> {
 /// refused) or a class name, in any case. That the two exclude each other
 /// is [`DSCP_MATCH`]/[`DSCP_TARGET`]'s, that one is needed
 /// `required_options`'.
-fn dscp_value_error(options: &[MatchOption], (value, class): (&str, &str)) -> Option<Finding> {
+fn dscp_value_error(
+    rule: &Rule,
+    options: &[MatchOption],
+    (value, class): (&str, &str),
+) -> Option<Finding> {
     options.iter().find_map(|o| {
         let word = o.words.first().map_or("", |w| w.text.as_str());
         let why = if o.name == value && whole_number(word, 63).is_none() {
@@ -322,7 +327,7 @@ fn dscp_value_error(options: &[MatchOption], (value, class): (&str, &str)) -> Op
         };
         finding(
             &codes::INVALID_VALUE,
-            o.span,
+            o.span_in(rule),
             format!("{} {:?}: {why}", as_written(o), shown(word)),
         )
     })
@@ -330,14 +335,14 @@ fn dscp_value_error(options: &[MatchOption], (value, class): (&str, &str)) -> Op
 
 /// An option of an unmodelled extension given twice where iptables takes it
 /// once (a modelled extension's are checked as they are read).
-fn repeated_option_error(options: &[MatchOption], once: &[&str]) -> Option<Finding> {
+fn repeated_option_error(rule: &Rule, options: &[MatchOption], once: &[&str]) -> Option<Finding> {
     options.iter().enumerate().find_map(|(i, o)| {
         let again = once.contains(&o.name.as_str())
             && options[..i].iter().any(|before| before.name == o.name);
         again.then(|| {
             Finding::new(
                 &codes::SYNTAX_ERROR,
-                o.span,
+                o.span_in(rule),
                 format!(
                     "{} a second time: iptables refuses the rule (option \"{}\" can only be used once)",
                     as_written(o),
@@ -350,13 +355,13 @@ fn repeated_option_error(options: &[MatchOption], once: &[&str]) -> Option<Findi
 
 /// A shifted port map (`--to-ports 1000-2000/3000`): DNAT, SNAT and
 /// MASQUERADE load it, REDIRECT refuses it once the rule is read.
-fn redirect_shift_error(options: &[MatchOption]) -> Option<Finding> {
+fn redirect_shift_error(rule: &Rule, options: &[MatchOption]) -> Option<Finding> {
     let o = options.iter().find(|o| o.name == "--to-ports")?;
     let word = o.words.first()?;
     nat_port_shift(&word.text)?;
     finding(
         &codes::INVALID_VALUE,
-        o.span,
+        o.span_in(rule),
         format!(
             "`{}`: REDIRECT takes no base port after `/` (iptables: Shifted portmap ranges not supported with this kernel)",
             word.text
@@ -444,7 +449,7 @@ fn whole_number(text: &str, max: u64) -> Option<u64> {
 /// `--espspi` and `--ahspi`: `N`, `N:M`, `N:`, `:M` or `:`, each a 32-bit
 /// number as `strtoul` reads it. iptables 1.8.9 loads a backwards range
 /// (`4:3`, which matches nothing); later releases refuse it.
-fn spi_error(m: &Match) -> Option<Finding> {
+fn spi_error(rule: &Rule, m: &Match) -> Option<Finding> {
     let o = m
         .options
         .iter()
@@ -466,7 +471,7 @@ fn spi_error(m: &Match) -> Option<Finding> {
     }
     finding(
         &codes::INVALID_VALUE,
-        word.span,
+        word.span_in(rule),
         format!(
             "{} `{}`: not a number from 0 to 4294967295 (or a range of them); iptables refuses it",
             as_written(o),
@@ -477,14 +482,14 @@ fn spi_error(m: &Match) -> Option<Finding> {
 
 /// `--tcp-option 0`, `--dccp-option 0`: option kinds run from 1 to 255
 /// (the value table stops above 255).
-fn option_number_zero_error(m: &Match, option: &str) -> Option<Finding> {
+fn option_number_zero_error(rule: &Rule, m: &Match, option: &str) -> Option<Finding> {
     let o = m.options.iter().find(|o| o.name == option)?;
     if o.value != crate::model::Value::Number(0) {
         return None;
     }
     finding(
         &codes::INVALID_VALUE,
-        o.span,
+        o.span_in(rule),
         format!(
             "{} 0: option kinds run from 1 to 255, iptables refuses 0",
             as_written(o)
@@ -502,7 +507,7 @@ fn option_number_zero_error(m: &Match, option: &str) -> Option<Finding> {
 /// take a name of any protocol, so only the tcp, sctp and multiport matches
 /// come here. Names listed for no protocol are reported when the value is
 /// read.
-fn service_error(m: &Match, protocol: ServiceProtocol) -> Option<Finding> {
+fn service_error(rule: &Rule, m: &Match, protocol: ServiceProtocol) -> Option<Finding> {
     for o in &m.options {
         if !matches!(
             o.name.as_str(),
@@ -527,7 +532,7 @@ fn service_error(m: &Match, protocol: ServiceProtocol) -> Option<Finding> {
             }
             return finding(
                 &codes::INVALID_VALUE,
-                word.span,
+                word.span_in(rule),
                 format!(
                     "{}: `{name}` is a service of {} only, not of {}: iptables looks the name up for {} and refuses the rule (invalid port/service `{name}' specified)",
                     as_written(o),
@@ -545,7 +550,7 @@ fn service_error(m: &Match, protocol: ServiceProtocol) -> Option<Finding> {
 // --icmp-type, --icmpv6-type, --log-level
 // ---------------------------------------------------------------------------
 
-fn icmp_type_error(m: &Match) -> Option<Finding> {
+fn icmp_type_error(rule: &Rule, m: &Match) -> Option<Finding> {
     let (option, v6) = match m.module.as_str() {
         "icmp" => ("--icmp-type", false),
         _ => ("--icmpv6-type", true),
@@ -555,7 +560,7 @@ fn icmp_type_error(m: &Match) -> Option<Finding> {
     let reason = icmp_type_reason(&word.text, v6)?;
     finding(
         &codes::INVALID_VALUE,
-        word.span,
+        word.span_in(rule),
         format!("`{option}`: {reason}{}", quote_note(&word.text)),
     )
 }
@@ -640,7 +645,7 @@ const LOG_LEVELS: &[&str] = &[
     "alert", "crit", "debug", "emerg", "error", "info", "notice", "panic", "warning",
 ];
 
-fn log_level_error(options: &[MatchOption]) -> Option<Finding> {
+fn log_level_error(rule: &Rule, options: &[MatchOption]) -> Option<Finding> {
     let o = options.iter().find(|o| o.name == "--log-level")?;
     let word = o.words.first()?;
     if whole_number(&word.text, 7).is_some() || LOG_LEVELS.contains(&word.text.as_str()) {
@@ -648,7 +653,7 @@ fn log_level_error(options: &[MatchOption]) -> Option<Finding> {
     }
     finding(
         &codes::INVALID_VALUE,
-        word.span,
+        word.span_in(rule),
         format!(
             "`--log-level`: `{}` is not a log level: iptables takes 0 to 7 or {} (log level unknown){}",
             shown(&word.text),
@@ -661,7 +666,7 @@ fn log_level_error(options: &[MatchOption]) -> Option<Finding> {
 /// `--probability`: a number from 0 to 1 as C's `strtod` reads the whole
 /// word (leading white space, a sign, decimal or `0x` hexadecimal digits,
 /// `inf`, `nan`); NaN passes the range check and loads as 0.
-fn probability_error(options: &[MatchOption]) -> Option<Finding> {
+fn probability_error(rule: &Rule, options: &[MatchOption]) -> Option<Finding> {
     let o = options.iter().find(|o| o.name == "--probability")?;
     let word = o.words.first()?;
     if strtod(&word.text).is_some_and(|p| p.is_nan() || (0.0..=1.0).contains(&p)) {
@@ -669,7 +674,7 @@ fn probability_error(options: &[MatchOption]) -> Option<Finding> {
     }
     finding(
         &codes::INVALID_VALUE,
-        word.span,
+        word.span_in(rule),
         format!(
             "`--probability`: `{}` is not a number from 0 to 1 (bad value, or out of range){}",
             shown(&word.text),
@@ -851,7 +856,7 @@ const RECENT: Exclusions = Exclusions {
 /// `--set` or `--remove` (they only mean something to a check), a
 /// `--hitcount` of 65536 or more, and a `--name` that cannot name its file
 /// in /proc/net/xt_recent (empty, `.`, `..`, or with a `/`).
-fn recent_error(m: &Match) -> Option<Finding> {
+fn recent_error(rule: &Rule, m: &Match) -> Option<Finding> {
     let given = |name: &str| m.options.iter().find(|o| o.name == name);
     let number = |o: &MatchOption| match o.value {
         crate::model::Value::Number(n) => Some(n),
@@ -861,14 +866,14 @@ fn recent_error(m: &Match) -> Option<Finding> {
     if let Some(o) = seconds.filter(|o| number(o) == Some(0)) {
         return finding(
             &codes::INVALID_VALUE,
-            o.span,
+            o.span_in(rule),
             "`--seconds 0`: iptables takes 1 to 4294967295 seconds and refuses the rule".into(),
         );
     }
     if let (Some(reap), None) = (given("--reap"), seconds) {
         return finding(
             &codes::SYNTAX_ERROR,
-            reap.span,
+            reap.span_in(rule),
             format!(
                 "{} without `--seconds`: iptables refuses the rule (option \"--reap\" also requires \"--seconds\")",
                 as_written(reap)
@@ -881,7 +886,7 @@ fn recent_error(m: &Match) -> Option<Finding> {
     {
         return finding(
             &codes::SYNTAX_ERROR,
-            timing.span,
+            timing.span_in(rule),
             format!(
                 "{} with {}: the kernel refuses the rule (only `--rcheck` and `--update` look at times and counts)",
                 as_written(timing),
@@ -892,7 +897,7 @@ fn recent_error(m: &Match) -> Option<Finding> {
     if let Some(o) = hitcount.filter(|o| number(o).is_some_and(|n| n >= 65_536)) {
         return finding(
             &codes::INVALID_VALUE,
-            o.span,
+            o.span_in(rule),
             "`--hitcount` above 65535: the kernel keeps at most 65535 timestamps per address and refuses the rule".into(),
         );
     }
@@ -901,7 +906,7 @@ fn recent_error(m: &Match) -> Option<Finding> {
     if text.is_empty() || text == "." || text == ".." || text.contains('/') {
         return finding(
             &codes::INVALID_VALUE,
-            name.span,
+            name.span_in(rule),
             format!(
                 "`--name {}`: the kernel refuses a recent list it cannot name a file in /proc/net/xt_recent after (empty, `.`, `..` or with a `/`)",
                 shown(text)
@@ -914,7 +919,12 @@ fn recent_error(m: &Match) -> Option<Finding> {
 /// The first pair of given options that exclude each other, as iptables
 /// finds it: the first option in its table that has a conflict, with the
 /// first option it conflicts with.
-fn exclusion_error(ex: &Exclusions, options: &[MatchOption], kind: &str) -> Option<Finding> {
+fn exclusion_error(
+    rule: &Rule,
+    ex: &Exclusions,
+    options: &[MatchOption],
+    kind: &str,
+) -> Option<Finding> {
     let given = |name: &str| options.iter().find(|o| o.name == name);
     let excludes =
         |a: &str, b: &str| a != b && ex.sets.iter().any(|s| s.contains(&a) && s.contains(&b));
@@ -924,14 +934,14 @@ fn exclusion_error(ex: &Exclusions, options: &[MatchOption], kind: &str) -> Opti
             let Some(second) = given(b).filter(|_| excludes(a, b)) else {
                 continue;
             };
-            let later = if second.span.start > first.span.start {
+            let later = if second.span_in(rule).start > first.span_in(rule).start {
                 second
             } else {
                 first
             };
             return finding(
                 &codes::SYNTAX_ERROR,
-                later.span,
+                later.span_in(rule),
                 format!(
                     "{} and {} in one {} {kind}: iptables refuses the rule (option \"{a_reported}\" cannot be used together with \"{b_reported}\")",
                     as_written(first),
@@ -985,14 +995,14 @@ fn checksum_error(rule: &Rule, span: Span) -> Option<Finding> {
     if let Some(o) = fills.iter().find(|o| o.negated) {
         return finding(
             &codes::SYNTAX_ERROR,
-            o.span,
+            o.span_in(rule),
             "`--checksum-fill` cannot be negated with `!`: iptables refuses the rule (CHECKSUM: option \"--checksum-fill\" cannot be inverted)".into(),
         );
     }
     if let Some(o) = fills.iter().find(|o| !o.words.is_empty()) {
         return finding(
             &codes::SYNTAX_ERROR,
-            o.span,
+            o.span_in(rule),
             format!(
                 "`{}` takes no argument: iptables refuses `{}`",
                 o.written(),
@@ -1003,7 +1013,7 @@ fn checksum_error(rule: &Rule, span: Span) -> Option<Finding> {
     if let [_, again, ..] = fills.as_slice() {
         return finding(
             &codes::SYNTAX_ERROR,
-            again.span,
+            again.span_in(rule),
             format!(
                 "`{}` a second time: iptables refuses the rule (option \"--checksum-fill\" can only be used once)",
                 again.written()
@@ -1130,7 +1140,7 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
         if once && seen.contains(&name) {
             return finding(
                 &codes::SYNTAX_ERROR,
-                o.span,
+                o.span_in(rule),
                 format!(
                     "`{name}` a second time: iptables refuses the rule (policy: option \"{name}\" can only be used once)"
                 ),
@@ -1140,7 +1150,7 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
         if o.negated && matches!(name, "--dir" | "--pol" | "--strict" | "--next") {
             return finding(
                 &codes::SYNTAX_ERROR,
-                o.span,
+                o.span_in(rule),
                 format!(
                     "`{name}` cannot be negated with `!`: iptables refuses the rule (policy: option \"{name}\" cannot be inverted)"
                 ),
@@ -1149,13 +1159,13 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
         if arity == 0 && !o.words.is_empty() {
             return finding(
                 &codes::SYNTAX_ERROR,
-                o.span,
+                o.span_in(rule),
                 format!("`{name}` takes no argument: iptables refuses the rule"),
             );
         }
         let word = o.words.first();
         let text = word.map_or("", |w| w.text.as_str());
-        let value_span = word.map_or(o.span, |w| w.span);
+        let value_span = word.map_or(o.span_in(rule), |w| w.span_in(rule));
         let element = elements.last_mut().expect("there is always an element");
         let invalid = |what: &str, takes: &str| {
             finding(
@@ -1171,7 +1181,7 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
         let double = |what: &str| {
             finding(
                 &codes::SYNTAX_ERROR,
-                o.span,
+                o.span_in(rule),
                 format!(
                     "`{name}` twice in one policy element: iptables refuses the rule (policy match: double {what} option); `--next` starts another element"
                 ),
@@ -1253,7 +1263,7 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
                 if elements.len() == POLICY_MAX_ELEMENTS {
                     return finding(
                         &codes::SYNTAX_ERROR,
-                        o.span,
+                        o.span_in(rule),
                         format!(
                             "a fifth policy element: iptables keeps at most {POLICY_MAX_ELEMENTS} (policy match: maximum policy depth reached)"
                         ),
@@ -1267,12 +1277,12 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
     if !whole {
         return None;
     }
-    let structure = |message: String| finding(&codes::SYNTAX_ERROR, m.span, message);
+    let structure = |message: String| finding(&codes::SYNTAX_ERROR, m.span_in(rule), message);
     if !dir {
         return Some(
             Finding::new(
                 &codes::SYNTAX_ERROR,
-                m.span,
+                m.span_in(rule),
                 "`-m policy` needs `--dir in` or `--dir out`: iptables refuses the rule without it (policy match: neither --dir in nor --dir out specified)",
             )
             .help("add `--dir in` (decapsulated on the way in) or `--dir out`"),
@@ -1309,7 +1319,7 @@ fn policy_error(rule: &Rule, m: &Match) -> Option<Finding> {
         return Some(
             Finding::new(
                 &codes::SYNTAX_ERROR,
-                next.span,
+                next.span_in(rule),
                 "`--next` without `--strict`: iptables refuses the rule (policy: option \"--next\" also requires \"--strict\")",
             )
             .help("add `--strict`: elements in order only make sense for a policy matched as a whole"),

@@ -9,8 +9,8 @@ use crate::model::Generic;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
     MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
-    Target, TargetKind, Value, ValueKind, Word, also_required_options, match_spec, parse_nat_ports,
-    parse_u32, protocol_match, required_options, target_spec,
+    Target, TargetKind, Text, Value, ValueKind, Word, Words, also_required_options, match_spec,
+    parse_nat_ports, parse_u32, protocol_match, required_options, target_spec,
 };
 
 use super::push_small;
@@ -268,6 +268,18 @@ enum Abbreviation {
     Ambiguous(String, String),
 }
 
+/// An argument as the parser reads it, with its whole span. The model's
+/// [`Word`] keeps its span relative to the rule's line, which a word more
+/// than 65,535 bytes into the line cannot be; what the parser reports about
+/// an argument points at it exactly all the same.
+struct Arg {
+    text: Text,
+    span: Span,
+}
+
+/// An option's arguments; nearly always one, kept inline (see [`Words`]).
+type Args = smallvec::SmallVec<[Arg; 1]>;
+
 /// Where the next unknown `--option` goes.
 #[derive(Clone, Copy)]
 enum Owner {
@@ -424,7 +436,7 @@ impl RuleParser<'_> {
                 } else {
                     m.module.clone()
                 };
-                self.findings.push(needs_protocol(m, &name));
+                self.findings.push(needs_protocol(&self.rule, m, &name));
             }
         }
     }
@@ -458,7 +470,7 @@ impl RuleParser<'_> {
             .rule
             .matches
             .iter()
-            .map(|m| (m.module.as_str(), m.span, &m.options))
+            .map(|m| (m.module.as_str(), m.span_in(&self.rule), &m.options))
             .chain(target.map(|t| (t.name.as_str(), self.rule.target_span(), &t.options)));
         for (name, span, options) in used {
             let given = |o: &&str| options.iter().any(|given| given.name == *o);
@@ -500,7 +512,10 @@ impl RuleParser<'_> {
         // iptables checks when it reads the multiport ports: `-p` must come first.
         let multiport = self.rule.find_match("multiport");
         let before = multiport.is_some_and(|m| {
-            let ports = m.options.first().map_or(m.span, |o| o.span);
+            let ports = m
+                .options
+                .first()
+                .map_or(m.span_in(&self.rule), |o| o.span_in(&self.rule));
             self.rule
                 .generic_span(Generic::Protocol)
                 .is_none_or(|p| p.start > ports.start)
@@ -511,7 +526,7 @@ impl RuleParser<'_> {
             missing.push(
                 Finding::new(
                     &codes::OPTION_NEEDS_PROTOCOL,
-                    m.span,
+                    m.span_in(&self.rule),
                     "`-m multiport` needs `-p tcp`, `-p udp`, `-p udplite`, `-p sctp` or `-p dccp`",
                 )
                 .help("add `-p tcp` (or the protocol meant) before `-m multiport`"),
@@ -534,7 +549,7 @@ impl RuleParser<'_> {
             });
             let what = match (t.name.as_str(), reset) {
                 ("TCPMSS", _) => Some(("`-j TCPMSS`", self.rule.target_span())),
-                ("REJECT", Some(o)) => Some(("`--reject-with tcp-reset`", o.span)),
+                ("REJECT", Some(o)) => Some(("`--reject-with tcp-reset`", o.span_in(&self.rule))),
                 _ => None,
             };
             if let Some((what, span)) = what {
@@ -579,14 +594,14 @@ impl RuleParser<'_> {
             let syn = m.options.iter().find(|o| o.name == "--syn");
             let flags = m.options.iter().find(|o| o.name == "--tcp-flags");
             if let (Some(syn), Some(flags)) = (syn, flags) {
-                let later = if syn.span.start > flags.span.start {
+                let later = if syn.span_in(&self.rule).start > flags.span_in(&self.rule).start {
                     syn
                 } else {
                     flags
                 };
                 missing.push(Finding::new(
                     &codes::SYNTAX_ERROR,
-                    later.span,
+                    later.span_in(&self.rule),
                     "`--syn` and `--tcp-flags` in one tcp match: iptables refuses the rule (Only one of `--syn' or `--tcp-flags' allowed)",
                 ));
             }
@@ -607,7 +622,7 @@ impl RuleParser<'_> {
             missing.push(
                 Finding::new(
                     &codes::OPTION_NEEDS_PROTOCOL,
-                    o.span,
+                    o.span_in(&self.rule),
                     format!(
                         "`{}` with a port needs a protocol: iptables refuses the rule (Need TCP, UDP, SCTP or DCCP with port specification)",
                         o.name
@@ -620,10 +635,10 @@ impl RuleParser<'_> {
     }
 
     /// Moves the next token out as a word when it is a value.
-    fn take_word(&mut self) -> Option<Word> {
+    fn take_word(&mut self) -> Option<Arg> {
         let token = self.tokens.get_mut(self.pos).filter(|t| t.is_value())?;
         self.pos += 1;
-        Some(Word {
+        Some(Arg {
             text: std::mem::take(&mut token.text).into(),
             span: token.span,
         })
@@ -631,8 +646,8 @@ impl RuleParser<'_> {
 
     /// The arguments of an option: `count` value tokens (or the `=` value).
     /// Reports old-style negation (`-s ! X`) and returns whether it was seen.
-    fn take_values(&mut self, option: &Token, count: usize) -> Option<(crate::model::Words, bool)> {
-        let mut words = crate::model::Words::with_capacity(count);
+    fn take_values(&mut self, option: &Token, count: usize) -> Option<(Args, bool)> {
+        let mut words = Args::with_capacity(count);
         words.extend(inline_word(option));
         let mut old_negation = false;
         while words.len() < count {
@@ -653,7 +668,7 @@ impl RuleParser<'_> {
                         Some((value, _)) => format!("{text}={value}"),
                         None => text.clone(),
                     };
-                    words.push(Word {
+                    words.push(Arg {
                         text: text.into(),
                         span: *span,
                     });
@@ -688,7 +703,7 @@ impl RuleParser<'_> {
                 // A `!` with no word after it is simply the argument:
                 // `-i ! -o x` loads, with an input interface named `!`.
                 Some(t) if t.kind == TokenKind::Bang => {
-                    words.push(Word {
+                    words.push(Arg {
                         text: "!".into(),
                         span: t.span,
                     });
@@ -825,7 +840,7 @@ impl RuleParser<'_> {
     /// `-c PACKETS BYTES` or `-c PACKETS,BYTES`, as iptables reads them: the
     /// bytes after the first comma past the first character, or else the
     /// next word unless it starts with `-` or `!`; each read as `%llu`.
-    fn set_counters(&mut self, token: &Token, packets: &Word) {
+    fn set_counters(&mut self, token: &Token, packets: &Arg) {
         let text = packets.text.as_str();
         let comma = text
             .char_indices()
@@ -870,7 +885,7 @@ impl RuleParser<'_> {
         }
     }
 
-    fn addresses(&mut self, word: &Word) -> crate::model::List<AddrSpec> {
+    fn addresses(&mut self, word: &Arg) -> crate::model::List<AddrSpec> {
         let mut out = crate::model::List::new();
         for part in word.text.split(',') {
             match Net::parse(part) {
@@ -898,9 +913,10 @@ impl RuleParser<'_> {
         out
     }
 
-    fn load_match(&mut self, word: &Word, span: Span, implicit: bool) {
+    fn load_match(&mut self, word: &Arg, span: Span, implicit: bool) {
         let module = word.text.as_str();
-        let modelled = match_spec(module).is_some();
+        let spec = match_spec(module);
+        let modelled = spec.is_some();
         if !modelled && !OTHER_MATCHES.contains(&module) {
             self.error(
                 &codes::UNKNOWN_EXTENSION,
@@ -909,20 +925,20 @@ impl RuleParser<'_> {
             );
         }
         let span = if implicit { span } else { span.to(word.span) };
-        push_small(
-            &mut self.rule.matches,
-            Match {
-                module: module.into(),
-                span,
-                implicit,
-                modelled,
-                options: crate::model::List::new(),
-            },
-        );
+        let mut loaded = Match {
+            // A known name is borrowed from the table, not copied.
+            module: spec.map_or_else(|| module.into(), |s| Text::from_static(s.name)),
+            at: Default::default(),
+            implicit,
+            modelled,
+            options: crate::model::List::new(),
+        };
+        loaded.set_span_in(span, self.rule.span);
+        push_small(&mut self.rule.matches, loaded);
         self.owner = Some(Owner::Match(self.rule.matches.len() - 1));
     }
 
-    fn set_target(&mut self, word: &Word, span: Span, goto: bool) {
+    fn set_target(&mut self, word: &Arg, span: Span, goto: bool) {
         if self.rule.target.is_some() {
             self.error(
                 &codes::SYNTAX_ERROR,
@@ -1145,7 +1161,7 @@ impl RuleParser<'_> {
     fn load_implicit_match(&mut self, module: &str, span: Span) -> usize {
         let saved = self.owner;
         self.load_match(
-            &Word {
+            &Arg {
                 text: module.into(),
                 span,
             },
@@ -1296,6 +1312,18 @@ impl RuleParser<'_> {
         }
     }
 
+    /// The option names iptlint knows of an unmodelled extension (none
+    /// when it knows none).
+    fn unmodelled_names(&self, owner: Owner) -> &'static [&'static str] {
+        let extension = match owner {
+            Owner::Match(i) => Some(self.rule.matches[i].module.as_str()),
+            Owner::Target => self.rule.target.as_ref().map(|t| t.name.as_str()),
+        };
+        extension
+            .and_then(super::option_checks::unmodelled_options)
+            .map_or(&[], |(_, names)| names)
+    }
+
     /// The arity of an unmodelled extension's option, where iptlint knows it.
     fn unmodelled_arity(&self, owner: Owner, option: &str) -> Option<usize> {
         let extension = match owner {
@@ -1347,7 +1375,7 @@ impl RuleParser<'_> {
                 } else {
                     1
                 };
-                let mut words: crate::model::Words = inline_word(token).into_iter().collect();
+                let mut words: Args = inline_word(token).into_iter().collect();
                 while words.len() < most {
                     match self.take_word() {
                         Some(w) => words.push(w),
@@ -1395,14 +1423,26 @@ impl RuleParser<'_> {
             .last()
             .map_or(start.to(token.span), |w| start.to(w.span));
         let name = spec.map_or(name, |s| s.canonical());
-        let option = MatchOption {
-            alias: (token.text != name).then(|| Box::new(token.text.as_str().into())),
-            name: name.into(),
+        // Names from iptlint's tables are borrowed, not copied: a name
+        // longer than 15 bytes (`--to-destination`) would otherwise be
+        // allocated for every rule that has it.
+        let known = match spec {
+            Some(spec) => spec.names,
+            None => self.unmodelled_names(owner),
+        };
+        let rule_span = self.rule.span;
+        let mut option = MatchOption {
+            alias: (token.text != name).then(|| Box::new(known_or_copied(&token.text, known))),
+            name: known_or_copied(name, known),
             negated: bang.is_some() || old_neg,
-            span,
-            words,
+            at: Default::default(),
+            words: words
+                .into_iter()
+                .map(|a| Word::new(a.text, a.span, rule_span))
+                .collect::<Words>(),
             value,
         };
+        option.set_span_in(span, rule_span);
         // A modelled extension's option may appear once per match or target.
         let siblings = match owner {
             Owner::Match(i) => Some(&self.rule.matches[i].options),
@@ -1486,11 +1526,20 @@ impl RuleParser<'_> {
     }
 }
 
+/// `text` borrowed from `known` (names from iptlint's own tables) when it
+/// is one of them, else copied.
+fn known_or_copied(text: &str, known: &'static [&'static str]) -> Text {
+    known
+        .iter()
+        .find(|k| **k == text)
+        .map_or_else(|| text.into(), |k| Text::from_static(k))
+}
+
 /// `-m NAME` without the `-p PROTOCOL` its kernel match requires.
-fn needs_protocol(m: &Match, protocol: &str) -> Finding {
+fn needs_protocol(rule: &Rule, m: &Match, protocol: &str) -> Finding {
     Finding::new(
         &codes::OPTION_NEEDS_PROTOCOL,
-        m.span,
+        m.span_in(rule),
         format!("`-m {}` only works with `-p {protocol}`", m.module),
     )
     .help(format!("add `-p {protocol}` before `-m {}`", m.module))
@@ -1511,13 +1560,13 @@ pub(super) fn family_findings(family: Family, rule: &Rule) -> Vec<Finding> {
     rule.matches
         .iter()
         .filter(|m| m.module == "ah" && !m.implicit && !ah)
-        .map(|m| needs_protocol(m, "ah"))
+        .map(|m| needs_protocol(rule, m, "ah"))
         .collect()
 }
 
 /// `--tcp-flags` lists: flag names in any case, commas, empty items
 /// ignored, as the tcp match reads them.
-fn check_tcp_flags(w: &Word) -> Result<(), (String, Span)> {
+fn check_tcp_flags(w: &Arg) -> Result<(), (String, Span)> {
     const FLAGS: [&str; 8] = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ALL", "NONE"];
     for part in w.text.split(',').filter(|p| !p.is_empty()) {
         if !FLAGS.iter().any(|f| f.eq_ignore_ascii_case(part)) {
@@ -1642,11 +1691,11 @@ fn generic_option(name: &str) -> Option<&'static str> {
 }
 
 /// The value of `--option=value`, as a word.
-fn inline_word(option: &Token) -> Option<Word> {
+fn inline_word(option: &Token) -> Option<Arg> {
     match &option.kind {
         TokenKind::Option {
             inline: Some((text, span)),
-        } => Some(Word {
+        } => Some(Arg {
             text: text.as_str().into(),
             span: *span,
         }),
@@ -1654,13 +1703,13 @@ fn inline_word(option: &Token) -> Option<Word> {
     }
 }
 
-fn one(words: &[Word]) -> &Word {
+fn one(words: &[Arg]) -> &Arg {
     &words[0]
 }
 
 /// Reads an option's words as the value its kind says.
-fn typed_value(kind: ValueKind, words: &[Word]) -> Result<Value, (String, Span)> {
-    fn err(w: &Word) -> impl Fn(String) -> (String, Span) + '_ {
+fn typed_value(kind: ValueKind, words: &[Arg]) -> Result<Value, (String, Span)> {
+    fn err(w: &Arg) -> impl Fn(String) -> (String, Span) + '_ {
         move |e| (e, w.span)
     }
     Ok(match kind {
