@@ -41,8 +41,7 @@ use crate::model::Generic;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{
-    Family, Match, MatchOption, Negatable, PortRange, Rule, TargetKind, Value, Word,
-    protocol_match,
+    Family, Match, MatchOption, Negatable, PortRange, Rule, TargetKind, Value, Word, protocol_match,
 };
 use crate::space::{Dim, PacketSet, SpaceContext, rule_match_space};
 
