@@ -226,6 +226,7 @@ fn addresses_masks_ipv6_and_nat_ranges() {
     else {
         panic!()
     };
+    let nat = nat.range();
     assert_eq!(nat.addrs.unwrap().lo.to_string(), "fd00::1");
     assert_eq!(nat.ports.map(|p| (p.lo, p.hi)), Some((8080, 8080)));
 }

@@ -1316,6 +1316,7 @@ impl<'a> Walker<'a> {
                         };
                         match opt(name).map(|o| &o.value) {
                             Some(Value::Nat(n)) => {
+                                let n = n.range();
                                 if let Some(a) = &n.addrs {
                                     let (lo, hi) = (addr_int(a.lo), addr_int(a.hi));
                                     if lo == hi {

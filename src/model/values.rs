@@ -822,6 +822,61 @@ impl NatRange {
     }
 }
 
+/// A NAT target's range as an option value, in 16 bytes: IPv4 addresses
+/// (or none) and ports inline, IPv6 boxed. Every kube-proxy endpoint rule
+/// has one (`-j DNAT --to-destination 10.244.1.5:53`), and a boxed
+/// [`NatRange`] cost an allocation of 40 bytes each. Read it through
+/// [`NatSpec::range`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct NatSpec(NatRepr);
+
+// `V4` exactly when there is no address or both ends are IPv4, so that
+// derived equality and hashing hold.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum NatRepr {
+    V4 {
+        addrs: Option<[[u8; 4]; 2]>,
+        ports: Option<[u16; 2]>,
+    },
+    Wide(Box<NatRange>),
+}
+
+impl NatSpec {
+    pub fn new(range: NatRange) -> NatSpec {
+        let ports = range.ports.map(|p| [p.lo, p.hi]);
+        NatSpec(match range.addrs {
+            None => NatRepr::V4 { addrs: None, ports },
+            Some(AddrRange {
+                lo: IpAddr::V4(lo),
+                hi: IpAddr::V4(hi),
+            }) => NatRepr::V4 {
+                addrs: Some([lo.octets(), hi.octets()]),
+                ports,
+            },
+            Some(_) => NatRepr::Wide(Box::new(range)),
+        })
+    }
+
+    pub fn range(&self) -> NatRange {
+        match &self.0 {
+            NatRepr::V4 { addrs, ports } => NatRange {
+                addrs: addrs.map(|[lo, hi]| AddrRange {
+                    lo: IpAddr::V4(Ipv4Addr::from(lo)),
+                    hi: IpAddr::V4(Ipv4Addr::from(hi)),
+                }),
+                ports: ports.map(|[lo, hi]| PortRange { lo, hi }),
+            },
+            NatRepr::Wide(range) => **range,
+        }
+    }
+}
+
+impl fmt::Debug for NatSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.range(), f)
+    }
+}
+
 /// A typed option value. `Raw` is what an unmodelled extension's option holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
@@ -835,7 +890,7 @@ pub enum Value {
     Number(u32),
     Range(NumRange),
     AddrRange(Box<AddrRange>),
-    Nat(Box<NatRange>),
+    Nat(NatSpec),
     Interface(Interface),
     /// A list of upper-case words (`--dst-type LOCAL,UNICAST`, tcp flags).
     Words(super::List<super::Text>),
@@ -846,6 +901,29 @@ pub enum Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nat_ranges_read_back_as_written_in_16_bytes() {
+        assert_eq!(std::mem::size_of::<NatSpec>(), 16);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        for text in [
+            "10.0.0.1",
+            "10.0.0.1-10.0.0.9",
+            "10.0.0.1:80",
+            "10.0.0.1-10.0.0.9:1000-2000",
+            ":53",
+            "[2001:db8::1]:443",
+            "2001:db8::1-2001:db8::9",
+        ] {
+            let range = NatRange::parse(text).expect(text);
+            let spec = NatSpec::new(range);
+            assert_eq!(spec.range(), range, "{text}");
+            assert_eq!(spec, NatSpec::new(range), "{text}");
+        }
+        let a = NatSpec::new(NatRange::parse("10.0.0.1:80").unwrap());
+        let b = NatSpec::new(NatRange::parse("10.0.0.1:81").unwrap());
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn addresses_read_back_as_written_in_16_bytes() {

@@ -361,7 +361,9 @@ fn target_addresses(rule: &Rule) -> impl Iterator<Item = (String, Family, Span)>
         .filter_map(move |o| {
             let (text, of) = match &o.value {
                 // A range's ends are of one family (`AddrRange` checks).
-                Value::Nat(nat) if let Some(r) = &nat.addrs => (r.lo.to_string(), Family::of(r.lo)),
+                Value::Nat(nat) if let Some(r) = nat.range().addrs => {
+                    (r.lo.to_string(), Family::of(r.lo))
+                }
                 Value::Net(n) => (n.to_string(), n.family()),
                 _ if o.name == "--on-ip" => {
                     let addr: IpAddr = o.words.first()?.text.parse().ok()?;
@@ -454,7 +456,8 @@ fn family_only(family: Family, rule: &Rule) -> Vec<(String, Span)> {
     // reported as of the wrong family (see `target_addresses`).
     let bracketed = |o: &&MatchOption| match &o.value {
         Value::Nat(nat) => {
-            nat.addrs.is_none_or(|r| r.lo.is_ipv4()) && o.words.iter().any(|w| w.text.contains('['))
+            nat.range().addrs.is_none_or(|r| r.lo.is_ipv4())
+                && o.words.iter().any(|w| w.text.contains('['))
         }
         _ => false,
     };

@@ -8,9 +8,9 @@ use crate::diagnostic::Finding;
 use crate::model::Generic;
 use crate::model::{
     AddrRange, AddrSpec, CtState, ExtensionSpec, Family, Interface, JumpKind, MarkMask, Match,
-    MatchOption, NatRange, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol, Rule, Span,
-    Target, TargetKind, Text, Value, ValueKind, Word, Words, also_required_options, match_spec,
-    parse_nat_ports, parse_u32, protocol_match, required_options, target_spec,
+    MatchOption, NatRange, NatSpec, Negatable, Net, NumRange, OptionSpec, PortRange, Protocol,
+    Rule, Span, Target, TargetKind, Text, Value, ValueKind, Word, Words, also_required_options,
+    match_spec, parse_nat_ports, parse_u32, protocol_match, required_options, target_spec,
 };
 
 use super::push_small;
@@ -615,7 +615,7 @@ impl RuleParser<'_> {
         if !any_protocol
             && let Some(t) = self.rule.target.as_ref()
             && let Some(o) = t.options.iter().find(|o| match &o.value {
-                Value::Nat(n) => n.ports.is_some(),
+                Value::Nat(n) => n.range().ports.is_some(),
                 _ => o.name == "--to-ports",
             })
         {
@@ -1822,7 +1822,7 @@ fn typed_value(kind: ValueKind, words: &[Arg]) -> Result<Value, (String, Span)> 
         ValueKind::AddrRange => Value::AddrRange(Box::new(
             AddrRange::parse(&one(words).text).map_err(err(one(words)))?,
         )),
-        ValueKind::Nat => Value::Nat(Box::new(
+        ValueKind::Nat => Value::Nat(NatSpec::new(
             NatRange::parse(&one(words).text).map_err(err(one(words)))?,
         )),
         ValueKind::ServicePort => {

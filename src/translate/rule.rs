@@ -1465,6 +1465,7 @@ fn translate_target(
                 let Some(Value::Nat(range)) = t.option(opt).map(|o| &o.value) else {
                     return Err(format!("{} without `{opt}`", t.name));
                 };
+                let range = range.range();
                 if t.options.iter().filter(|o| o.name == opt).count() > 1 {
                     return Err(format!("several `{opt}`").to_string());
                 }
