@@ -4,11 +4,11 @@
 //! Lints never filter or print; they report everything they find.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::diagnostic::{Finding, Severity};
 use crate::model::{Family, Ruleset, Table};
+use crate::source::Source;
 use crate::{lints, suppression, syntax};
 
 /// Everything known about one checked input.
@@ -16,7 +16,7 @@ use crate::{lints, suppression, syntax};
 pub struct FileReport {
     /// As the user named it; `<stdin>` for `-`.
     pub path: String,
-    pub source: Arc<str>,
+    pub source: Source,
     pub family: Family,
     pub tables: usize,
     pub chains: usize,
@@ -115,18 +115,21 @@ pub fn family_from_path(path: &Path) -> Option<Family> {
 
 /// Parses and lints one input with the default settings (every lint at its
 /// own severity); suppression comments apply.
-pub fn check_source(path: String, source: Arc<str>, family: Option<Family>) -> FileReport {
+pub fn check_source(path: String, source: impl Into<Source>, family: Option<Family>) -> FileReport {
     check_source_with(path, source, family, &Settings::default())
 }
 
 /// Parses and lints one input, then applies suppressions and `settings`.
 pub fn check_source_with(
     path: String,
-    source: Arc<str>,
+    source: impl Into<Source>,
     family: Option<Family>,
     settings: &Settings,
 ) -> FileReport {
-    let parsed = syntax::parse(&source, family);
+    let source = source.into();
+    // What the parser has read leaves memory (for a mapped file): only the
+    // lines of findings are read again, by the renderers and suppressions.
+    let parsed = syntax::parse_releasing(&source, family, &mut |range| source.release(range));
     let mut findings = parsed.findings;
     findings.extend(lints::run(&parsed.ruleset));
     findings.extend(replaced_table_errors(&parsed.ruleset, &parsed.replaced));
@@ -196,11 +199,7 @@ fn replaced_table_errors(ruleset: &Ruleset, replaced: &[Table]) -> Vec<Finding> 
     out
 }
 
-/// Turns bytes into text; invalid UTF-8 (a binary comment) is replaced, as
-/// iptables itself does not care about the encoding of comments.
-pub fn decode(bytes: Vec<u8>) -> Arc<str> {
-    match String::from_utf8(bytes) {
-        Ok(s) => Arc::from(s),
-        Err(e) => Arc::from(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
+/// Turns bytes into text: see [`Source::decode`].
+pub fn decode(bytes: Vec<u8>) -> Source {
+    Source::decode(bytes)
 }

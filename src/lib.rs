@@ -1,7 +1,8 @@
 //! iptlint: a linter, analyzer and optimizer for iptables rule sets.
 //!
 //! Data flows one way: text → [`syntax`] → [`model`] → [`graph`] → [`lints`] → findings →
-//! [`report`]. [`check`] ties the steps together for one input.
+//! [`report`]. [`check`] ties the steps together for one input, whose text is a
+//! [`source::Source`].
 
 pub mod check;
 pub mod codes;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod nft;
 pub mod optimize;
 pub mod report;
+pub mod source;
 pub mod space;
 pub mod suppression;
 pub mod syntax;

@@ -25,6 +25,7 @@ use cli::{CheckArgs, Cli, Command, FamilyArg, Format, GraphArgs, GraphFormat, Li
 use iptlint::check::{self, FileReport};
 use iptlint::config::{self, Config, ConfigError, Settings};
 use iptlint::model::Family;
+use iptlint::source::Source;
 use iptlint::{codes, report};
 
 /// Exit statuses: 0 clean, 1 findings at `--fail-on`, 2 usage or input error.
@@ -118,11 +119,13 @@ fn collect(path: &Path, out: &mut Vec<Input>, errors: &mut Vec<String>) {
 }
 
 /// Reads at most `limit` bytes of an input: a longer one (a huge file, an
-/// endless pipe, `/dev/zero`) is an error, never an unbounded read.
+/// endless pipe, `/dev/zero`) is an error, never an unbounded read. A
+/// regular file is memory-mapped (see [`Source::map_file`]), anything else
+/// read into memory.
 pub(crate) fn read_input(
     input: &Input,
     limit: u64,
-) -> Result<(String, Arc<str>, Option<Family>), String> {
+) -> Result<(String, Source, Option<Family>), String> {
     let too_big = |shown: &str| {
         format!(
             "{shown}: more than {} of input; iptlint stopped reading (--max-input-size raises the limit)",
@@ -152,8 +155,13 @@ pub(crate) fn read_input(
                 return Err(too_big(&shown));
             }
             let mut file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-            let bytes = read_limited(&mut file, &shown)?;
-            Ok((shown, check::decode(bytes), check::family_from_path(path)))
+            let source = match Source::map_file(&file) {
+                // The file may have grown since its size was checked.
+                Some(mapped) if mapped.len() as u64 > limit => return Err(too_big(&shown)),
+                Some(mapped) => mapped,
+                None => check::decode(read_limited(&mut file, &shown)?),
+            };
+            Ok((shown, source, check::family_from_path(path)))
         }
     }
 }

@@ -319,3 +319,138 @@ fn compact_and_github_formats_give_one_line_per_finding() {
         "{text}"
     );
 }
+
+/// `iptlint check` of `path` in `format`, and of the same bytes on standard
+/// input, with the file's path shown as `<stdin>`: a regular file is
+/// memory-mapped and its pages dropped as it is read, standard input is read
+/// into memory, and the reports must not tell them apart.
+fn file_and_stdin_reports(path: &std::path::Path, format: &str) -> (String, String) {
+    let from_file = iptlint()
+        .args(["check", "--format", format])
+        .arg(path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let from_stdin = iptlint()
+        .args(["check", "--format", format, "-"])
+        .env("NO_COLOR", "1")
+        .write_stdin(fs::read(path).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        from_file.status.code(),
+        from_stdin.status.code(),
+        "{format}"
+    );
+    assert_eq!(from_file.stderr, from_stdin.stderr, "{format}");
+    let shown = path.display().to_string();
+    (
+        String::from_utf8(from_file.stdout)
+            .unwrap()
+            .replace(&shown, "<stdin>"),
+        String::from_utf8(from_stdin.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn a_mapped_file_reports_what_the_same_text_on_stdin_reports() {
+    // Over 2 MiB, so that UTF-8 is checked and pages are dropped in several
+    // pieces, with findings near the start, across the middle and at the end;
+    // non-ASCII text before a finding on its line (columns are characters,
+    // not bytes) and CRLF lines.
+    let mut text = String::from("*filter\n:INPUT DROP [0:0]\n:ZOLL - [0:0]\n");
+    text.push_str("-A INPUT -m comment --comment \"größe 🦀\" -p tcp --dport 22 -j ACCEPT\r\n");
+    for i in 0..30_000 {
+        text.push_str(&format!(
+            "-A ZOLL -s 10.{}.{}.0/24 -m comment --comment \"règle n°{i} ✓\" -j ACCEPT\n",
+            i / 256,
+            i % 256
+        ));
+        if i % 10_000 == 0 {
+            text.push_str(
+                "-A ZOLL -m comment --comment \"dupliqué é\" -p tcp --dport 22 -j ACCEPT\n",
+            );
+            text.push_str(
+                "-A ZOLL -m comment --comment \"dupliqué é\" -p tcp --dport 22 -j ACCEPT\r\n",
+            );
+        }
+    }
+    text.push_str("-A INPUT -m comment --comment \"fin ✓\" -p tcp --dport 22 -j ACCEPT\n");
+    text.push_str("-A INPUT -j ZOLL\nCOMMIT\n");
+    assert!(text.len() > 2 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mapped.rules");
+    fs::write(&path, &text).unwrap();
+
+    let (from_file, from_stdin) = file_and_stdin_reports(&path, "json");
+    assert_eq!(from_file, from_stdin);
+    let report = json(from_file.as_bytes());
+    let findings = report["findings"].as_array().unwrap();
+    let lines: Vec<&str> = text.split('\n').collect();
+    // A finding that starts after non-ASCII text on its line and ends later
+    // on it: its end column counts characters.
+    let after_non_ascii = findings.iter().find(|f| {
+        let line = f["line"].as_u64().unwrap() as usize;
+        let column = f["column"].as_u64().unwrap() as usize;
+        let before: String = lines[line - 1].chars().take(column - 1).collect();
+        f["end_line"] == f["line"]
+            && f["end_column"].as_u64().unwrap() as usize > column
+            && !before.is_ascii()
+    });
+    let found: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{} {}:{}", f["code"], f["line"], f["column"]))
+        .collect();
+    assert!(after_non_ascii.is_some(), "{found:?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["line"].as_u64().unwrap() > 20_000),
+        "{found:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().contains("CRLF")),
+        "{found:?}"
+    );
+    for format in ["sarif", "human", "compact"] {
+        let (from_file, from_stdin) = file_and_stdin_reports(&path, format);
+        assert_eq!(from_file, from_stdin, "{format}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_read_with_replacement_characters() {
+    // The invalid byte comes after the first MiB, whose text was already
+    // checked (and its pages dropped) when the file is read again instead.
+    let mut bytes = b"*filter\n:INPUT DROP [0:0]\n".to_vec();
+    for i in 0.. {
+        if bytes.len() > 3 << 19 {
+            break;
+        }
+        let rule = format!(
+            "-A INPUT -s 10.{}.{}.0/24 -m comment --comment \"caf\u{e9}\" -j ACCEPT\n",
+            i / 256,
+            i % 256
+        );
+        bytes.extend_from_slice(rule.as_bytes());
+    }
+    bytes.extend_from_slice(b"-A INPUT -j NOWHERE\xff\nCOMMIT\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.rules");
+    fs::write(&path, &bytes).unwrap();
+    let (from_file, from_stdin) = file_and_stdin_reports(&path, "json");
+    assert_eq!(from_file, from_stdin);
+    let report = json(from_file.as_bytes());
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().contains("NOWHERE\u{fffd}")),
+        "{from_file}"
+    );
+    let (from_file, from_stdin) = file_and_stdin_reports(&path, "human");
+    assert_eq!(from_file, from_stdin);
+}

@@ -126,3 +126,44 @@ fn first_difference(a: &iptlint::model::Ruleset, b: &iptlint::model::Ruleset) ->
     }
     format!("{} tables became {}", a.tables.len(), b.tables.len())
 }
+
+/// Every corpus file, accepted by iptables or not (a syntax error is a finding too), through
+/// the whole check: the positions the renderers show are found from each span alone.
+#[test]
+fn every_corpus_finding_has_the_positions_its_span_says() {
+    let Some(corpus) = corpus_dir() else {
+        eprintln!("skipping: ../shared/corpus is absent");
+        return;
+    };
+    let mut files = Vec::new();
+    let mut dirs = vec![corpus.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("corpus directory is readable") {
+            let path = entry.expect("corpus entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("md" | "tsv")
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    let mut findings = 0;
+    for path in &files {
+        let text = read(path);
+        let report = iptlint::check::check_source(
+            path.display().to_string(),
+            text.as_str(),
+            family_from_path(path),
+        );
+        findings += report.findings.len();
+        support::assert_positions_agree(&path.display().to_string(), &text, &report.findings);
+    }
+    assert!(
+        files.len() > 500 && findings > 1000,
+        "{} files, {findings} findings",
+        files.len()
+    );
+}

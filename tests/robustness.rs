@@ -96,6 +96,7 @@ fn mutated_dumps_never_panic() {
         let text = mutate(&mut rng, base);
         let report = check_source(format!("mutant-{i}"), Arc::from(text.as_str()), None);
         errors += report.findings.len();
+        support::assert_positions_agree(&format!("mutant {i}"), &text, &report.findings);
         for f in &report.findings {
             assert!(
                 f.span.start <= f.span.end && f.span.end as usize <= text.len(),
@@ -117,7 +118,8 @@ fn random_bytes_never_panic() {
         let len = rng.below(2000);
         let bytes: Vec<u8> = (0..len).map(|_| (rng.next() & 0xff) as u8).collect();
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        check_source("random".into(), Arc::from(text.as_str()), None);
+        let report = check_source("random".into(), Arc::from(text.as_str()), None);
+        support::assert_positions_agree("random", &text, &report.findings);
     }
 }
 
@@ -138,6 +140,8 @@ fn a_very_long_line_and_many_chains_are_handled() {
         .map(|f| (f.span.line, f.lint.code))
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
+    // Spans in the later pieces of the line count the columns before them.
+    support::assert_positions_agree("long", &long, &report.findings);
     let mut many = String::from("*filter\n");
     for i in 0..20_000 {
         many.push_str(&format!(":C{i} - [0:0]\n-A C{i} -j RETURN\n"));

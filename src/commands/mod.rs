@@ -7,10 +7,10 @@ pub mod trace;
 pub mod translate;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use iptlint::model::{Family, Ruleset};
 use iptlint::report::compact;
+use iptlint::source::Source;
 
 use crate::{EXIT_INPUT_ERROR, Input, read_input};
 
@@ -18,7 +18,7 @@ use crate::{EXIT_INPUT_ERROR, Input, read_input};
 pub struct Loaded {
     /// As the user named it; `<stdin>` for `-`.
     pub path: String,
-    pub source: Arc<str>,
+    pub source: Source,
     pub ruleset: Ruleset,
 }
 
@@ -31,7 +31,7 @@ pub fn load(path: &Path, limit: u64, family: Option<Family>) -> Result<Loaded, u
 }
 
 /// The input `path` names (`-`: standard input), as shown in messages.
-fn read(path: &Path, limit: u64) -> Result<(String, Arc<str>, Option<Family>), u8> {
+fn read(path: &Path, limit: u64) -> Result<(String, Source, Option<Family>), u8> {
     let input = if path.as_os_str() == "-" {
         Input::Stdin
     } else {
@@ -43,7 +43,7 @@ fn read(path: &Path, limit: u64) -> Result<(String, Arc<str>, Option<Family>), u
     })
 }
 
-fn parsed_dump(shown: String, source: Arc<str>, family: Option<Family>) -> Result<Loaded, u8> {
+fn parsed_dump(shown: String, source: Source, family: Option<Family>) -> Result<Loaded, u8> {
     let parsed = iptlint::syntax::parse(&source, family);
     checked(
         shown,
@@ -80,7 +80,7 @@ pub fn load_any(path: &Path, limit: u64) -> Result<Loaded, u8> {
 
 fn checked(
     shown: String,
-    source: Arc<str>,
+    source: Source,
     ruleset: Ruleset,
     findings: &[iptlint::diagnostic::Finding],
     reader: &str,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::LineIndex;
+use super::end_position;
 use crate::check::FileReport;
 use crate::diagnostic::Severity;
 
@@ -61,14 +61,13 @@ pub fn build(reports: &[FileReport]) -> Report<'_> {
     let mut findings = Vec::new();
     let mut summary = Summary::default();
     for report in reports {
-        let index = LineIndex::new(&report.source);
         for f in &report.findings {
             match f.severity {
                 Severity::Error => summary.error += 1,
                 Severity::Warning => summary.warning += 1,
                 Severity::Info => summary.info += 1,
             }
-            let (end_line, end_column) = index.position(f.span.end as usize);
+            let (end_line, end_column) = end_position(&report.source, f.span);
             findings.push(FindingEntry {
                 code: f.lint.code,
                 name: f.lint.name,

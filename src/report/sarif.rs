@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::LineIndex;
+use super::end_position;
 use crate::check::FileReport;
 use crate::codes::{self, Lint};
 use crate::diagnostic::Severity;
@@ -167,13 +167,13 @@ fn uri(path: &str) -> &str {
 
 fn location<'a>(
     path: &'a str,
-    index: &LineIndex<'_>,
+    source: &str,
     span: crate::model::Span,
     message: Option<&'a str>,
     id: Option<usize>,
 ) -> Location<'a> {
-    let (start_line, start_column) = index.position(span.start as usize);
-    let (end_line, end_column) = index.position(span.end as usize);
+    let (start_line, start_column) = (span.line as usize, span.column as usize);
+    let (end_line, end_column) = end_position(source, span);
     Location {
         id,
         physical_location: PhysicalLocation {
@@ -192,13 +192,13 @@ fn location<'a>(
 pub fn render(reports: &[FileReport]) -> String {
     let mut results = Vec::new();
     for report in reports {
-        let index = LineIndex::new(&report.source);
         for f in &report.findings {
             let rule_index = codes::ALL
                 .iter()
                 .position(|l| l.code == f.lint.code)
                 .unwrap_or(0);
-            let location = |span, message, id| location(&report.path, &index, span, message, id);
+            let location =
+                |span, message, id| location(&report.path, &report.source, span, message, id);
             results.push(SarifResult {
                 rule_id: f.lint.code,
                 rule_index,

@@ -106,7 +106,29 @@ pub struct Parsed {
 /// Parses iptables-restore text. `family` comes from the caller when known
 /// (file name, `--family`); otherwise the addresses in the file decide.
 pub fn parse(text: &str, family: Option<Family>) -> Parsed {
+    parse_releasing(text, family, &mut |_| {})
+}
+
+/// [`parse`], telling `release` about each byte range of `text` it is done
+/// reading, so that a caller holding the text in a memory-mapped file can
+/// let its pages go: the whole text after the quick scan that counts lines
+/// (the chunks read it again, one at a time), then each chunk of lines once
+/// the builder has applied it. Ranges of chunks come in file order and
+/// together cover the text.
+///
+/// Nothing parsed borrows from `text` (names and words are copied into the
+/// model's own `Text`), so a released range is never needed for the result.
+/// Releasing is a hint all the same, not a promise to read no more: the line
+/// counts of the scan keep table and chain names that point into the text,
+/// and the rare lookup of one (a chain growing past 8 rules, a table
+/// header) may read its page again.
+pub fn parse_releasing(
+    text: &str,
+    family: Option<Family>,
+    release: &mut dyn FnMut(std::ops::Range<usize>),
+) -> Parsed {
     let mut builder = Builder::new(text);
+    release(0..text.len());
     let mut offset = 0usize;
     let mut crlf_lines = 0usize;
     let mut first_crlf: Option<Span> = None;
@@ -116,6 +138,7 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
     let mut chunk: Vec<(&str, usize, u32, u32)> = Vec::with_capacity(LINES_PER_CHUNK);
     let mut raw_lines = text.split_inclusive('\n').peekable();
     while raw_lines.peek().is_some() {
+        let chunk_start = offset;
         chunk.clear();
         for raw_line in raw_lines.by_ref().take(LINES_PER_CHUNK) {
             line_no += 1;
@@ -179,6 +202,7 @@ pub fn parse(text: &str, family: Option<Family>) -> Parsed {
         for line in read {
             builder.apply(line);
         }
+        release(chunk_start..offset);
     }
     // iptables-restore reports a missing COMMIT on the line after the last one.
     let eof = Span {
@@ -1966,6 +1990,46 @@ mod tests {
         let rules = &parsed.ruleset.tables[0].chains[0].rules;
         assert_eq!(rules.len(), 1000);
         assert_eq!(rules.capacity(), 1000);
+    }
+
+    #[test]
+    fn releasing_parse_gives_the_same_result_and_releases_all_the_text_in_order() {
+        // Several chunks of lines, a replaced table block, a missing COMMIT
+        // and no newline at the end.
+        let mut text = String::from("*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n");
+        text.push_str("*filter\n:INPUT DROP [0:0]\n:L\u{f6}G - [0:0]\n");
+        for i in 0..3 * LINES_PER_CHUNK + 17 {
+            text.push_str(&format!(
+                "-A L\u{f6}G -s 10.{}.{}.0/24 -m comment --comment \"r\u{e8}gle {i}\" -j RETURN\r\n",
+                i / 256 % 256,
+                i % 256
+            ));
+        }
+        text.push_str("-A INPUT -p tcp --dport 70000 -j L\u{f6}G");
+        let plain = parse(&text, None);
+        let mut ranges = Vec::new();
+        let releasing = parse_releasing(&text, None, &mut |range| ranges.push(range));
+        assert_eq!(releasing.ruleset, plain.ruleset);
+        assert_eq!(releasing.findings, plain.findings);
+        assert_eq!(releasing.replaced, plain.replaced);
+        assert!(!plain.findings.is_empty() && !plain.replaced.is_empty());
+        // The whole text after the scan that counts lines, then the chunks:
+        // in order, each starting where the one before ended, to the end.
+        assert_eq!(ranges[0], 0..text.len());
+        let chunks = &ranges[1..];
+        let lines = text.split_inclusive('\n').count();
+        assert_eq!(chunks.len(), lines.div_ceil(LINES_PER_CHUNK));
+        assert!(chunks.len() > 3);
+        assert_eq!(chunks[0].start, 0);
+        assert_eq!(chunks.last().map(|r| r.end), Some(text.len()));
+        for pair in chunks.windows(2) {
+            assert!(pair[0].start < pair[0].end);
+            assert_eq!(pair[0].end, pair[1].start);
+        }
+        // A chunk ends at the end of a line.
+        for chunk in chunks {
+            assert!(chunk.end == text.len() || text.as_bytes()[chunk.end - 1] == b'\n');
+        }
     }
 
     fn unknown_options(text: &str) -> Vec<u32> {

@@ -54,3 +54,30 @@ pub fn gen_dump(args: &[&str]) -> String {
     assert!(out.status.success(), "gen-dump {args:?} failed");
     String::from_utf8(out.stdout).expect("UTF-8 dump")
 }
+
+/// The JSON and SARIF renderers take a finding's start from its span's line
+/// and column and find its end by reading only the span's text
+/// (`report::end_position`): both must be what counting from the start of
+/// the file gives, or their output would change with the way it is found.
+pub fn assert_positions_agree(name: &str, text: &str, findings: &[iptlint::diagnostic::Finding]) {
+    use iptlint::report::{LineIndex, end_position};
+    let index = LineIndex::new(text);
+    for f in findings {
+        for span in std::iter::once(f.span).chain(f.related.iter().map(|r| r.span)) {
+            assert_eq!(
+                (span.line as usize, span.column as usize),
+                index.position(span.start as usize),
+                "{name}: start of {span:?} ({}: {})",
+                f.lint.code,
+                f.message
+            );
+            assert_eq!(
+                end_position(text, span),
+                index.position(span.end as usize),
+                "{name}: end of {span:?} ({}: {})",
+                f.lint.code,
+                f.message
+            );
+        }
+    }
+}
