@@ -30,9 +30,12 @@ fn main() {
 }
 
 fn phases(path: &str, parse_only: bool) {
-    let src = std::fs::read_to_string(path).expect("readable dump");
+    // Read as `iptlint check FILE` reads: mapped, and released as parsed.
+    let file = std::fs::File::open(path).expect("readable dump");
+    let src = iptlint::source::Source::map_file(&file)
+        .unwrap_or_else(|| std::fs::read_to_string(path).expect("readable dump").into());
     let t = Instant::now();
-    let parsed = iptlint::syntax::parse(&src, None);
+    let parsed = iptlint::syntax::parse_releasing(&src, None, &mut |r| src.release(r));
     eprintln!("parse {:?}", t.elapsed());
     if parse_only {
         eprintln!("rules {}", parsed.ruleset.rule_count());
