@@ -39,11 +39,9 @@ fn words(t: &mut Tally, o: &MatchOption) {
         Value::States(p) => p.capacity(),
         Value::Net(_) => size_of::<Net>(),
         Value::AddrRange(_) => size_of::<AddrRange>(),
-        Value::Nat(_) => size_of::<NatRange>(),
         Value::Words(w) => {
             w.capacity() * size_of::<Text>() + w.iter().map(|s| s.heap_bytes()).sum::<usize>()
         }
-        Value::Text(s) => s.heap_bytes(),
         _ => 0,
     };
     t.add("value heap", v);

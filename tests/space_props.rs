@@ -241,8 +241,8 @@ fn eval_match(rule: &Rule, m: &Match, p: &Packet, fam: Family) -> Tri {
                 return Tri::U;
             }
             for o in &m.options {
-                let hit = match &o.value {
-                    Value::Text(t) => icmp_spec(t, fam).map(|(ty, lo, hi)| {
+                let hit = match o.text() {
+                    Some(t) => icmp_spec(t, fam).map(|(ty, lo, hi)| {
                         (fam == Family::Ipv4 && ty == 255)
                             || (p.icmp_type == ty && lo <= p.icmp_code && p.icmp_code <= hi)
                     }),

@@ -12,7 +12,7 @@ use crate::codes;
 use crate::diagnostic::{Finding, Severity};
 use crate::graph::{FORWARD, HookSet, INPUT, OUTPUT, POSTROUTING, PREROUTING};
 use crate::lints::LintContext;
-use crate::model::{Match, Value};
+use crate::model::Match;
 
 use super::target_not_allowed_here::refused_at_hook;
 
@@ -94,9 +94,9 @@ const PLACEMENTS: &[Placement] = &[
 
 fn option_text(m: &Match, name: &str) -> Option<String> {
     let o = m.options.iter().find(|o| o.name == name)?;
-    Some(match &o.value {
-        Value::Text(t) => t.to_string(),
-        _ => o
+    Some(match o.text() {
+        Some(t) => t.to_string(),
+        None => o
             .words
             .first()
             .map(|w| w.text.to_string())

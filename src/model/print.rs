@@ -158,7 +158,7 @@ fn write_table(f: &mut fmt::Formatter<'_>, table: &Table) -> fmt::Result {
 fn write_chain_decl(f: &mut fmt::Formatter<'_>, chain: &Chain) -> fmt::Result {
     let policy = chain.policy.map_or("-", |p| p.as_str());
     write!(f, ":{} {}", chain.name, policy)?;
-    if let Some(c) = chain.counters {
+    if let Some(c) = chain.counters() {
         write!(f, " [{}:{}]", c.packets, c.bytes)?;
     }
     writeln!(f)

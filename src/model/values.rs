@@ -894,7 +894,11 @@ pub enum Value {
     Interface(Interface),
     /// A list of upper-case words (`--dst-type LOCAL,UNICAST`, tcp flags).
     Words(super::List<super::Text>),
-    Text(super::Text),
+    /// One word of free or checked text (`--comment`, `--log-prefix`,
+    /// `--icmp-type`, `--limit`): the option's word holds it, read it with
+    /// [`super::MatchOption::text`]. A copy here held every kube-proxy
+    /// comment twice.
+    Text,
     Raw,
 }
 

@@ -401,8 +401,8 @@ impl<'a> Acc<'a> {
                     return self.unknown(m.span_in(rule), "`-m icmp6` without `--icmpv6-type`");
                 }
                 for o in &m.options {
-                    match (&o.value, o.name.as_str()) {
-                        (Value::Text(t), "--icmp-type" | "--icmpv6-type") => {
+                    match (o.text(), o.name.as_str()) {
+                        (Some(t), "--icmp-type" | "--icmpv6-type") => {
                             match icmp_field(t, fam) {
                                 Some(f) => self.field(Dim::Icmp, f, o.negated),
                                 None => self.unknown(

@@ -675,15 +675,9 @@ impl OpenTable {
             Some(i) => i,
             None => {
                 let builtin = self.table.name.builtin_chains().contains(&name);
-                self.table.chains.push(Chain {
-                    name: name.into(),
-                    span,
-                    builtin,
-                    declared: declare,
-                    policy: None,
-                    counters: None,
-                    rules: crate::model::List::new(),
-                });
+                self.table
+                    .chains
+                    .push(Chain::new(name.into(), span, builtin, declare));
                 let i = self.table.chains.len() - 1;
                 self.index.insert(&self.table.chains, i);
                 i
@@ -877,7 +871,7 @@ impl Builder<'_> {
         let open = self.open.as_mut().expect("checked above");
         let chain = open.chain_mut(name, whole, true);
         chain.policy = policy;
-        chain.counters = counters;
+        chain.set_counters(counters);
     }
 
     fn commit(&mut self, whole: Span) {

@@ -1388,8 +1388,8 @@ impl RuleParser<'_> {
         let value = match spec {
             Some(spec) => match typed_value(spec.kind, &words) {
                 // An unterminated quote takes the line's newline into the prefix.
-                Ok(Value::Text(t))
-                    if t.contains('\n')
+                Ok(Value::Text)
+                    if words.first().is_some_and(|w| w.text.contains('\n'))
                         && matches!(spec.canonical(), "--log-prefix" | "--nflog-prefix") =>
                 {
                     self.error(
@@ -1397,10 +1397,10 @@ impl RuleParser<'_> {
                         token.span,
                         format!("`{name}`: a newline in the prefix; iptables refuses it (Newlines not allowed in --log-prefix)"),
                     );
-                    Value::Text(t)
+                    Value::Text
                 }
-                Ok(Value::Text(t))
-                    if t.is_empty()
+                Ok(Value::Text)
+                    if words.first().is_some_and(|w| w.text.is_empty())
                         && matches!(spec.canonical(), "--log-prefix" | "--nflog-prefix") =>
                 {
                     self.error(
@@ -1408,7 +1408,7 @@ impl RuleParser<'_> {
                         words.first().map_or(token.span, |w| w.span),
                         format!("`{name}`: an empty prefix; iptables refuses it (Argument must have a minimum length of 1 characters): leave the option out for no prefix"),
                     );
-                    Value::Text(t)
+                    Value::Text
                 }
                 Ok(v) => v,
                 Err((e, span)) => {
@@ -1784,7 +1784,7 @@ fn typed_value(kind: ValueKind, words: &[Arg]) -> Result<Value, (String, Span)> 
         ValueKind::Rate => {
             let w = one(words);
             check_rate(&w.text).map_err(err(w))?;
-            Value::Text(w.text.clone())
+            Value::Text
         }
         ValueKind::NatPorts => {
             let w = one(words);
@@ -1841,7 +1841,10 @@ fn typed_value(kind: ValueKind, words: &[Arg]) -> Result<Value, (String, Span)> 
             };
             Value::Ports(crate::model::list![PortRange { lo: port, hi: port }])
         }
-        ValueKind::Text | ValueKind::Word => Value::Text(one(words).text.clone()),
+        ValueKind::Text | ValueKind::Word => {
+            one(words);
+            Value::Text
+        }
         ValueKind::Choice(choices) => {
             let w = one(words);
             if !choices.contains(&w.text.as_str()) {
@@ -1850,7 +1853,7 @@ fn typed_value(kind: ValueKind, words: &[Arg]) -> Result<Value, (String, Span)> 
                     w.span,
                 ));
             }
-            Value::Text(w.text.clone())
+            Value::Text
         }
         ValueKind::WordList(allowed) => {
             let w = one(words);
