@@ -53,7 +53,7 @@ fn tri(b: bool) -> Tri {
 // Written from the kernel's match functions, without looking at the algebra.
 
 fn eval_rule(rule: &Rule, p: &Packet, fam: Family) -> Tri {
-    if rule.only_family.is_some_and(|f| f != fam) {
+    if rule.only_family().is_some_and(|f| f != fam) {
         return Tri::F;
     }
     let mut base = Tri::T;

@@ -39,7 +39,10 @@ fn tables_chains_policies_and_counters() {
     let pre = nat.chain("PREROUTING").unwrap();
     assert!(pre.builtin && pre.declared);
     assert_eq!(pre.policy, Some(Policy::Accept));
-    assert_eq!(pre.counters().map(|c| (c.packets, c.bytes)), Some((12, 3456)));
+    assert_eq!(
+        pre.counters().map(|c| (c.packets, c.bytes)),
+        Some((12, 3456))
+    );
     let user = nat.chain("MY-CHAIN").unwrap();
     assert!(!user.builtin && user.policy.is_none());
     assert_eq!(user.counters().map(|c| (c.packets, c.bytes)), Some((0, 0)));

@@ -1533,11 +1533,11 @@ fn bare(rule: &Rule) -> Rule {
     let mut bare = Rule {
         source: None,
         destination: None,
-        protocol: None,
         matches: crate::model::List::new(),
         target: None,
         ..rule.clone()
     };
+    bare.set_protocol(None, "");
     bare.set_in_interface(None);
     bare.set_out_interface(None);
     bare.set_fragment(None);
@@ -1565,11 +1565,11 @@ pub(crate) fn conditions(rule: &Rule) -> Vec<(String, Rule)> {
             ..base.clone()
         });
     }
+    let protocol_word = rule.protocol_written().unwrap_or("");
     if let Some(p) = &rule.protocol {
-        add(Rule {
-            protocol: Some(p.clone()),
-            ..base.clone()
-        });
+        let mut r = base.clone();
+        r.set_protocol(Some(p.clone()), protocol_word);
+        add(r);
     }
     if let Some(i) = rule.in_interface() {
         let mut r = base.clone();
@@ -1587,11 +1587,12 @@ pub(crate) fn conditions(rule: &Rule) -> Vec<(String, Rule)> {
         add(r);
     }
     for m in rule.matches.iter().filter(|m| !m.is_always_true()) {
-        add(Rule {
-            protocol: rule.protocol.clone(),
+        let mut r = Rule {
             matches: crate::model::list![m.clone()],
             ..base.clone()
-        });
+        };
+        r.set_protocol(rule.protocol.clone(), protocol_word);
+        add(r);
     }
     out
 }

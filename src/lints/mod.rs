@@ -171,7 +171,6 @@ impl RuleKey<'_> {
             span: _,
             chain_at: _,
             rare: _,
-            only_family,
             source,
             destination,
             protocol,
@@ -180,7 +179,7 @@ impl RuleKey<'_> {
         } = self.0;
         let rule = self.0;
         (
-            (only_family, source, destination),
+            (rule.only_family(), source, destination),
             (
                 protocol,
                 rule.in_interface(),

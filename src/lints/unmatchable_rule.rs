@@ -29,7 +29,7 @@ pub fn check_chain(
             continue;
         }
         dead.push(ri);
-        if rule.only_family.is_some_and(|f| f != family) {
+        if rule.only_family().is_some_and(|f| f != family) {
             continue;
         }
         let by_path = cs.refined && cs.spaces[ri].may.overlaps(cs.base);

@@ -244,10 +244,13 @@ impl Chain {
     /// The declaration's `[packets:bytes]`, if it had them.
     pub fn counters(&self) -> Option<Counters> {
         self.has_counters.then(|| {
-            self.nonzero_counters.as_deref().copied().unwrap_or(Counters {
-                packets: 0,
-                bytes: 0,
-            })
+            self.nonzero_counters
+                .as_deref()
+                .copied()
+                .unwrap_or(Counters {
+                    packets: 0,
+                    bytes: 0,
+                })
         })
     }
 
@@ -346,13 +349,12 @@ pub struct Rule {
     pub protocol: Option<Negatable<Protocol>>,
     pub matches: List<Match>,
     pub target: Option<Target>,
-    /// Interfaces, `-f` and counters; `None` when the rule has none of
-    /// them (never a box of nothing, so that equal rules compare equal).
+    /// Interfaces, `-f`, `-4`/`-6`, counters and an unusual `-p` word;
+    /// `None` when the rule has none of them (never a box of nothing, so
+    /// that equal rules compare equal).
     pub(crate) rare: Option<Box<RareParts>>,
     /// `-A`'s chain argument: read it through [`Rule::chain_span`].
     pub(crate) chain_at: OnRuleLine,
-    /// `-4`/`-6`: the rule only applies to that family.
-    pub only_family: Option<Family>,
 }
 
 /// The parts of a rule that most rules lack. A new field here must also be
@@ -365,6 +367,10 @@ pub(crate) struct RareParts {
     out_interface: Option<Negatable<Interface>>,
     /// `-f`: only second and later fragments.
     fragment: Option<Negatable<()>>,
+    /// `-4`/`-6`: the rule only applies to that family.
+    only_family: Option<Family>,
+    /// The `-p` word when it is not a name of the protocol table (`6`, `TCP`).
+    protocol_word: Option<Text>,
 }
 
 impl RareParts {
@@ -373,6 +379,8 @@ impl RareParts {
             && self.in_interface.is_none()
             && self.out_interface.is_none()
             && self.fragment.is_none()
+            && self.only_family.is_none()
+            && self.protocol_word.is_none()
     }
 }
 
@@ -457,8 +465,36 @@ impl Rule {
             target: None,
             rare: None,
             chain_at: OnRuleLine::default(),
-            only_family: None,
         }
+    }
+
+    /// `-4`/`-6`: the rule only applies to that family.
+    pub fn only_family(&self) -> Option<Family> {
+        self.rare.as_ref()?.only_family
+    }
+
+    pub fn set_only_family(&mut self, family: Option<Family>) {
+        self.change_rare(|r| r.only_family = family);
+    }
+
+    /// Sets `-p` with the word as written.
+    pub fn set_protocol(&mut self, protocol: Option<Negatable<Protocol>>, word: &str) {
+        let unusual = protocol
+            .as_ref()
+            .filter(|p| p.value.written_name().is_none())
+            .map(|_| Text::from(word));
+        self.protocol = protocol;
+        self.change_rare(|r| r.protocol_word = unusual);
+    }
+
+    /// The `-p` word as written (or, for a protocol set without its word,
+    /// its canonical name).
+    pub fn protocol_written(&self) -> Option<&str> {
+        let p = self.protocol.as_ref()?;
+        p.value
+            .written_name()
+            .or_else(|| self.rare.as_ref().and_then(|r| r.protocol_word.as_deref()))
+            .or_else(|| p.value.name())
     }
 
     pub fn in_interface(&self) -> Option<&Negatable<Interface>> {
@@ -763,6 +799,38 @@ mod tests {
                 r
             })
             .expect("the rule")
+    }
+
+    #[test]
+    fn a_protocol_word_and_family_are_kept_as_written_and_cost_a_box_only_when_unusual() {
+        let rule = |text: &str| {
+            crate::syntax::parse(&format!("*filter\n-A INPUT {text}\nCOMMIT\n"), None)
+                .ruleset
+                .tables
+                .remove(0)
+                .chains
+                .into_iter()
+                .find(|c| c.name == "INPUT")
+                .map(|mut c| c.rules.remove(0))
+                .expect("the rule")
+        };
+        assert_eq!(std::mem::size_of::<Rule>(), 112);
+        let plain = rule("-p tcp -j ACCEPT");
+        assert_eq!(plain.protocol_written(), Some("tcp"));
+        assert!(plain.rare.is_none(), "a table name needs no box");
+        for (text, word) in [("-p TCP -j ACCEPT", "TCP"), ("-p 6 -j ACCEPT", "6")] {
+            let r = rule(text);
+            assert_eq!(r.protocol_written(), Some(word), "{text}");
+            assert_eq!(r.protocol.as_ref().unwrap().value.number, Some(6));
+            assert!(r.spec_text().contains(&format!("-p {word} ")), "{text}");
+            assert_ne!(r, plain, "the word as written takes part in equality");
+        }
+        let four = rule("-4 -p udp -j ACCEPT");
+        assert_eq!(four.only_family(), Some(Family::Ipv4));
+        assert!(four.spec_text().starts_with("-4 "));
+        let mut cleared = four.clone();
+        cleared.set_only_family(None);
+        assert!(cleared.rare.is_none(), "an emptied box is dropped");
     }
 
     #[test]

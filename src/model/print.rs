@@ -57,7 +57,7 @@ impl Rule {
     /// The rule's specification after `-A CHAIN`, as iptables-save prints it.
     pub fn spec_text(&self) -> String {
         let mut out = String::new();
-        if let Some(f) = self.only_family {
+        if let Some(f) = self.only_family() {
             out.push_str(if f == super::Family::Ipv4 {
                 "-4 "
             } else {
@@ -88,7 +88,7 @@ impl Rule {
         }
         if let Some(p) = &self.protocol {
             neg(&mut out, p);
-            let _ = write!(out, "-p {} ", quote(p.value.written()));
+            let _ = write!(out, "-p {} ", quote(self.protocol_written().unwrap_or("")));
         }
         if let Some(f) = self.fragment() {
             neg(&mut out, f);

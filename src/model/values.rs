@@ -227,24 +227,28 @@ impl fmt::Debug for AddrSpec {
 }
 
 /// `-p`: a protocol name or number. `all`/`0` matches every protocol.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Three bytes: the number, and which name of the protocol table was
+/// written. A word that is not exactly such a name (`6`, `TCP`) is kept by
+/// the rule, with the rarely used parts (see [`super::Rule::protocol_written`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Protocol {
     /// IANA number; `None` only for a name iptlint does not know.
     pub number: Option<u8>,
-    /// The word as written, when it is not exactly a name of the protocol table
-    /// (`6`, `TCP`); else `known` says which name. Nearly every rule with
-    /// `-p` writes a name, and then the word costs no allocation. Boxed:
-    /// it is rare, and inline it made every rule 8 bytes longer.
-    other: Option<Box<super::Text>>,
+    /// Index of the name as written in the protocol table, or
+    /// [`NOT_A_NAME`] when the word was written otherwise.
     known: u8,
 }
+
+/// [`Protocol::known`] of a word that is not a name of the table.
+const NOT_A_NAME: u8 = u8::MAX;
 
 /// Protocol names `-p` knows: iptables' own (`all`, `icmpv6`, `mh`,
 /// `ipv6-mh`) and the names of a standard `/etc/protocols` (Debian's
 /// netbase), which iptables looks up with getprotobyname. The first name of
 /// a number is its canonical one.
 // `Protocol::known` indexes this table with a byte.
-const _: () = assert!(PROTOCOLS.len() <= 256);
+const _: () = assert!(PROTOCOLS.len() < NOT_A_NAME as usize);
 const PROTOCOLS: &[(&str, u8)] = &[
     ("all", 0),
     ("icmpv6", 58),
@@ -336,16 +340,16 @@ impl Protocol {
         let known = entry.filter(|&i| PROTOCOLS[i].0 == text);
         Ok(Protocol {
             number,
-            other: known.is_none().then(|| Box::new(text.into())),
-            known: known.unwrap_or(0) as u8,
+            known: known.map_or(NOT_A_NAME, |i| i as u8),
         })
     }
 
-    /// The word as written.
-    pub fn written(&self) -> &str {
-        self.other
-            .as_deref()
-            .map_or(PROTOCOLS[self.known as usize].0, |t| t.as_str())
+    /// The word as written, when it is exactly a name of the protocol
+    /// table; `None` for any other word (the rule keeps that one).
+    pub fn written_name(&self) -> Option<&'static str> {
+        PROTOCOLS
+            .get(usize::from(self.known))
+            .map(|(name, _)| *name)
     }
 
     /// The canonical lower-case name, when it has one.

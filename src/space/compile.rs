@@ -113,7 +113,7 @@ pub fn rule_expansions(rule: &Rule, ctx: &SpaceContext) -> Vec<MatchSpace> {
 /// Calls `each` with each kernel rule's space and the number of them.
 fn expand(rule: &Rule, ctx: &SpaceContext, mut each: impl FnMut(MatchSpace, usize)) {
     let mut base = Acc::new(ctx);
-    if rule.only_family.is_some_and(|f| f != ctx.family()) {
+    if rule.only_family().is_some_and(|f| f != ctx.family()) {
         // `-4` in ip6tables-restore (or `-6` in iptables-restore): the rule
         // is skipped when loading, so it matches nothing.
         return each(MatchSpace::new(ctx.empty(), Vec::new()), 1);
@@ -287,7 +287,13 @@ impl<'a> Acc<'a> {
         if let Some(p) = &rule.protocol {
             let span = rule.generic_span(Generic::Protocol).unwrap_or(rule.span);
             match p.value.number {
-                None => self.unknown(span, format!("protocol `{}` is unknown", p.value.written())),
+                None => self.unknown(
+                    span,
+                    format!(
+                        "protocol `{}` is unknown",
+                        rule.protocol_written().unwrap_or("")
+                    ),
+                ),
                 // The kernel skips the protocol test for 0, `!` or not.
                 Some(0) => {}
                 Some(n) => self.field(Dim::Protocol, Field::range(n as u128, n as u128), p.negated),
@@ -402,15 +408,12 @@ impl<'a> Acc<'a> {
                 }
                 for o in &m.options {
                     match (o.text(), o.name.as_str()) {
-                        (Some(t), "--icmp-type" | "--icmpv6-type") => {
-                            match icmp_field(t, fam) {
-                                Some(f) => self.field(Dim::Icmp, f, o.negated),
-                                None => self.unknown(
-                                    o.span_in(rule),
-                                    format!("ICMP type `{t}` is unknown"),
-                                ),
+                        (Some(t), "--icmp-type" | "--icmpv6-type") => match icmp_field(t, fam) {
+                            Some(f) => self.field(Dim::Icmp, f, o.negated),
+                            None => {
+                                self.unknown(o.span_in(rule), format!("ICMP type `{t}` is unknown"))
                             }
-                        }
+                        },
                         _ => self.option_unknown(rule, m, o),
                     }
                 }

@@ -316,7 +316,7 @@ fn check_families(ruleset: &mut Ruleset, findings: &mut Vec<Finding>) {
         for chain in &mut table.chains {
             chain
                 .rules
-                .retain(|r| r.only_family.is_none_or(|f| f == family));
+                .retain(|r| r.only_family().is_none_or(|f| f == family));
             for (index, rule) in chain.rules.iter().enumerate() {
                 let mut nets = Vec::new();
                 for (slot, span) in [

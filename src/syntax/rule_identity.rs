@@ -15,7 +15,7 @@ use crate::model::{
 pub(super) fn same_rule(a: &Rule, b: &Rule) -> bool {
     same_addresses(&a.source, &b.source)
         && same_addresses(&a.destination, &b.destination)
-        && same_negatable(&a.protocol, &b.protocol, same_protocol)
+        && same_negatable(&a.protocol, &b.protocol, |x, y| same_protocol(a, x, b, y))
         && a.in_interface() == b.in_interface()
         && a.out_interface() == b.out_interface()
         && a.fragment() == b.fragment()
@@ -66,10 +66,13 @@ fn same_addresses(
 
 /// A protocol by its number (`tcp`, `TCP` and `6` are one); a name iptlint
 /// does not know, by the name.
-fn same_protocol(a: &Protocol, b: &Protocol) -> bool {
+fn same_protocol(rule_a: &Rule, a: &Protocol, rule_b: &Rule, b: &Protocol) -> bool {
     match (a.number, b.number) {
         (Some(x), Some(y)) => x == y,
-        _ => a.written().eq_ignore_ascii_case(b.written()),
+        _ => {
+            let written = |r: &Rule| r.protocol_written().unwrap_or("").to_ascii_lowercase();
+            written(rule_a) == written(rule_b)
+        }
     }
 }
 

@@ -800,7 +800,8 @@ impl RuleParser<'_> {
                     ),
                 ),
                 Ok(p) => {
-                    self.rule.protocol = Some(Negatable::new(negated, p));
+                    self.rule
+                        .set_protocol(Some(Negatable::new(negated, p)), &words[0].text);
                     self.rule.set_generic_span(Generic::Protocol, Some(span));
                 }
                 Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
@@ -827,8 +828,8 @@ impl RuleParser<'_> {
                 Err(e) => self.error(&codes::INVALID_VALUE, words[0].span, e),
             },
             "-f" => self.rule.set_fragment(Some(Negatable::new(negated, ()))),
-            "-4" => self.rule.only_family = Some(Family::Ipv4),
-            "-6" => self.rule.only_family = Some(Family::Ipv6),
+            "-4" => self.rule.set_only_family(Some(Family::Ipv4)),
+            "-6" => self.rule.set_only_family(Some(Family::Ipv6)),
             "-v" => {}
             "-c" => self.set_counters(token, &words[0]),
             "-m" => self.load_match(&words[0], token.span, false),
@@ -1139,7 +1140,13 @@ impl RuleParser<'_> {
         let module = match p.value.number? {
             50 => "esp",
             51 => "ah",
-            135 if p.value.written().eq_ignore_ascii_case("mh") => "mh",
+            135 if self
+                .rule
+                .protocol_written()
+                .is_some_and(|w| w.eq_ignore_ascii_case("mh")) =>
+            {
+                "mh"
+            }
             _ => return None,
         };
         if self.rule.matches.iter().any(|m| m.module == module) {

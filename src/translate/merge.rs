@@ -188,7 +188,7 @@ fn statistic_only(r: &Rule) -> Option<Option<u64>> {
         || r.in_interface().is_some()
         || r.out_interface().is_some()
         || r.fragment().is_some()
-        || r.only_family.is_some()
+        || r.only_family().is_some()
     {
         return None;
     }

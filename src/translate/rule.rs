@@ -159,7 +159,7 @@ pub fn translate_rule(
     notes: &mut Notes,
 ) -> Result<Vec<NftRule>, String> {
     let fam = scope.family;
-    if let Some(f) = rule.only_family
+    if let Some(f) = rule.only_family()
         && f != fam
     {
         // `-4` in an ip6tables dump: ip6tables skips the rule.
@@ -192,7 +192,10 @@ pub fn translate_rule(
         Some(p) if p.value.is_all() => return Err("`! -p all` matches no packet".into()),
         Some(p) => {
             let n = p.value.number.ok_or_else(|| {
-                format!("protocol `{}` is not known to iptlint", p.value.written())
+                format!(
+                    "protocol `{}` is not known to iptlint",
+                    rule.protocol_written().unwrap_or("")
+                )
             })?;
             Some((n, p.negated))
         }
