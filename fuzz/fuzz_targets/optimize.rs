@@ -21,7 +21,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     for (ipsets, remove_dead) in [(false, false), (true, false), (false, true), (true, true)] {
-        let out = optimize(&parsed.ruleset, &Options { ipsets, remove_dead });
+        let out = optimize(
+            &parsed.ruleset,
+            &Options {
+                ipsets,
+                remove_dead,
+            },
+        );
         assert!(out.ruleset.rule_count() <= parsed.ruleset.rule_count());
         let printed = out.ruleset.to_string();
         let again = syntax::parse(&printed, Some(parsed.ruleset.family));

@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         let parsed = iptlint::syntax::parse(&text, family);
         for f in &parsed.findings {
             let (start, end) = (f.span.start as usize, f.span.end as usize);
-            assert!(start <= end && end <= text.len(), "span {start}..{end} outside the text");
+            assert!(
+                start <= end && end <= text.len(),
+                "span {start}..{end} outside the text"
+            );
             assert!(text.is_char_boundary(start) && text.is_char_boundary(end));
             assert!(f.span.line >= 1 && f.span.column >= 1);
         }

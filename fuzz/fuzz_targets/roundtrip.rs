@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
         .filter(|f| f.is_input_error())
         .map(|f| (f.span.line, f.message.clone()))
         .collect();
-    assert!(errors.is_empty(), "printed model does not parse:\n{printed}\n{errors:?}");
+    assert!(
+        errors.is_empty(),
+        "printed model does not parse:\n{printed}\n{errors:?}"
+    );
     let content = |r: &iptlint::model::Ruleset| {
         r.tables
             .iter()
