@@ -605,6 +605,12 @@ impl<'s> Builder<'s> {
 struct OpenTable {
     table: Table,
     index: ChainIndex,
+    /// Positions of the chains `-X` deleted. They stay in the list, out of
+    /// the index, until the table closes, so that the others keep their
+    /// positions: removing each from the middle of the list and indexing
+    /// the rest again made a restore file of many `-X` lines (kube-proxy
+    /// deletes stale chains so) quadratic.
+    deleted: Vec<usize>,
 }
 
 /// Chain name → position in the table's chain list. It keeps positions
@@ -663,6 +669,7 @@ impl OpenTable {
                 commit: None,
             },
             index: ChainIndex::default(),
+            deleted: Vec::new(),
         };
         for builtin in name.builtin_chains() {
             open.chain_mut(builtin, span, true);
@@ -705,8 +712,43 @@ impl OpenTable {
         }
     }
 
-    fn reindex(&mut self) {
+    /// `-X CHAIN`: the chain at `i` is gone (see `deleted`).
+    fn delete_chain(&mut self, i: usize) {
+        let name = self.table.chains[i].name.clone();
+        self.index.remove(&self.table.chains, &name);
+        self.table.chains[i].rules = crate::model::List::new();
+        self.deleted.push(i);
+    }
+
+    /// `-E OLD NEW` for the chain at `i`.
+    fn rename_chain(&mut self, i: usize, new_name: &str) {
+        let old = self.table.chains[i].name.clone();
+        self.index.remove(&self.table.chains, &old);
+        self.table.chains[i].name = new_name.into();
+        self.index.insert(&self.table.chains, i);
+    }
+
+    /// Takes the deleted chains out of the list.
+    fn drop_deleted(&mut self) {
+        if self.deleted.is_empty() {
+            return;
+        }
+        let mut gone = vec![false; self.table.chains.len()];
+        for &i in &self.deleted {
+            gone[i] = true;
+        }
+        let mut position = 0;
+        self.table.chains.retain(|_| {
+            position += 1;
+            !gone[position - 1]
+        });
+        self.deleted.clear();
         self.index.rebuild(&self.table.chains);
+    }
+
+    fn into_table(mut self) -> Table {
+        self.drop_deleted();
+        self.table
     }
 }
 
@@ -878,7 +920,7 @@ impl Builder<'_> {
         match self.open.take() {
             Some(mut open) => {
                 open.table.commit = Some(whole);
-                self.close(open.table);
+                self.close(open.into_table());
             }
             None => self.error(whole, "COMMIT without a table to commit"),
         }
@@ -914,7 +956,7 @@ impl Builder<'_> {
     fn finish(&mut self, eof: Span) {
         if self.stopped {
             if let Some(open) = self.open.take() {
-                self.close(open.table);
+                self.close(open.into_table());
             }
             return;
         }
@@ -930,7 +972,7 @@ impl Builder<'_> {
                 .related(header, "the table starts here")
                 .help("add a line `COMMIT` at the end of the table"),
             );
-            self.close(open.table);
+            self.close(open.into_table());
         }
     }
 
@@ -1120,10 +1162,7 @@ impl Builder<'_> {
                 let open = self.open.as_mut().expect("checked");
                 match open.find(chain_name.as_str()) {
                     Some(i) if cmd == "-F" => open.table.chains[i].rules.clear(),
-                    Some(i) if cmd == "-X" => {
-                        open.table.chains.remove(i);
-                        open.reindex();
-                    }
+                    Some(i) if cmd == "-X" => open.delete_chain(i),
                     Some(_) => {}
                     None => self.error(chain_span, format!("chain `{chain_name}` does not exist")),
                 }
@@ -1131,10 +1170,7 @@ impl Builder<'_> {
             "-E" => {
                 let open = self.open.as_mut().expect("checked");
                 match (open.find(chain_name.as_str()), plan.argument) {
-                    (Some(i), Some((new_name, _))) => {
-                        open.table.chains[i].name = new_name.into();
-                        open.reindex();
-                    }
+                    (Some(i), Some((new_name, _))) => open.rename_chain(i, &new_name),
                     (None, _) => {
                         self.error(chain_span, format!("chain `{chain_name}` does not exist"))
                     }
@@ -1187,8 +1223,9 @@ impl Builder<'_> {
         match cmd {
             "-F" => open.table.chains.iter_mut().for_each(|c| c.rules.clear()),
             "-X" => {
+                open.drop_deleted();
                 open.table.chains.retain(|c| c.builtin);
-                open.reindex();
+                open.index.rebuild(&open.table.chains);
             }
             _ => {}
         }
@@ -1948,6 +1985,35 @@ fn rule_phrase(rule: G) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deleted_and_renamed_chains_leave_the_others_in_order() {
+        let text = "*filter\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n:D - [0:0]\n-A D -j ACCEPT\n\
+                    -X B\n-E C B\n-X A\n:A - [0:0]\n-A B -j DROP\n-N E\n-X E\nCOMMIT\n";
+        let parsed = parse(text, None);
+        assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+        let filter = &parsed.ruleset.tables[0];
+        let users: Vec<&str> = filter
+            .chains
+            .iter()
+            .filter(|c| !c.builtin)
+            .map(|c| c.name.as_str())
+            .collect();
+        // C, renamed B, stays where C was; A comes back after D.
+        assert_eq!(users, ["B", "D", "A"]);
+        let rules = |name: &str| filter.chain(name).map(|c| c.rules.len());
+        assert_eq!(
+            (rules("B"), rules("D"), rules("A")),
+            (Some(1), Some(1), Some(0))
+        );
+        // A deleted chain is gone for later commands too.
+        let again = parse("*filter\n:A - [0:0]\n-X A\n-A A -j ACCEPT\nCOMMIT\n", None);
+        assert!(
+            again.ruleset.tables[0]
+                .chain("A")
+                .is_some_and(|c| !c.declared)
+        );
+    }
 
     #[test]
     fn appends_are_counted_per_table_and_chain() {
