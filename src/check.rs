@@ -53,8 +53,8 @@ pub const MAX_INPUT_BYTES: u64 = u32::MAX as u64 - 1;
 
 /// The default of `--max-input-size`: 256 MiB, several times the largest
 /// real dumps (a 50,000-service kube-proxy dump is 58 MB). Checking takes
-/// about 4 to 8 times a file's size in memory (1 to 1.5 times more for
-/// standard input, which is held, not mapped), so this bounds a run that is
+/// about 4 to 8 times a file's size in memory (about one more for standard
+/// input, which is held, not mapped), so this bounds a run that is
 /// fed an endless stream or a huge file to a few GiB.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
 

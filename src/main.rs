@@ -146,6 +146,13 @@ pub(crate) fn read_input(
     match input {
         Input::Stdin => {
             let bytes = read_limited(&mut std::io::stdin().lock(), "<stdin>")?;
+            // Reading a pipe grows the buffer by doubling; the buffers it
+            // outgrew are free, but the allocator would keep them resident
+            // through the whole check (kube-10k from standard input peaked
+            // 11 MB higher). Give them back now.
+            // SAFETY: mi_collect has no preconditions; it only returns
+            // memory that is free.
+            unsafe { libmimalloc_sys::mi_collect(true) };
             Ok(("<stdin>".to_string(), check::decode(bytes), None))
         }
         Input::File(path) => {
