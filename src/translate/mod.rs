@@ -216,15 +216,6 @@ fn translate_table(
         .enumerate()
         .map(|(ci, chain)| translate_chain(table, ci, chain, source, opts, &scope, &analysis))
         .collect();
-    // Chains go to their own buffer, after the table's own preamble.
-    let mut chains_out = String::with_capacity(done.iter().map(|c| c.text.len()).sum());
-    for c in done {
-        chains_out.push_str(&c.text);
-        t.rules_out += c.rules_out;
-        t.untranslated += c.untranslated;
-        t.diagnostics.extend(c.diagnostics);
-        t.merges.extend(c.merges);
-    }
     // The preamble declares the table and its named sets empty, then
     // flushes them: whatever an earlier load left there goes.
     let mut sets: Vec<(String, &str, String)> = Vec::new();
@@ -251,8 +242,18 @@ fn translate_table(
             let _ = writeln!(preamble, "flush {kind} {fam} {} {name}", table.name);
         }
     }
+    // The chains follow the table's own header, each written once: a
+    // buffer of all of them first was one more copy of the whole output.
+    let chains_len: usize = done.iter().map(|c| c.text.len()).sum();
+    out_final.reserve(header_out.len() + chains_len + 2);
     out_final.push_str(&header_out);
-    out_final.push_str(&chains_out);
+    for c in done {
+        out_final.push_str(&c.text);
+        t.rules_out += c.rules_out;
+        t.untranslated += c.untranslated;
+        t.diagnostics.extend(c.diagnostics);
+        t.merges.extend(c.merges);
+    }
     out_final.push_str("}\n");
 }
 
