@@ -531,10 +531,24 @@ impl Rule {
         self.change_rare(|r| r.counters = value);
     }
 
+    /// Changes the rare parts, boxing them only when something is left:
+    /// the parser sets the `-p` word of every rule, nearly always to none.
     fn change_rare(&mut self, change: impl FnOnce(&mut RareParts)) {
-        let mut rare = self.rare.take().unwrap_or_default();
-        change(&mut rare);
-        self.rare = (!rare.is_empty()).then_some(rare);
+        match &mut self.rare {
+            Some(rare) => {
+                change(rare);
+                if rare.is_empty() {
+                    self.rare = None;
+                }
+            }
+            None => {
+                let mut rare = RareParts::default();
+                change(&mut rare);
+                if !rare.is_empty() {
+                    self.rare = Some(Box::new(rare));
+                }
+            }
+        }
     }
 
     /// Where the generic option stands, if the rule has it.
@@ -784,36 +798,28 @@ impl TargetKind {
 mod tests {
     use super::*;
 
-    fn rule_on_line(line: u32) -> Rule {
-        let text = "-A INPUT -s 10.0.0.1 -p tcp -j ACCEPT";
-        crate::syntax::parse(&format!("*filter\n{text}\nCOMMIT\n"), None)
+    /// The rule of `-A INPUT SPEC` in a filter table of its own.
+    fn input_rule(spec: &str) -> Rule {
+        crate::syntax::parse(&format!("*filter\n-A INPUT {spec}\nCOMMIT\n"), None)
             .ruleset
             .tables
             .remove(0)
             .chains
             .into_iter()
             .find(|c| c.name == "INPUT")
-            .map(|mut c| {
-                let mut r = c.rules.remove(0);
-                r.span.line = line;
-                r
-            })
+            .map(|mut c| c.rules.remove(0))
             .expect("the rule")
+    }
+
+    fn rule_on_line(line: u32) -> Rule {
+        let mut r = input_rule("-s 10.0.0.1 -p tcp -j ACCEPT");
+        r.span.line = line;
+        r
     }
 
     #[test]
     fn a_protocol_word_and_family_are_kept_as_written_and_cost_a_box_only_when_unusual() {
-        let rule = |text: &str| {
-            crate::syntax::parse(&format!("*filter\n-A INPUT {text}\nCOMMIT\n"), None)
-                .ruleset
-                .tables
-                .remove(0)
-                .chains
-                .into_iter()
-                .find(|c| c.name == "INPUT")
-                .map(|mut c| c.rules.remove(0))
-                .expect("the rule")
-        };
+        let rule = input_rule;
         assert_eq!(std::mem::size_of::<Rule>(), 112);
         let plain = rule("-p tcp -j ACCEPT");
         assert_eq!(plain.protocol_written(), Some("tcp"));
