@@ -199,8 +199,3 @@ fn replaced_table_errors(ruleset: &Ruleset, replaced: &[Table]) -> Vec<Finding> 
     }
     out
 }
-
-/// Turns bytes into text: see [`Source::decode`].
-pub fn decode(bytes: Vec<u8>) -> Source {
-    Source::decode(bytes)
-}

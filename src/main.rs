@@ -153,7 +153,11 @@ pub(crate) fn read_input(
             // SAFETY: mi_collect has no preconditions; it only returns
             // memory that is free.
             unsafe { libmimalloc_sys::mi_collect(true) };
-            Ok(("<stdin>".to_string(), check::decode(bytes), None))
+            Ok((
+                "<stdin>".to_string(),
+                iptlint::source::Source::decode(bytes),
+                None,
+            ))
         }
         Input::File(path) => {
             let shown = path.display().to_string();
@@ -166,7 +170,7 @@ pub(crate) fn read_input(
                 // The file may have grown since its size was checked.
                 Some(mapped) if mapped.len() as u64 > limit => return Err(too_big(&shown)),
                 Some(mapped) => mapped,
-                None => check::decode(read_limited(&mut file, &shown)?),
+                None => iptlint::source::Source::decode(read_limited(&mut file, &shown)?),
             };
             Ok((shown, source, check::family_from_path(path)))
         }

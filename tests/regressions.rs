@@ -327,7 +327,7 @@ fn fuzz_parse_span_ends_on_a_character_boundary() {
         b"*filter\n: TCPM\xbc --ctstate RELATED -j ACCEPT\nCOMMIT\n".as_slice(),
         b"*filter\n:   caf\xc3\xa9\nCOMMIT\n".as_slice(),
     ] {
-        let text = iptlint::check::decode(bytes.to_vec());
+        let text = iptlint::source::Source::decode(bytes.to_vec());
         let report = check_source("span".into(), text.clone(), None);
         assert!(report.has_input_error());
         for f in &report.findings {

@@ -6,13 +6,14 @@
 //! here when it lands.
 #![no_main]
 
-use iptlint::check::{check_source, decode};
+use iptlint::check::check_source;
 use iptlint::graph::JumpGraph;
 use iptlint::report;
+use iptlint::source::Source;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = decode(data.to_vec());
+    let text = Source::decode(data.to_vec());
     let report = check_source("fuzz.rules".into(), text.clone(), None);
     let reports = [report];
     let json = report::json::render(&reports);

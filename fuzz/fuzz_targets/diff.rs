@@ -12,7 +12,7 @@ use iptlint::syntax;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = iptlint::check::decode(data.to_vec());
+    let text = iptlint::source::Source::decode(data.to_vec());
     let parsed = syntax::parse(&text, None);
     if parsed
         .findings

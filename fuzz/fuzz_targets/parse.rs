@@ -6,7 +6,7 @@ use iptlint::model::Family;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = iptlint::check::decode(data.to_vec());
+    let text = iptlint::source::Source::decode(data.to_vec());
     for family in [None, Some(Family::Ipv6)] {
         let parsed = iptlint::syntax::parse(&text, family);
         for f in &parsed.findings {

@@ -9,7 +9,7 @@ use iptlint::syntax;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = iptlint::check::decode(data.to_vec());
+    let text = iptlint::source::Source::decode(data.to_vec());
     let first = syntax::parse(&text, None);
     // An unterminated quote keeps the line's newline in its word, which no
     // printed word can hold; iptlint warns about it (IPT006).

@@ -19,8 +19,8 @@ pub fn render(reports: &[FileReport], color: bool) -> String {
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
     let (mut errors, mut warnings, mut infos) = (0, 0, 0);
-    for report in reports {
-        let indexed = (!report.findings.is_empty()).then(|| IndexedSource::new(&report.source));
+    for report in reports.iter().filter(|r| !r.findings.is_empty()) {
+        let indexed = IndexedSource::new(&report.source);
         for finding in &report.findings {
             match finding.severity {
                 Severity::Error => errors += 1,
@@ -28,8 +28,7 @@ pub fn render(reports: &[FileReport], color: bool) -> String {
                 Severity::Info => infos += 1,
             }
             let diagnostic = to_miette(finding);
-            let indexed = indexed.clone().expect("built when there are findings");
-            let source = NamedSource::new(&report.path, indexed);
+            let source = NamedSource::new(&report.path, indexed.clone());
             let report = Report::new(diagnostic).with_source_code(source);
             let _ = handler.render_report(&mut out, report.as_ref());
             out.push('\n');

@@ -1848,10 +1848,8 @@ fn typed_value(kind: ValueKind, words: &[Arg]) -> Result<Value, (String, Span)> 
             };
             Value::Ports(crate::model::list![PortRange { lo: port, hi: port }])
         }
-        ValueKind::Text | ValueKind::Word => {
-            one(words);
-            Value::Text
-        }
+        // The text stays in the option's word.
+        ValueKind::Text | ValueKind::Word => Value::Text,
         ValueKind::Choice(choices) => {
             let w = one(words);
             if !choices.contains(&w.text.as_str()) {
